@@ -1,0 +1,69 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "Skynet",
+    platforms: [.macOS(.v15)],
+    products: [
+        .library(name: "MessagePack", targets: ["MessagePack"]),
+        .library(name: "SkynetRPC", targets: ["SkynetRPC"]),
+        .executable(name: "sky-bench", targets: ["sky-bench"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+    ],
+    targets: [
+        // libmsgpack-c from the system (Debian: libmsgpack-dev, pkg-config `msgpack`).
+        .systemLibrary(
+            name: "CMsgPack",
+            pkgConfig: "msgpack",
+            providers: [.apt(["libmsgpack-dev"])]
+        ),
+        .target(
+            name: "MessagePack",
+            dependencies: ["CMsgPack"]
+        ),
+        .target(
+            name: "SkynetRPC",
+            dependencies: [
+                "MessagePack",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        .executableTarget(
+            name: "sky-bench",
+            dependencies: [
+                "MessagePack",
+                "SkynetRPC",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            path: "tools/sky-bench"
+        ),
+        .testTarget(
+            name: "MessagePackTests",
+            dependencies: ["MessagePack", "CMsgPack"]
+        ),
+        .testTarget(
+            name: "SkynetRPCTests",
+            dependencies: [
+                "SkynetRPC",
+                "MessagePack",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "NIOTestUtils", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            resources: [.copy("Interop")]
+        ),
+    ]
+)
