@@ -56,13 +56,22 @@ public enum MessagePackCodingPath {
 
 struct ValueDecoder: Decoder {
     let value: MessagePackValue
-    let codingPath: [any CodingKey]
+    /// The path is kept as parent path plus own key and joined only when asked for, so
+    /// decoding a leaf allocates no path array.
+    private let parentPath: [any CodingKey]
+    private let key: (any CodingKey)?
     let sendableUserInfo: [CodingUserInfoKey: any Sendable]
     var userInfo: [CodingUserInfoKey: Any] { sendableUserInfo }
+    var codingPath: [any CodingKey] { key.map { parentPath + [$0] } ?? parentPath }
 
     init(value: MessagePackValue, codingPath: [any CodingKey], userInfo: [CodingUserInfoKey: any Sendable]) {
+        self.init(value: value, parentPath: codingPath, key: nil, userInfo: userInfo)
+    }
+
+    private init(value: MessagePackValue, parentPath: [any CodingKey], key: (any CodingKey)?, userInfo: [CodingUserInfoKey: any Sendable]) {
         self.value = value
-        self.codingPath = codingPath
+        self.parentPath = parentPath
+        self.key = key
         self.sendableUserInfo = userInfo
     }
 
@@ -70,8 +79,9 @@ struct ValueDecoder: Decoder {
         .typeMismatch(expected, .init(codingPath: codingPath, debugDescription: "expected \(expected), found \(value.typeName) \(value)\(note)"))
     }
 
-    func child(_ value: MessagePackValue, _ key: any CodingKey) -> ValueDecoder {
-        ValueDecoder(value: value, codingPath: codingPath + [key], userInfo: sendableUserInfo)
+    /// A decoder for a child value; `path` is this decoder's `codingPath`, computed once by the container.
+    func child(_ value: MessagePackValue, _ key: any CodingKey, path: [any CodingKey]) -> ValueDecoder {
+        ValueDecoder(value: value, parentPath: path, key: key, userInfo: sendableUserInfo)
     }
 
     func container<Key: CodingKey>(keyedBy type: Key.Type) throws -> KeyedDecodingContainer<Key> {
@@ -94,36 +104,38 @@ struct ValueDecoder: Decoder {
         return try T(from: self)
     }
 
-    /// Decodes primitives and special types without going through `init(from:)`.
+    /// Decodes primitives and special types without going through `init(from:)`,
+    /// recognised by metatype identity rather than dynamic casts.
     private func directValue<T>(_ type: T.Type) throws -> T? {
-        switch type {
-        case is MessagePackValue.Type: return value as? T
-        case is String.Type: return try decode(String.self) as? T
-        case is Bool.Type: return try decode(Bool.self) as? T
-        case is Int.Type: return try integer(Int.self) as? T
-        case is Int64.Type: return try integer(Int64.self) as? T
-        case is Int32.Type: return try integer(Int32.self) as? T
-        case is Int16.Type: return try integer(Int16.self) as? T
-        case is Int8.Type: return try integer(Int8.self) as? T
-        case is UInt.Type: return try integer(UInt.self) as? T
-        case is UInt64.Type: return try integer(UInt64.self) as? T
-        case is UInt32.Type: return try integer(UInt32.self) as? T
-        case is UInt16.Type: return try integer(UInt16.self) as? T
-        case is UInt8.Type: return try integer(UInt8.self) as? T
-        case is Double.Type: return try decode(Double.self) as? T
-        case is Float.Type: return try decode(Float.self) as? T
-        case is Data.Type:
+        func cast<U>(_ u: U) -> T { unsafeBitCast(u, to: T.self) }
+        switch ObjectIdentifier(type) {
+        case ObjectIdentifier(String.self): return cast(try decode(String.self))
+        case ObjectIdentifier(Int.self): return cast(try integer(Int.self))
+        case ObjectIdentifier(Bool.self): return cast(try decode(Bool.self))
+        case ObjectIdentifier(Double.self): return cast(try decode(Double.self))
+        case ObjectIdentifier(MessagePackValue.self): return cast(value)
+        case ObjectIdentifier(Int64.self): return cast(try integer(Int64.self))
+        case ObjectIdentifier(Int32.self): return cast(try integer(Int32.self))
+        case ObjectIdentifier(Int16.self): return cast(try integer(Int16.self))
+        case ObjectIdentifier(Int8.self): return cast(try integer(Int8.self))
+        case ObjectIdentifier(UInt.self): return cast(try integer(UInt.self))
+        case ObjectIdentifier(UInt64.self): return cast(try integer(UInt64.self))
+        case ObjectIdentifier(UInt32.self): return cast(try integer(UInt32.self))
+        case ObjectIdentifier(UInt16.self): return cast(try integer(UInt16.self))
+        case ObjectIdentifier(UInt8.self): return cast(try integer(UInt8.self))
+        case ObjectIdentifier(Float.self): return cast(try decode(Float.self))
+        case ObjectIdentifier(Data.self):
             guard case .binary(let bytes) = value else { throw mismatch(Data.self, value) }
-            return Data(bytes) as? T
-        case is Date.Type:
+            return cast(Data(bytes))
+        case ObjectIdentifier(Date.self):
             switch value {
-            case .timestamp(let t): return t.date as? T
-            case .int, .uint, .double, .float: return Date(timeIntervalSince1970: try decode(Double.self)) as? T
+            case .timestamp(let t): return cast(t.date)
+            case .int, .uint, .double, .float: return cast(Date(timeIntervalSince1970: try decode(Double.self)))
             default: throw mismatch(Date.self, value)
             }
-        case is MessagePackTimestamp.Type:
+        case ObjectIdentifier(MessagePackTimestamp.self):
             guard case .timestamp(let t) = value else { throw mismatch(MessagePackTimestamp.self, value) }
-            return t as? T
+            return cast(t)
         default:
             return nil
         }
@@ -200,6 +212,7 @@ extension ValueDecoder: SingleValueDecodingContainer {
 
 struct KeyedValueDecoder<Key: CodingKey>: KeyedDecodingContainerProtocol {
     let decoder: ValueDecoder
+    let codingPath: [any CodingKey]
     /// Map entries by key text; integer keys are matched by their decimal text.
     private let entries: [(key: String, value: MessagePackValue)]
     /// Built only for larger maps, where a linear scan per key would go quadratic.
@@ -207,6 +220,7 @@ struct KeyedValueDecoder<Key: CodingKey>: KeyedDecodingContainerProtocol {
 
     init(decoder: ValueDecoder, pairs: [(key: MessagePackValue, value: MessagePackValue)]) {
         self.decoder = decoder
+        self.codingPath = decoder.codingPath
         var entries: [(key: String, value: MessagePackValue)] = []
         entries.reserveCapacity(pairs.count)
         for pair in pairs {
@@ -228,7 +242,6 @@ struct KeyedValueDecoder<Key: CodingKey>: KeyedDecodingContainerProtocol {
         }
     }
 
-    var codingPath: [any CodingKey] { decoder.codingPath }
     var allKeys: [Key] { entries.compactMap { Key(stringValue: $0.key) } }
 
     private func lookup(_ key: Key) -> MessagePackValue? {
@@ -240,7 +253,7 @@ struct KeyedValueDecoder<Key: CodingKey>: KeyedDecodingContainerProtocol {
         guard let value = lookup(key) else {
             throw DecodingError.keyNotFound(key, .init(codingPath: codingPath, debugDescription: "missing key \"\(key.stringValue)\""))
         }
-        return decoder.child(value, key)
+        return decoder.child(value, key, path: codingPath)
     }
 
     func contains(_ key: Key) -> Bool { lookup(key) != nil }
@@ -251,20 +264,21 @@ struct KeyedValueDecoder<Key: CodingKey>: KeyedDecodingContainerProtocol {
     }
     func nestedUnkeyedContainer(forKey key: Key) throws -> any UnkeyedDecodingContainer { try required(key).unkeyedContainer() }
     func superDecoder() throws -> any Decoder { try superDecoder(forKey: Key(stringValue: "super")!) }
-    func superDecoder(forKey key: Key) throws -> any Decoder { decoder.child(lookup(key) ?? .nil, key) }
+    func superDecoder(forKey key: Key) throws -> any Decoder { decoder.child(lookup(key) ?? .nil, key, path: codingPath) }
 }
 
 struct UnkeyedValueDecoder: UnkeyedDecodingContainer {
     let decoder: ValueDecoder
     let elements: [MessagePackValue]
+    let codingPath: [any CodingKey]
     var currentIndex = 0
 
     init(decoder: ValueDecoder, elements: [MessagePackValue]) {
         self.decoder = decoder
         self.elements = elements
+        self.codingPath = decoder.codingPath
     }
 
-    var codingPath: [any CodingKey] { decoder.codingPath }
     var count: Int? { elements.count }
     var isAtEnd: Bool { currentIndex >= elements.count }
 
@@ -275,7 +289,7 @@ struct UnkeyedValueDecoder: UnkeyedDecodingContainer {
                 debugDescription: "expected \(type), found the end of an array of \(elements.count)"))
         }
         defer { currentIndex += 1 }
-        return decoder.child(elements[currentIndex], MessagePackIndexKey(currentIndex))
+        return decoder.child(elements[currentIndex], MessagePackIndexKey(currentIndex), path: codingPath)
     }
 
     mutating func decodeNil() throws -> Bool {

@@ -61,35 +61,44 @@ final class EncodingNode {
         try item(for: value, codingPath: codingPath, userInfo: userInfo).resolved
     }
 
-    static func item<T: Encodable>(for value: T, codingPath: [any CodingKey], userInfo: [CodingUserInfoKey: any Sendable]) throws -> Item {
+    /// Encodes `value`; `codingPath` is built only for values that need an encoder of their own.
+    static func item<T: Encodable>(for value: T, codingPath: @autoclosure () -> [any CodingKey], userInfo: [CodingUserInfoKey: any Sendable]) throws -> Item {
         if let direct = directValue(value) { return .value(direct) }
         let node = EncodingNode()
-        try value.encode(to: NodeEncoder(node: node, codingPath: codingPath, userInfo: userInfo))
+        try value.encode(to: NodeEncoder(node: node, codingPath: codingPath(), userInfo: userInfo))
         return .node(node)
     }
 
-    private static func directValue(_ value: some Encodable) -> MessagePackValue? {
-        switch value {
-        case let v as MessagePackValue: v
-        case let v as String: .string(v)
-        case let v as Bool: .bool(v)
-        case let v as Int: .int(Int64(v))
-        case let v as Int64: .int(v)
-        case let v as UInt64: v <= UInt64(Int64.max) ? .int(Int64(v)) : .uint(v)
-        case let v as Int32: .int(Int64(v))
-        case let v as Int16: .int(Int64(v))
-        case let v as Int8: .int(Int64(v))
-        case let v as UInt32: .int(Int64(v))
-        case let v as UInt16: .int(Int64(v))
-        case let v as UInt8: .int(Int64(v))
-        case let v as UInt: UInt64(v) <= UInt64(Int64.max) ? .int(Int64(v)) : .uint(UInt64(v))
-        case let v as Double: .double(v)
-        case let v as Float: .float(v)
-        case let v as Data: .binary([UInt8](v))
-        case let v as Date: .timestamp(MessagePackTimestamp(v))
-        case let v as MessagePackTimestamp: .timestamp(v)
-        default: nil
+    /// Primitives and special types, recognised by metatype identity (a pointer compare,
+    /// far cheaper than a chain of dynamic casts on the hot path).
+    static func directValue<T: Encodable>(_ value: T) -> MessagePackValue? {
+        let type = ObjectIdentifier(T.self)
+        func cast<U>(_: U.Type) -> U { unsafeBitCast(value, to: U.self) }
+        switch type {
+        case ObjectIdentifier(String.self): return .string(cast(String.self))
+        case ObjectIdentifier(Int.self): return .int(Int64(cast(Int.self)))
+        case ObjectIdentifier(Bool.self): return .bool(cast(Bool.self))
+        case ObjectIdentifier(Double.self): return .double(cast(Double.self))
+        case ObjectIdentifier(MessagePackValue.self): return value as? MessagePackValue
+        case ObjectIdentifier(Int64.self): return .int(cast(Int64.self))
+        case ObjectIdentifier(Int32.self): return .int(Int64(cast(Int32.self)))
+        case ObjectIdentifier(Int16.self): return .int(Int64(cast(Int16.self)))
+        case ObjectIdentifier(Int8.self): return .int(Int64(cast(Int8.self)))
+        case ObjectIdentifier(UInt64.self): return unsigned(cast(UInt64.self))
+        case ObjectIdentifier(UInt.self): return unsigned(UInt64(cast(UInt.self)))
+        case ObjectIdentifier(UInt32.self): return .int(Int64(cast(UInt32.self)))
+        case ObjectIdentifier(UInt16.self): return .int(Int64(cast(UInt16.self)))
+        case ObjectIdentifier(UInt8.self): return .int(Int64(cast(UInt8.self)))
+        case ObjectIdentifier(Float.self): return .float(cast(Float.self))
+        case ObjectIdentifier(Data.self): return (value as? Data).map { .binary([UInt8]($0)) }
+        case ObjectIdentifier(Date.self): return (value as? Date).map { .timestamp(MessagePackTimestamp($0)) }
+        case ObjectIdentifier(MessagePackTimestamp.self): return (value as? MessagePackTimestamp).map { .timestamp($0) }
+        default: return nil
         }
+    }
+
+    private static func unsigned(_ v: UInt64) -> MessagePackValue {
+        v <= UInt64(Int64.max) ? .int(Int64(v)) : .uint(v)
     }
 }
 

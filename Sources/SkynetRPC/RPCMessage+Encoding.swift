@@ -1,0 +1,36 @@
+import MessagePack
+import NIOCore
+
+extension RPCMessage {
+    /// Packs this message with libmsgpack-c and appends it to `buffer`.
+    public func write(to buffer: inout ByteBuffer) {
+        let writer = MessagePackWriter(capacity: 128)
+        switch self {
+        case let .request(msgid, method, params):
+            writer.packArrayHeader(4)
+            writer.packInt(0)
+            writer.packUInt(UInt64(msgid))
+            writer.packString(method)
+            writer.pack(.array(params))
+        case let .response(msgid, error, result):
+            writer.packArrayHeader(4)
+            writer.packInt(1)
+            writer.packUInt(UInt64(msgid))
+            writer.pack(error)
+            writer.pack(result)
+        case let .notification(method, params):
+            writer.packArrayHeader(3)
+            writer.packInt(2)
+            writer.packString(method)
+            writer.pack(.array(params))
+        }
+        buffer.writeBytes(writer.bytes)
+    }
+
+    /// This message packed into a new buffer from `allocator`.
+    public func encoded(allocator: ByteBufferAllocator = ByteBufferAllocator()) -> ByteBuffer {
+        var buffer = allocator.buffer(capacity: 64)
+        write(to: &buffer)
+        return buffer
+    }
+}

@@ -1,0 +1,59 @@
+import MessagePack
+
+/// The method table of an `RPCServer`: typed Codable handlers, raw value handlers and
+/// notification handlers, by method name.
+///
+/// Typed handlers take positional params: `router.register("add") { (a: Int, b: Int) in a + b }`
+/// answers `[0, id, "add", [1, 2]]` with `3`. Params that do not decode are answered with
+/// `BadRequest` naming the param's coding path; trailing optional params may be omitted.
+/// Register everything before the server starts; the table is a value and is copied in.
+public struct RPCRouter: Sendable {
+    /// A handler working on raw values: params in, result out.
+    public typealias RawHandler = @Sendable ([MessagePackValue], RPCCallContext) async throws -> MessagePackValue
+    /// A notification handler; it cannot answer.
+    public typealias NotificationHandler = @Sendable ([MessagePackValue], RPCCallContext) async -> Void
+
+    private(set) var methods: [String: RawHandler] = [:]
+    private(set) var notifications: [String: NotificationHandler] = [:]
+
+    /// Creates an empty table.
+    public init() {}
+
+    /// The names of all registered methods, sorted.
+    public var methodNames: [String] { methods.keys.sorted() }
+
+    /// Registers a handler on raw values, replacing any earlier one of that name.
+    public mutating func registerRaw(_ method: String, _ handler: @escaping RawHandler) {
+        methods[method] = handler
+    }
+
+    /// Registers a typed handler whose arguments are the call's positional params.
+    public mutating func register<each A: Decodable & SendableMetatype, R: Encodable & SendableMetatype>(
+        _ method: String, _ handler: @escaping @Sendable (repeat each A) async throws -> R
+    ) {
+        methods[method] = { params, _ in
+            let reader = RPCParams(params)
+            let args = (repeat try reader.next((each A).self))
+            try reader.finish()
+            return try MessagePackEncoder().encodeToValue(try await handler(repeat each args))
+        }
+    }
+
+    /// Registers a typed handler that also receives the call's context.
+    public mutating func register<each A: Decodable & SendableMetatype, R: Encodable & SendableMetatype>(
+        _ method: String, _ handler: @escaping @Sendable (RPCCallContext, repeat each A) async throws -> R
+    ) {
+        methods[method] = { params, context in
+            let reader = RPCParams(params)
+            let args = (repeat try reader.next((each A).self))
+            try reader.finish()
+            let result = try await handler(context, repeat each args)
+            return try MessagePackEncoder().encodeToValue(result)
+        }
+    }
+
+    /// Registers a handler for notifications of that name.
+    public mutating func onNotification(_ method: String, _ handler: @escaping NotificationHandler) {
+        notifications[method] = handler
+    }
+}

@@ -1,0 +1,164 @@
+import Logging
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOPosix
+import ServiceLifecycle
+
+/// A MessagePack-RPC server: binds a TCP address, answers requests from an `RPCRouter`.
+///
+/// Use it as a swift-service-lifecycle `Service` (`run()` serves until graceful shutdown),
+/// or call `start()` and `shutdown()` yourself. Calls on one connection run concurrently
+/// and are answered as they finish. A connection that breaks the protocol is answered
+/// (when its msgid is known) and closed; other connections never notice.
+public final class RPCServer: Service, Sendable {
+    private enum Phase {
+        case idle
+        case listening(any Channel)
+        case stopping
+        case stopped
+    }
+
+    private struct State {
+        var phase: Phase = .idle
+        var connections: [ObjectIdentifier: any Channel] = [:]
+    }
+
+    /// The configuration the server was made with.
+    public let configuration: RPCServerConfiguration
+    private let router: RPCRouter
+    private let group: any EventLoopGroup
+    private let logger: Logger
+    private let state = NIOLockedValueBox(State())
+    private let stopped: EventLoopPromise<Void>
+
+    /// Creates a server; nothing is bound until `start()` or `run()`.
+    public init(
+        configuration: RPCServerConfiguration = .init(), router: RPCRouter,
+        eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
+        logger: Logger = Logger(label: "skynet.rpc.server")
+    ) {
+        self.configuration = configuration
+        self.router = router
+        self.group = eventLoopGroup
+        self.logger = logger
+        self.stopped = eventLoopGroup.next().makePromise()
+    }
+
+    /// The bound address once listening, else `nil`.
+    public var localAddress: SocketAddress? {
+        state.withLockedValue { state in
+            if case .listening(let channel) = state.phase { return channel.localAddress }
+            return nil
+        }
+    }
+
+    /// Number of open client connections.
+    public var connectionCount: Int { state.withLockedValue { $0.connections.count } }
+
+    /// Binds and starts accepting; returns the bound address (with the real port when
+    /// the configuration asked for port 0). Throws if already started or the bind fails.
+    @discardableResult
+    public func start() async throws -> SocketAddress {
+        try state.withLockedValue { state in
+            guard case .idle = state.phase else { throw RPCError(.unavailable, "server already started") }
+            state.phase = .stopping   // reserved until the bind finishes
+        }
+        let router = self.router
+        let configuration = self.configuration
+        let logger = self.logger
+        let bootstrap = ServerBootstrap(group: group)
+            .serverChannelOption(.backlog, value: configuration.backlog)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            .childChannelOption(.maxMessagesPerRead, value: 16)
+            .childChannelInitializer { [weak self] channel in
+                guard let self, self.track(channel) else { return channel.close() }
+                let executor = configuration.handlerExecution == .eventLoop ? EventLoopTaskExecutor(channel.eventLoop) : nil
+                return channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandlers(
+                        ByteToMessageHandler(RPCFrameDecoder(limits: configuration.limits)),
+                        RPCServerConnectionHandler(router: router, executor: executor, logger: logger))
+                }
+            }
+        let channel: any Channel
+        do {
+            channel = try await bootstrap.bind(host: configuration.host, port: configuration.port).get()
+        } catch {
+            state.withLockedValue { $0.phase = .idle }
+            throw error
+        }
+        state.withLockedValue { $0.phase = .listening(channel) }
+        let address = channel.localAddress!
+        logger.info("rpc server listening", metadata: ["rpc.address": "\(address)"])
+        return address
+    }
+
+    /// Registers a new connection; false when the server is already shutting down.
+    private func track(_ channel: any Channel) -> Bool {
+        let id = ObjectIdentifier(channel)
+        let accepted = state.withLockedValue { state -> Bool in
+            guard case .listening = state.phase else { return false }
+            state.connections[id] = channel
+            return true
+        }
+        if accepted {
+            channel.closeFuture.whenComplete { [weak self] _ in
+                _ = self?.state.withLockedValue { $0.connections.removeValue(forKey: id) }
+            }
+        }
+        return accepted
+    }
+
+    /// Serves until graceful shutdown (or cancellation), then shuts down within the grace period.
+    public func run() async throws {
+        let needsStart = state.withLockedValue { state in
+            if case .idle = state.phase { return true }
+            return false
+        }
+        if needsStart { try await start() }
+        try await withTaskCancellationOrGracefulShutdownHandler {
+            try await stopped.futureResult.get()
+        } onCancelOrGracefulShutdown: {
+            Task { await self.shutdown() }
+        }
+    }
+
+    /// Stops accepting, lets in-flight calls finish for up to `gracePeriod` (the
+    /// configuration's when `nil`), answers new requests `Unavailable` meanwhile, then
+    /// closes every connection. Safe to call more than once; later calls wait for the first.
+    public func shutdown(gracePeriod: Duration? = nil) async {
+        let (listener, connections) = state.withLockedValue { state -> ((any Channel)?, [any Channel]) in
+            guard case .listening(let channel) = state.phase else { return (nil, []) }
+            state.phase = .stopping
+            return (channel, Array(state.connections.values))
+        }
+        guard let listener else {
+            try? await stopped.futureResult.get()
+            return
+        }
+        try? await listener.close()
+        logger.info("rpc server draining", metadata: ["rpc.connections": "\(connections.count)"])
+        for connection in connections {
+            connection.pipeline.fireUserInboundEventTriggered(RPCServerQuiesceEvent())
+        }
+        let grace = gracePeriod ?? configuration.gracePeriod
+        let loop = group.next()
+        let forceClose = loop.scheduleTask(in: TimeAmount(grace)) {
+            for connection in connections { connection.close(promise: nil) }
+        }
+        let allClosed = EventLoopFuture.andAllComplete(connections.map(\.closeFuture), on: loop)
+        try? await allClosed.get()
+        forceClose.cancel()
+        state.withLockedValue { $0.phase = .stopped }
+        logger.info("rpc server stopped")
+        stopped.succeed()
+    }
+}
+
+extension TimeAmount {
+    /// The NIO form of a Swift `Duration`, to the nanosecond.
+    init(_ duration: Duration) {
+        let (seconds, attoseconds) = duration.components
+        self = .nanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
+    }
+}

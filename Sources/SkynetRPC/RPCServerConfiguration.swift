@@ -1,0 +1,41 @@
+import MessagePack
+
+/// How an `RPCServer` binds, what it accepts, and how it runs handlers.
+public struct RPCServerConfiguration: Sendable {
+    /// Where handler tasks run.
+    public enum HandlerExecution: Sendable {
+        /// On the connection's event loop: no thread hop per call, lowest latency. A
+        /// handler that computes for long holds up the other connections of that loop;
+        /// such handlers should move their work elsewhere.
+        case eventLoop
+        /// On Swift's global concurrent executor: handlers of one connection may use
+        /// several cores, at the cost of two thread hops per call.
+        case globalExecutor
+    }
+
+    /// Interface to bind; `127.0.0.1` unless told otherwise.
+    public var host: String
+    /// Port to bind; 0 picks a free one (read it from `RPCServer.start()`).
+    public var port: Int
+    /// Limits on every incoming frame.
+    public var limits: MessagePackLimits
+    /// How long a graceful shutdown waits for in-flight calls before closing connections.
+    public var gracePeriod: Duration
+    /// Where handlers run.
+    public var handlerExecution: HandlerExecution
+    /// Pending-connection queue length of the listening socket.
+    public var backlog: Int32
+
+    /// Creates a configuration.
+    public init(
+        host: String = "127.0.0.1", port: Int = 0, limits: MessagePackLimits = .default,
+        gracePeriod: Duration = .seconds(10), handlerExecution: HandlerExecution = .eventLoop, backlog: Int32 = 256
+    ) {
+        self.host = host
+        self.port = port
+        self.limits = limits
+        self.gracePeriod = gracePeriod
+        self.handlerExecution = handlerExecution
+        self.backlog = backlog
+    }
+}
