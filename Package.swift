@@ -63,7 +63,7 @@ let package = Package(
                 .product(name: "NIOTestUtils", package: "swift-nio"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
-            resources: [.copy("Interop")]
+            exclude: ["Interop"]
         ),
     ]
 )

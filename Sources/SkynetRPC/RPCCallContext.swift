@@ -13,6 +13,8 @@ public struct RPCCallContext: Sendable {
     public var deadline: ContinuousClock.Instant?
     /// The peer's address.
     public var remoteAddress: SocketAddress?
+    /// The connection the call came on, for pushing notifications back.
+    public var connection: RPCServerConnection
     /// The connection's logger; `logger` adds this call's metadata to it.
     var connectionLogger: Logger
 

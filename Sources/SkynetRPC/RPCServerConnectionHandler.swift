@@ -103,7 +103,8 @@ final class RPCServerConnectionHandler: ChannelInboundHandler {
         RPCCallContext(
             method: method, msgid: msgid, metadata: metadata,
             deadline: metadata?.timeout.map { ContinuousClock.now + $0 },
-            remoteAddress: remoteAddress, connectionLogger: logger)
+            remoteAddress: remoteAddress, connection: RPCServerConnection(channel: context.channel),
+            connectionLogger: logger)
     }
 
     private func finish(taskID: UInt64, response: ByteBuffer) {
