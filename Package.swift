@@ -8,6 +8,7 @@ let package = Package(
         .library(name: "MessagePack", targets: ["MessagePack"]),
         .library(name: "SkynetRPC", targets: ["SkynetRPC"]),
         .executable(name: "sky-bench", targets: ["sky-bench"]),
+        .executable(name: "rpc-echo", targets: ["rpc-echo"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.0"),
@@ -47,6 +48,14 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "tools/sky-bench"
+        ),
+        .executableTarget(
+            name: "rpc-echo",
+            dependencies: [
+                "SkynetRPC",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "examples/rpc-echo"
         ),
         .testTarget(
             name: "MessagePackTests",

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Installs what building and testing Skynet needs, only when it is missing:
+#  - libmsgpack-c headers and library (Debian: libmsgpack-dev), for the CMsgPack target;
+#  - Python's msgpack package, for the interop test that calls our server from Python.
+set -euo pipefail
+
+as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
+
+if ! { [ -f /usr/include/msgpack.h ] && ls /usr/lib/*/pkgconfig/msgpack.pc /usr/lib/pkgconfig/msgpack.pc >/dev/null 2>&1; }; then
+    echo "installing libmsgpack-dev (libmsgpack-c)..." >&2
+    as_root apt-get update -qq
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libmsgpack-dev >/dev/null
+fi
+
+if ! python3 -c 'import msgpack' >/dev/null 2>&1; then
+    echo "installing Python msgpack (for the interop test)..." >&2
+    python3 -m pip install --quiet --disable-pip-version-check msgpack 2>/dev/null \
+        || python3 -m pip install --quiet --disable-pip-version-check --break-system-packages msgpack \
+        || as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-msgpack >/dev/null
+fi
