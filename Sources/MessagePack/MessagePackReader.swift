@@ -48,7 +48,8 @@ public enum MessagePackReader {
         var offset = header.length
         func child() throws(MessagePackError) -> MessagePackValue {
             let rest = UnsafeRawBufferPointer(rebasing: bytes[offset...])
-            var scanner = MessagePackScanner(limits: MessagePackLimits(maxMessageSize: rest.count, maxDepth: 64, maxContainerLength: Int.max))
+            // The whole frame already passed the caller's limits; this scan only measures.
+            var scanner = MessagePackScanner(limits: MessagePackLimits(maxMessageSize: rest.count, maxDepth: .max, maxContainerLength: .max))
             guard case .complete(let length, let depth) = try scanner.scan(rest) else { throw .truncated(missing: 1) }
             offset += length
             return try unpackFrame(UnsafeRawBufferPointer(rebasing: rest[..<length]), depth: depth)

@@ -13,6 +13,7 @@ import ServiceLifecycle
 public final class RPCServer: Service, Sendable {
     private enum Phase {
         case idle
+        case binding
         case listening(any Channel)
         case stopping
         case stopped
@@ -61,7 +62,7 @@ public final class RPCServer: Service, Sendable {
     public func start() async throws -> SocketAddress {
         try state.withLockedValue { state in
             guard case .idle = state.phase else { throw RPCError(.unavailable, "server already started") }
-            state.phase = .stopping   // reserved until the bind finishes
+            state.phase = .binding
         }
         let router = self.router
         let configuration = self.configuration
@@ -127,11 +128,19 @@ public final class RPCServer: Service, Sendable {
     /// configuration's when `nil`), answers new requests `Unavailable` meanwhile, then
     /// closes every connection. Safe to call more than once; later calls wait for the first.
     public func shutdown(gracePeriod: Duration? = nil) async {
-        let (listener, connections) = state.withLockedValue { state -> ((any Channel)?, [any Channel]) in
-            guard case .listening(let channel) = state.phase else { return (nil, []) }
-            state.phase = .stopping
-            return (channel, Array(state.connections.values))
+        let (listener, connections, neverStarted) = state.withLockedValue { state -> ((any Channel)?, [any Channel], Bool) in
+            switch state.phase {
+            case .idle:
+                state.phase = .stopped
+                return (nil, [], true)
+            case .listening(let channel):
+                state.phase = .stopping
+                return (channel, Array(state.connections.values), false)
+            case .binding, .stopping, .stopped:
+                return (nil, [], false)
+            }
         }
+        if neverStarted { stopped.succeed() }
         guard let listener else {
             try? await stopped.futureResult.get()
             return
