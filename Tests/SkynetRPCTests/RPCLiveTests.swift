@@ -1,4 +1,3 @@
-import Logging
 import MessagePack
 import NIOCore
 import Testing
@@ -145,10 +144,7 @@ struct RPCLiveTests {
     @Test("losing the connection fails every call in flight at once with Unavailable")
     func connectionLoss() async throws {
         let gate = Gate()
-        var logger = Logger(label: "test")
-        logger.logLevel = .critical
-        let server = RPCServer(router: testRouter(gate: gate), logger: logger)
-        let port = try await server.start().port!
+        let (server, port) = try await startServer(router: testRouter(gate: gate))
         let connection = try await RPCConnection.connect(host: "127.0.0.1", port: port)
         let calls = (0..<5).map { i in Task { try await connection.call("hold", "call \(i)", returning: String.self) } }
         await gate.waitForArrivals(5)
@@ -166,10 +162,7 @@ struct RPCLiveTests {
     @Test("graceful shutdown: new calls get Unavailable, in-flight calls finish, then connections close")
     func gracefulShutdown() async throws {
         let gate = Gate()
-        var logger = Logger(label: "test")
-        logger.logLevel = .critical
-        let server = RPCServer(router: testRouter(gate: gate), logger: logger)
-        let port = try await server.start().port!
+        let (server, port) = try await startServer(router: testRouter(gate: gate))
         let connection = try await RPCConnection.connect(host: "127.0.0.1", port: port)
         let inFlight = Task { try await connection.call("hold", "finished", returning: String.self) }
         await gate.waitForArrivals(1)
@@ -227,10 +220,7 @@ struct RPCLiveTests {
 
     @Test("connecting to a port nobody listens on names the address")
     func connectRefused() async throws {
-        var logger = Logger(label: "test")
-        logger.logLevel = .critical
-        let server = RPCServer(router: RPCRouter(), logger: logger)
-        let port = try await server.start().port!
+        let (server, port) = try await startServer(router: RPCRouter())
         await server.shutdown()
         let error = await #expect(throws: RPCError.self) { try await RPCConnection.connect(host: "127.0.0.1", port: port) }
         #expect(error?.code == .unavailable)

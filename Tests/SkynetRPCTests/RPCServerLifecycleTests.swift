@@ -5,17 +5,11 @@ import Testing
 
 @Suite("RPCServer lifecycle", .timeLimit(.minutes(1)))
 struct RPCServerLifecycleTests {
-    private var quietLogger: Logger {
-        var logger = Logger(label: "test")
-        logger.logLevel = .critical
-        return logger
-    }
-
     @Test("in a ServiceGroup it serves until graceful shutdown, then stops listening")
     func serviceGroup() async throws {
-        let server = RPCServer(router: testRouter(gate: Gate()), logger: quietLogger)
+        let server = RPCServer(router: testRouter(gate: Gate()), logger: quietLogger())
         let port = try await server.start().port!
-        let group = ServiceGroup(services: [server], gracefulShutdownSignals: [], logger: quietLogger)
+        let group = ServiceGroup(services: [server], gracefulShutdownSignals: [], logger: quietLogger())
         try await withThrowingTaskGroup(of: Void.self) { tasks in
             tasks.addTask { try await group.run() }
             let connection = try await RPCConnection.connect(host: "127.0.0.1", port: port)
@@ -30,7 +24,7 @@ struct RPCServerLifecycleTests {
 
     @Test("shutting down a server that never started returns at once, and twice is harmless")
     func shutdownUnstarted() async throws {
-        let server = RPCServer(router: RPCRouter(), logger: quietLogger)
+        let server = RPCServer(router: RPCRouter(), logger: quietLogger())
         await server.shutdown()
         await server.shutdown()
         await #expect(throws: RPCError.self) { try await server.start() }
@@ -38,9 +32,9 @@ struct RPCServerLifecycleTests {
 
     @Test("binding a port in use fails; once the port is free the same server starts")
     func portInUse() async throws {
-        let first = RPCServer(router: RPCRouter(), logger: quietLogger)
+        let first = RPCServer(router: RPCRouter(), logger: quietLogger())
         let port = try await first.start().port!
-        let second = RPCServer(configuration: .init(port: port), router: RPCRouter(), logger: quietLogger)
+        let second = RPCServer(configuration: .init(port: port), router: RPCRouter(), logger: quietLogger())
         await #expect(throws: (any Error).self) { try await second.start() }
         await first.shutdown()
         let address = try await second.start()   // a failed bind leaves the server startable

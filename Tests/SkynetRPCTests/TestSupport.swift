@@ -67,15 +67,25 @@ func testRouter(gate: Gate, notifications: AsyncStream<RPCNotification>.Continua
     return router
 }
 
+/// A logger that keeps test output to failures.
+func quietLogger() -> Logger {
+    var logger = Logger(label: "test.rpc")
+    logger.logLevel = .critical
+    return logger
+}
+
+/// Starts a server on 127.0.0.1 with a free port; the caller shuts it down.
+func startServer(router: RPCRouter, configuration: RPCServerConfiguration = .init()) async throws -> (RPCServer, Int) {
+    let server = RPCServer(configuration: configuration, router: router, logger: quietLogger())
+    return (server, try await server.start().port!)
+}
+
 /// Starts a server on 127.0.0.1 with a free port, runs `body`, and always shuts it down.
 func withServer<T>(
     router: RPCRouter, configuration: RPCServerConfiguration = .init(),
     _ body: (RPCServer, Int) async throws -> T
 ) async throws -> T {
-    var logger = Logger(label: "test.rpc.server")
-    logger.logLevel = .critical
-    let server = RPCServer(configuration: configuration, router: router, logger: logger)
-    let port = try await server.start().port!
+    let (server, port) = try await startServer(router: router, configuration: configuration)
     do {
         let result = try await body(server, port)
         await server.shutdown(gracePeriod: .seconds(5))
