@@ -7,6 +7,7 @@ let package = Package(
     products: [
         .library(name: "MessagePack", targets: ["MessagePack"]),
         .library(name: "SkynetRPC", targets: ["SkynetRPC"]),
+        .library(name: "SkynetCoordinator", targets: ["SkynetCoordinator"]),
         .executable(name: "sky-bench", targets: ["sky-bench"]),
         .executable(name: "rpc-echo", targets: ["rpc-echo"]),
     ],
@@ -37,6 +38,10 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
+        .target(
+            name: "SkynetCoordinator",
+            dependencies: ["SkynetRPC", "MessagePack"]
+        ),
         .executableTarget(
             name: "sky-bench",
             dependencies: [
@@ -60,6 +65,10 @@ let package = Package(
         .testTarget(
             name: "MessagePackTests",
             dependencies: ["MessagePack", "CMsgPack"]
+        ),
+        .testTarget(
+            name: "SkynetCoordinatorTests",
+            dependencies: ["SkynetCoordinator"]
         ),
         .testTarget(
             name: "SkynetRPCTests",

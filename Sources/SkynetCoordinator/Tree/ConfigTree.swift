@@ -1,0 +1,306 @@
+/// The config tree: a pure, deterministic state machine of files with one global revision.
+///
+/// It changes only through `set`, `del`, `txn` and `deleteSession`, each of which (when
+/// it changes anything) takes the next revision and returns the events watchers must
+/// see. It reads no clock and does no I/O: the coordinator applies committed log entries
+/// to it in order, so every replica that applies the same log holds the same tree.
+/// Past revisions stay readable back to `oldestRevision` (see `compact(keepingFrom:)`).
+public struct ConfigTree: Sendable {
+    /// One state of one file; `value == nil` marks a deletion.
+    struct Version: Sendable {
+        var value: [UInt8]?
+        var createRev: Int64
+        var modRev: Int64
+        var version: Int64
+        var session: UInt64?
+    }
+
+    /// The limits writes are checked against.
+    public let limits: TreeLimits
+    /// The revision of the last change (0 for an empty, new tree).
+    public private(set) var revision: Int64 = 0
+    /// The oldest revision still readable.
+    public private(set) var oldestRevision: Int64 = 0
+    /// Versions of every file, oldest first; the last one is current.
+    var files: [TreePath: [Version]] = [:]
+    /// Names of the children of every directory that has any.
+    var children: [TreePath: Set<Substring>] = [:]
+    /// Files bound to each session.
+    var sessionFiles: [UInt64: Set<TreePath>] = [:]
+    /// Number of files that exist now.
+    public private(set) var fileCount = 0
+
+    /// Creates an empty tree.
+    public init(limits: TreeLimits = .default) {
+        self.limits = limits
+    }
+
+    // MARK: Writes
+
+    /// Writes a file. Returns the new revision and its event.
+    public mutating func set(_ path: TreePath, _ value: [UInt8], ifRev: IfRev = -1, session: UInt64? = nil) throws(TreeError) -> (rev: Int64, events: [TreeEvent]) {
+        let (result, events) = try txn([], success: [.set(path: path, value: value, ifRev: ifRev, session: session)], failure: [])
+        return (result.revision, events)
+    }
+
+    /// Deletes a file. Returns the new revision and its event.
+    public mutating func del(_ path: TreePath, ifRev: IfRev = -1) throws(TreeError) -> (rev: Int64, events: [TreeEvent]) {
+        let (result, events) = try txn([], success: [.del(path: path, ifRev: ifRev)], failure: [])
+        return (result.revision, events)
+    }
+
+    /// Runs `success` when every compare holds, else `failure`, as one revision.
+    ///
+    /// An operation of the chosen branch that fails (a compare-and-set mismatch, a missing
+    /// file, a path conflict) fails the whole transaction and leaves the tree unchanged.
+    public mutating func txn(_ compares: [TxnCompare], success: [TreeOperation], failure: [TreeOperation]) throws(TreeError) -> (TxnResult, [TreeEvent]) {
+        let succeeded = compares.allSatisfy(holds)
+        let operations = succeeded ? success : failure
+        for operation in operations { try validate(operation) }
+        let rev = revision + 1
+        var undo: [(TreePath, [Version]?)] = []
+        var results: [TreeOperationResult] = []
+        var events: [TreeEvent] = []
+        do {
+            for operation in operations {
+                switch operation {
+                case let .get(path):
+                    results.append(.read(current(path).flatMap { file(path, $0) }))
+                case let .set(path, value, ifRev, session):
+                    undo.append((path, files[path]))
+                    try write(path, value: value, ifRev: ifRev, session: session, rev: rev)
+                    results.append(.written(rev: rev))
+                    events.append(TreeEvent(rev: rev, path: path, kind: .put, value: value))
+                case let .del(path, ifRev):
+                    undo.append((path, files[path]))
+                    try delete(path, ifRev: ifRev, rev: rev)
+                    results.append(.written(rev: rev))
+                    events.append(TreeEvent(rev: rev, path: path, kind: .delete, value: []))
+                }
+            }
+        } catch {
+            for (path, versions) in undo.reversed() { restore(path, versions) }
+            throw error
+        }
+        if !events.isEmpty { revision = rev }
+        return (TxnResult(succeeded: succeeded, results: results, revision: revision), events)
+    }
+
+    /// Deletes every file bound to `session` as one revision (nothing when it has none).
+    public mutating func deleteSession(_ session: UInt64) -> (rev: Int64, events: [TreeEvent]) {
+        guard let paths = sessionFiles[session], !paths.isEmpty else { return (revision, []) }
+        let operations = paths.sorted().map { TreeOperation.del(path: $0, ifRev: -1) }
+        do {
+            let (result, events) = try txn([], success: operations, failure: [])
+            return (result.revision, events)
+        } catch {
+            // Every path comes from the session index, so each exists and is a file.
+            preconditionFailure("session index out of step with the tree: \(error)")
+        }
+    }
+
+    /// Forgets versions older than `rev` (kept: whatever a read at `rev` or later needs).
+    public mutating func compact(keepingFrom rev: Int64) {
+        let rev = min(rev, revision)
+        guard rev > oldestRevision else { return }
+        oldestRevision = rev
+        for path in Array(files.keys) { trim(path) }
+    }
+
+    // MARK: Reads
+
+    /// The file at `path` now, or at the past revision `atRev`; `nil` when there is none.
+    public func get(_ path: TreePath, atRev: Int64? = nil) throws(TreeError) -> TreeFile? {
+        guard let atRev else { return current(path).flatMap { file(path, $0) } }
+        try checkReadable(atRev)
+        guard let versions = files[path], let version = versions.last(where: { $0.modRev <= atRev }) else { return nil }
+        return file(path, version)
+    }
+
+    /// What `path` is now: a file, a directory, or nothing (`nil`).
+    public func stat(_ path: TreePath) -> TreeNodeStat? {
+        if let version = current(path), let file = file(path, version) { return .file(file.stat) }
+        if let names = children[path] { return .directory(children: names.count) }
+        return path.isRoot ? .directory(children: 0) : nil
+    }
+
+    /// The names in directory `path`, sorted. Throws `notFound` when it is not a directory.
+    public func getdir(_ path: TreePath) throws(TreeError) -> [String] {
+        if let names = children[path] { return names.map(String.init).sorted() }
+        if path.isRoot { return [] }
+        throw .notFound(path: path.string)
+    }
+
+    /// Every file matching `glob`, sorted by path.
+    public func walk(_ glob: TreeGlob) -> [TreeFile] {
+        var found: [TreeFile] = []
+        let start = glob.literalPrefix
+        if let version = current(start), glob.matches(start), let file = file(start, version) { found.append(file) }
+        collect(under: start, glob, into: &found)
+        return found.sorted { $0.path < $1.path }
+    }
+
+    /// The files bound to `session`, sorted.
+    public func files(ofSession session: UInt64) -> [TreePath] {
+        (sessionFiles[session] ?? []).sorted()
+    }
+
+    private func collect(under directory: TreePath, _ glob: TreeGlob, into found: inout [TreeFile]) {
+        guard let names = children[directory], glob.mayMatchBelow(directory) else { return }
+        for name in names {
+            let path = directory.child(name)
+            if let version = current(path), glob.matches(path), let file = file(path, version) { found.append(file) }
+            collect(under: path, glob, into: &found)
+        }
+    }
+
+    // MARK: Internals
+
+    private func current(_ path: TreePath) -> Version? {
+        guard let version = files[path]?.last, version.value != nil else { return nil }
+        return version
+    }
+
+    private func file(_ path: TreePath, _ version: Version) -> TreeFile? {
+        guard let value = version.value else { return nil }
+        return TreeFile(path: path, value: value, stat: FileStat(
+            createRev: version.createRev, modRev: version.modRev, version: version.version,
+            session: version.session, size: value.count))
+    }
+
+    private func checkReadable(_ rev: Int64) throws(TreeError) {
+        if rev > revision { throw .futureRevision(requested: rev, current: revision) }
+        if rev < oldestRevision { throw .compacted(requested: rev, oldest: oldestRevision) }
+    }
+
+    private func validate(_ operation: TreeOperation) throws(TreeError) {
+        switch operation {
+        case let .set(path, value, _, _):
+            if path.isRoot { throw .badPath(path: path.string, rule: "/ is the root directory, not a file") }
+            if value.count > limits.maxValueSize { throw .tooLarge(size: value.count, limit: limits.maxValueSize) }
+        case let .del(path, _):
+            if path.isRoot { throw .badPath(path: path.string, rule: "/ is the root directory, not a file") }
+        case .get:
+            break
+        }
+    }
+
+    private func holds(_ compare: TxnCompare) -> Bool {
+        let version = current(compare.path)
+        func relate(_ actual: Int64, _ expected: Int64) -> Bool {
+            switch compare.relation {
+            case .equal: actual == expected
+            case .notEqual: actual != expected
+            case .less: actual < expected
+            case .greater: actual > expected
+            }
+        }
+        switch compare.target {
+        case .exists(let expected):
+            return compare.relation == .notEqual ? (version != nil) != expected : (version != nil) == expected
+        case .modRev(let rev): return relate(version?.modRev ?? 0, rev)
+        case .createRev(let rev): return relate(version?.createRev ?? 0, rev)
+        case .version(let v): return relate(version?.version ?? 0, v)
+        case .value(let bytes):
+            guard let value = version?.value else { return compare.relation == .notEqual }
+            switch compare.relation {
+            case .equal: return value == bytes
+            case .notEqual: return value != bytes
+            case .less: return value.lexicographicallyPrecedes(bytes)
+            case .greater: return bytes.lexicographicallyPrecedes(value)
+            }
+        }
+    }
+
+    private func checkIfRev(_ path: TreePath, _ ifRev: IfRev, _ existing: Version?) throws(TreeError) {
+        let current = existing?.modRev ?? 0
+        guard ifRev == -1 || ifRev == current else {
+            throw .revMismatch(path: path.string, expected: ifRev, current: current)
+        }
+    }
+
+    private mutating func write(_ path: TreePath, value: [UInt8], ifRev: IfRev, session: UInt64?, rev: Int64) throws(TreeError) {
+        let existing = current(path)
+        try checkIfRev(path, ifRev, existing)
+        if existing == nil {
+            if children[path] != nil { throw .badPath(path: path.string, rule: "\(path) is a directory") }
+            var ancestor = path.parent
+            while let directory = ancestor, !directory.isRoot {
+                if current(directory) != nil { throw .badPath(path: path.string, rule: "\(directory) is a file") }
+                ancestor = directory.parent
+            }
+        }
+        let version = Version(
+            value: value, createRev: existing?.createRev ?? rev, modRev: rev,
+            version: (existing?.version ?? 0) + 1, session: session)
+        replaceCurrent(path, with: version, previous: existing)
+    }
+
+    private mutating func delete(_ path: TreePath, ifRev: IfRev, rev: Int64) throws(TreeError) {
+        guard let existing = current(path) else {
+            if ifRev > 0 { throw .revMismatch(path: path.string, expected: ifRev, current: 0) }
+            throw .notFound(path: path.string)
+        }
+        try checkIfRev(path, ifRev, existing)
+        replaceCurrent(path, with: Version(value: nil, createRev: existing.createRev, modRev: rev, version: 0, session: nil), previous: existing)
+    }
+
+    /// Appends a new current version (in place when the last one is of this same revision).
+    private mutating func replaceCurrent(_ path: TreePath, with version: Version, previous: Version?) {
+        var versions = files.removeValue(forKey: path) ?? []
+        if let last = versions.last, last.modRev == version.modRev { versions.removeLast() }
+        versions.append(version)
+        files[path] = versions
+        reindex(path, from: previous, to: version.value == nil ? nil : version)
+        trim(path)
+    }
+
+    /// Puts back the versions a failed transaction replaced.
+    private mutating func restore(_ path: TreePath, _ versions: [Version]?) {
+        let now = current(path)
+        files[path] = versions
+        let before = versions?.last.flatMap { $0.value == nil ? nil : $0 }
+        reindex(path, from: now, to: before)
+    }
+
+    /// Keeps the directory, session and count indexes in step with one file's change.
+    private mutating func reindex(_ path: TreePath, from old: Version?, to new: Version?) {
+        if let session = old?.session { sessionFiles[session]?.remove(path); if sessionFiles[session]?.isEmpty == true { sessionFiles[session] = nil } }
+        if let session = new?.session { sessionFiles[session, default: []].insert(path) }
+        switch (old != nil, new != nil) {
+        case (false, true):
+            fileCount += 1
+            var child = path
+            while let parent = child.parent {
+                let inserted = children[parent, default: []].insert(child.name).inserted
+                guard inserted, !parent.isRoot else { break }
+                child = parent
+            }
+        case (true, false):
+            fileCount -= 1
+            var child = path
+            while let parent = child.parent {
+                children[parent]?.remove(child.name)
+                guard children[parent]?.isEmpty == true else { break }
+                children[parent] = nil
+                child = parent
+            }
+        default:
+            break
+        }
+    }
+
+    /// Drops versions no read at or after `oldestRevision` can see.
+    private mutating func trim(_ path: TreePath) {
+        guard var versions = files[path] else { return }
+        // The newest version at or before the oldest readable revision stays; older ones go.
+        if let keep = versions.lastIndex(where: { $0.modRev <= oldestRevision }), keep > 0 {
+            versions.removeFirst(keep)
+        }
+        if versions.count == 1, versions[0].value == nil, versions[0].modRev <= oldestRevision {
+            files[path] = nil
+        } else {
+            files[path] = versions
+        }
+    }
+}

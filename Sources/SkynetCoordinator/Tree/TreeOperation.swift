@@ -1,0 +1,69 @@
+/// What a compare-and-set expects of a file's modRev.
+///
+/// Doozer's convention: `0` means the file must not exist, `-1` means unconditional,
+/// any other `n` means the current modRev must equal `n`.
+public typealias IfRev = Int64
+
+/// A condition of a transaction on one file.
+public struct TxnCompare: Hashable, Sendable {
+    /// What is compared.
+    public enum Target: Hashable, Sendable {
+        case value([UInt8])
+        case modRev(Int64)
+        case createRev(Int64)
+        case version(Int64)
+        /// True when the file exists.
+        case exists(Bool)
+    }
+
+    /// How it is compared (`exists` only uses `equal` and `notEqual`).
+    public enum Relation: String, Hashable, Sendable { case equal, notEqual, less, greater }
+
+    /// The file the condition is about.
+    public var path: TreePath
+    /// The expected side.
+    public var target: Target
+    /// The relation between the file's side and the expected side.
+    public var relation: Relation
+
+    /// Creates a condition.
+    public init(_ path: TreePath, _ target: Target, _ relation: Relation = .equal) {
+        self.path = path
+        self.target = target
+        self.relation = relation
+    }
+}
+
+/// One operation inside a transaction or on its own.
+public enum TreeOperation: Hashable, Sendable {
+    /// Write `value`; `session` makes the file ephemeral.
+    case set(path: TreePath, value: [UInt8], ifRev: IfRev, session: UInt64?)
+    /// Delete a file.
+    case del(path: TreePath, ifRev: IfRev)
+    /// Read a file as of the transaction.
+    case get(path: TreePath)
+
+    /// True for operations that change the tree.
+    public var isWrite: Bool {
+        if case .get = self { return false }
+        return true
+    }
+}
+
+/// The result of one operation.
+public enum TreeOperationResult: Hashable, Sendable {
+    /// A write took effect at `rev`.
+    case written(rev: Int64)
+    /// A read found this file (or nothing).
+    case read(TreeFile?)
+}
+
+/// The outcome of a transaction.
+public struct TxnResult: Hashable, Sendable {
+    /// True when every compare held and the success branch ran.
+    public var succeeded: Bool
+    /// One result per operation of the branch that ran.
+    public var results: [TreeOperationResult]
+    /// The tree's revision after the transaction.
+    public var revision: Int64
+}
