@@ -62,13 +62,18 @@ let package = Package(
             ],
             path: "examples/rpc-echo"
         ),
+        // Helpers shared by the test targets (seeded randomness); not a product.
+        .target(
+            name: "SkynetTestSupport",
+            path: "Tests/SkynetTestSupport"
+        ),
         .testTarget(
             name: "MessagePackTests",
-            dependencies: ["MessagePack", "CMsgPack"]
+            dependencies: ["MessagePack", "CMsgPack", "SkynetTestSupport"]
         ),
         .testTarget(
             name: "SkynetCoordinatorTests",
-            dependencies: ["SkynetCoordinator"]
+            dependencies: ["SkynetCoordinator", "SkynetTestSupport"]
         ),
         .testTarget(
             name: "SkynetRPCTests",

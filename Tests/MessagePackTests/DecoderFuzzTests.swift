@@ -1,6 +1,7 @@
 import CMsgPack
 import MessagePack
 import Testing
+import SkynetTestSupport
 
 @Suite("Randomized decoder robustness")
 struct DecoderFuzzTests {

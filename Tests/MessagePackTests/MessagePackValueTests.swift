@@ -1,5 +1,6 @@
 import MessagePack
 import Testing
+import SkynetTestSupport
 
 @Suite("MessagePackValue round trips through libmsgpack-c")
 struct MessagePackValueTests {

@@ -1,4 +1,5 @@
 import MessagePack
+import SkynetTestSupport
 
 /// Random MessagePack values of every kind, bounded in depth and width.
 enum RandomValues {

@@ -1,5 +1,6 @@
 import Testing
 import SkynetCoordinator
+import SkynetTestSupport
 
 @Suite("Config tree against a dictionary model")
 struct ConfigTreeModelTests {

@@ -1,5 +1,6 @@
 import Testing
 import SkynetCoordinator
+import SkynetTestSupport
 
 @Suite("Watch hub")
 struct WatchHubTests {
