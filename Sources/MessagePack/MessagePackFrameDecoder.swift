@@ -35,11 +35,7 @@ public struct MessagePackFrameDecoder: Sendable {
         let start = self.start
         let outcome: Result<(MessagePackValue, Int)?, MessagePackError> = buffer.withUnsafeBytes { raw in
             let frame = UnsafeRawBufferPointer(rebasing: raw[start...])
-            return Result { () throws(MessagePackError) -> (MessagePackValue, Int)? in
-                guard case .complete(let length, let depth) = try scanner.scan(frame) else { return nil }
-                let bytes = UnsafeRawBufferPointer(rebasing: frame[..<length])
-                return (try MessagePackReader.unpackFrame(bytes, depth: depth), length)
-            }
+            return Result { () throws(MessagePackError) -> (MessagePackValue, Int)? in try scanner.nextValue(frame) }
         }
         switch outcome {
         case .success(nil):

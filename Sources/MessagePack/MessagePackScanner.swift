@@ -41,6 +41,14 @@ public struct MessagePackScanner: Sendable {
         }
     }
 
+    /// Scans `bytes` (the current frame from its first byte) and, once it is whole,
+    /// unpacks it; returns the value and the frame's length, or `nil` while incomplete.
+    public mutating func nextValue(_ bytes: UnsafeRawBufferPointer) throws(MessagePackError) -> (value: MessagePackValue, length: Int)? {
+        guard case .complete(let length, let depth) = try scan(bytes) else { return nil }
+        let frame = UnsafeRawBufferPointer(rebasing: bytes[..<length])
+        return (try MessagePackReader.unpackFrame(frame, depth: depth), length)
+    }
+
     /// Forgets the current frame.
     public mutating func reset() {
         offset = 0

@@ -35,9 +35,7 @@ public struct RPCFrameDecoder: ByteToMessageDecoder {
     public mutating func nextMessage(_ buffer: inout ByteBuffer) throws(RPCProtocolError) -> RPCMessage? {
         let outcome: Result<(MessagePackValue, Int)?, RPCProtocolError> = buffer.withUnsafeReadableBytes { bytes in
             do throws(MessagePackError) {
-                guard case .complete(let length, let depth) = try scanner.scan(bytes) else { return .success(nil) }
-                let frame = UnsafeRawBufferPointer(rebasing: bytes[..<length])
-                return .success((try MessagePackReader.unpackFrame(frame, depth: depth), length))
+                return .success(try scanner.nextValue(bytes))
             } catch {
                 return .failure(RPCProtocolError(msgid: Self.peekRequestID(bytes), RPCError(error)))
             }

@@ -151,12 +151,11 @@ public struct WatchHub: Sendable {
     }
 
     private mutating func cancelWatchersBehindHistory() -> [WatchAction] {
-        var actions: [WatchAction] = []
-        for (id, watcher) in watchers where watcher.nextRev < historyStart {
-            watchers[id] = nil
-            actions.append(.cancel(id, .slowConsumer(resumeFrom: watcher.nextRev)))
+        let behind = watchers.filter { $0.value.nextRev < historyStart }.keys.sorted()
+        return behind.map { id in
+            let resumeFrom = watchers.removeValue(forKey: id)!.nextRev
+            return .cancel(id, .slowConsumer(resumeFrom: resumeFrom))
         }
-        return actions.sorted { if case .cancel(let a, _) = $0, case .cancel(let b, _) = $1 { a < b } else { false } }
     }
 
     /// Index of the first kept event with a revision at or after `rev`.
