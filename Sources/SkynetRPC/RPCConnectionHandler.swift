@@ -25,26 +25,17 @@ struct RPCCancelCall {
 /// Asks the connection handler to complete the event's promise once no call is in flight.
 struct RPCDrainEvent {}
 
-/// The client side of one connection: matches responses to calls by msgid, fails calls
-/// at their deadline, and fails every call in flight when the connection goes.
+/// The client side of one connection: the NIO shell around `RPCPendingCalls`, which
+/// decides what is pending, what expired and when the one deadline timer fires; this
+/// handler completes the promises and schedules that timer.
 final class RPCConnectionHandler: ChannelDuplexHandler {
     typealias InboundIn = RPCMessage
     typealias OutboundIn = RPCOutbound
     typealias OutboundOut = ByteBuffer
 
-    private struct Pending {
-        let promise: EventLoopPromise<MessagePackValue>
-        let deadline: NIODeadline?
-    }
-
-    private var pending: [UInt32: Pending] = [:]
-    /// One timer per connection, armed for the earliest pending deadline: with the usual
-    /// uniform timeouts each call costs O(1) here instead of a scheduled task of its own.
+    private var calls = RPCPendingCalls<EventLoopPromise<MessagePackValue>, EventLoopPromise<Void>>()
     private var timer: Scheduled<Void>?
-    private var timerDeadline: NIODeadline?
     private var eventLoop: (any EventLoop)?
-    private var closedError: RPCError?
-    private var drainWaiters: [EventLoopPromise<Void>] = []
     private let peer: String
     private let notifications: AsyncStream<RPCNotification>.Continuation
     private let logger: Logger
@@ -55,38 +46,33 @@ final class RPCConnectionHandler: ChannelDuplexHandler {
         self.logger = logger
     }
 
-    /// Calls awaiting an answer.
-    var inFlight: Int { pending.count }
-
     func handlerAdded(context: ChannelHandlerContext) {
         eventLoop = context.eventLoop
     }
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
-        let call: RPCOutboundCall
         switch unwrapOutboundIn(data) {
         case .notification(let bytes):
             context.write(wrapOutboundOut(bytes), promise: promise)
-            return
-        case .call(let outbound):
-            call = outbound
+        case .call(let call):
+            do {
+                if let deadline = try calls.add(call.msgid, call.promise, deadline: call.deadline?.uptimeNanoseconds) {
+                    arm(at: deadline)
+                }
+                context.write(wrapOutboundOut(call.bytes), promise: promise)
+            } catch {
+                call.promise.fail(error)
+                promise?.fail(error)
+            }
         }
-        if let closedError {
-            call.promise.fail(closedError)
-            promise?.fail(closedError)
-            return
-        }
-        pending[call.msgid] = Pending(promise: call.promise, deadline: call.deadline)
-        if let deadline = call.deadline { armTimer(for: deadline) }
-        context.write(wrapOutboundOut(call.bytes), promise: promise)
     }
 
     func triggerUserOutboundEvent(context: ChannelHandlerContext, event: Any, promise: EventLoopPromise<Void>?) {
         if let cancel = event as? RPCCancelCall {
-            fail(cancel.msgid, cancel.error)
+            finish(calls.remove(cancel.msgid)) { $0.fail(cancel.error) }
             promise?.succeed()
         } else if event is RPCDrainEvent {
-            if pending.isEmpty { promise?.succeed() } else if let promise { drainWaiters.append(promise) }
+            if let promise { calls.whenIdle(promise)?.succeed() }
         } else {
             context.triggerUserOutboundEvent(event, promise: promise)
         }
@@ -96,9 +82,9 @@ final class RPCConnectionHandler: ChannelDuplexHandler {
         switch unwrapInboundIn(data) {
         case let .response(msgid, error, result):
             // A late answer to a call that timed out or was cancelled finds nothing here.
-            guard let call = pending.removeValue(forKey: msgid) else { return }
-            if error.isNil { call.promise.succeed(result) } else { call.promise.fail(RPCError(value: error)) }
-            wakeDrainWaiters()
+            finish(calls.remove(msgid)) { promise in
+                if error.isNil { promise.succeed(result) } else { promise.fail(RPCError(value: error)) }
+            }
         case let .notification(method, params):
             notifications.yield(RPCNotification(method: method, params: params))
         case .request(let msgid, let method, _):
@@ -109,7 +95,7 @@ final class RPCConnectionHandler: ChannelDuplexHandler {
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        failAll(closedError ?? RPCError(.unavailable, "connection to \(peer) closed"))
+        failAll(RPCError(.unavailable, "connection to \(peer) closed"))
         notifications.finish()
         context.fireChannelInactive()
     }
@@ -126,51 +112,34 @@ final class RPCConnectionHandler: ChannelDuplexHandler {
         context.close(promise: nil)
     }
 
-    private func fail(_ msgid: UInt32, _ error: RPCError) {
-        guard let call = pending.removeValue(forKey: msgid) else { return }
-        call.promise.fail(error)
-        wakeDrainWaiters()
-    }
-
-    private func armTimer(for deadline: NIODeadline) {
-        if let timerDeadline, timerDeadline <= deadline { return }
-        guard let eventLoop else { return }
-        timer?.cancel()
-        timerDeadline = deadline
-        let bound = NIOLoopBound(self, eventLoop: eventLoop)
-        timer = eventLoop.scheduleTask(deadline: deadline) { bound.value.expireCalls() }
-    }
-
-    /// Fails every call past its deadline and re-arms for the earliest one left.
-    private func expireCalls() {
-        timer = nil
-        timerDeadline = nil
-        let now = NIODeadline.now()
-        var next: NIODeadline?
-        var expired: [UInt32] = []
-        for (msgid, call) in pending {
-            guard let deadline = call.deadline else { continue }
-            if deadline <= now { expired.append(msgid) } else { next = min(next ?? deadline, deadline) }
-        }
-        for msgid in expired { fail(msgid, RPCError(.deadlineExceeded, "no answer from \(peer) before the deadline")) }
-        if let next { armTimer(for: next) }
-    }
-
-    private func wakeDrainWaiters() {
-        guard pending.isEmpty, !drainWaiters.isEmpty else { return }
-        let waiters = drainWaiters
-        drainWaiters.removeAll()
-        for waiter in waiters { waiter.succeed() }
+    private func finish(_ removed: (call: EventLoopPromise<MessagePackValue>?, idle: [EventLoopPromise<Void>]), _ complete: (EventLoopPromise<MessagePackValue>) -> Void) {
+        if let call = removed.call { complete(call) }
+        for waiter in removed.idle { waiter.succeed() }
     }
 
     private func failAll(_ error: RPCError) {
-        closedError = closedError ?? error
-        let calls = pending
-        pending.removeAll()
         timer?.cancel()
         timer = nil
-        timerDeadline = nil
-        for call in calls.values { call.promise.fail(error) }
-        wakeDrainWaiters()
+        let (pending, idle) = calls.close(error)
+        // The first reason recorded is the one every call and later caller sees.
+        let reason = calls.closedError ?? error
+        for call in pending { call.fail(reason) }
+        for waiter in idle { waiter.succeed() }
+    }
+
+    private func arm(at deadline: UInt64) {
+        guard let eventLoop else { return }
+        timer?.cancel()
+        let bound = NIOLoopBound(self, eventLoop: eventLoop)
+        timer = eventLoop.scheduleTask(deadline: .uptimeNanoseconds(deadline)) { bound.value.timerFired() }
+    }
+
+    private func timerFired() {
+        timer = nil
+        let (expired, rearm, idle) = calls.timerFired(now: NIODeadline.now().uptimeNanoseconds)
+        let error = RPCError(.deadlineExceeded, "no answer from \(peer) before the deadline")
+        for call in expired { call.fail(error) }
+        for waiter in idle { waiter.succeed() }
+        if let rearm { arm(at: rearm) }
     }
 }
