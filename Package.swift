@@ -8,6 +8,8 @@ let package = Package(
         .library(name: "MessagePack", targets: ["MessagePack"]),
         .library(name: "SkynetRPC", targets: ["SkynetRPC"]),
         .library(name: "SkynetCoordinator", targets: ["SkynetCoordinator"]),
+        .library(name: "Skynet", targets: ["Skynet"]),
+        .executable(name: "skynetd", targets: ["skynetd"]),
         .executable(name: "sky-bench", targets: ["sky-bench"]),
         .executable(name: "rpc-echo", targets: ["rpc-echo"]),
     ],
@@ -40,13 +42,42 @@ let package = Package(
         ),
         .target(
             name: "SkynetCoordinator",
-            dependencies: ["SkynetRPC", "MessagePack"]
+            dependencies: [
+                "SkynetRPC",
+                "MessagePack",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        .target(
+            name: "Skynet",
+            dependencies: [
+                "SkynetCoordinator",
+                "SkynetRPC",
+                "MessagePack",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .executableTarget(
+            name: "skynetd",
+            dependencies: [
+                "SkynetCoordinator",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
         ),
         .executableTarget(
             name: "sky-bench",
             dependencies: [
                 "MessagePack",
                 "SkynetRPC",
+                "SkynetCoordinator",
+                "Skynet",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -73,7 +104,18 @@ let package = Package(
         ),
         .testTarget(
             name: "SkynetCoordinatorTests",
-            dependencies: ["SkynetCoordinator", "SkynetTestSupport"]
+            dependencies: ["SkynetCoordinator", "MessagePack", "SkynetTestSupport"]
+        ),
+        .testTarget(
+            name: "SkynetTests",
+            dependencies: [
+                "Skynet",
+                "SkynetCoordinator",
+                "SkynetRPC",
+                "MessagePack",
+                "SkynetTestSupport",
+                .product(name: "Logging", package: "swift-log"),
+            ]
         ),
         .testTarget(
             name: "SkynetRPCTests",

@@ -10,25 +10,39 @@ public struct RPCError: Error, Hashable, Sendable, CustomStringConvertible {
     public var code: RPCErrorCode
     /// What happened, for humans.
     public var message: String
+    /// Facts a program may act on (the current revision of a `RevMismatch`, the oldest
+    /// revision of a `Compacted`), sent as the error map's `data` field when present.
+    public var data: MessagePackValue?
 
-    /// Creates an error with `code` and `message`.
-    public init(_ code: RPCErrorCode, _ message: String) {
+    /// Creates an error with `code`, `message` and optional machine-readable `data`.
+    public init(_ code: RPCErrorCode, _ message: String, data: MessagePackValue? = nil) {
         self.code = code
         self.message = message
+        self.data = data
     }
 
     public var description: String { "\(code): \(message)" }
 
+    public static func == (a: RPCError, b: RPCError) -> Bool {
+        a.code == b.code && a.message == b.message && a.data == b.data
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(code)
+        hasher.combine(message)
+    }
+
     /// The wire form of the error field.
     public var value: MessagePackValue {
-        .map(["code": .string(code.rawValue), "message": .string(message)])
+        guard let data else { return .map(["code": .string(code.rawValue), "message": .string(message)]) }
+        return .map(["code": .string(code.rawValue), "message": .string(message), "data": data])
     }
 
     /// Reads an error field sent by any MessagePack-RPC peer: Skynet's map, a bare string,
     /// or anything else (kept as its description under code `Internal`).
     public init(value: MessagePackValue) {
         if let code = value["code"]?.stringValue {
-            self.init(RPCErrorCode(rawValue: code), value["message"]?.stringValue ?? "")
+            self.init(RPCErrorCode(rawValue: code), value["message"]?.stringValue ?? "", data: value["data"])
         } else if let text = value.stringValue {
             self.init(.internal, text)
         } else {

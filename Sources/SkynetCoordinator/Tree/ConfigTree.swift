@@ -18,9 +18,9 @@ public struct ConfigTree: Sendable {
     /// The limits writes are checked against.
     public let limits: TreeLimits
     /// The revision of the last change (0 for an empty, new tree).
-    public private(set) var revision: Int64 = 0
+    public internal(set) var revision: Int64 = 0
     /// The oldest revision still readable.
-    public private(set) var oldestRevision: Int64 = 0
+    public internal(set) var oldestRevision: Int64 = 0
     /// Versions of every file, oldest first; the last one is current.
     var files: [TreePath: [Version]] = [:]
     /// Names of the children of every directory that has any.
@@ -28,7 +28,10 @@ public struct ConfigTree: Sendable {
     /// Files bound to each session.
     var sessionFiles: [UInt64: Set<TreePath>] = [:]
     /// Number of files that exist now.
-    public private(set) var fileCount = 0
+    public internal(set) var fileCount = 0
+    /// Paths with versions that a later compaction may drop (older versions or a
+    /// tombstone), so compaction visits only those and not every file.
+    var trimmable: Set<TreePath> = []
 
     /// Creates an empty tree.
     public init(limits: TreeLimits = .default) {
@@ -104,7 +107,7 @@ public struct ConfigTree: Sendable {
         let rev = min(rev, revision)
         guard rev > oldestRevision else { return }
         oldestRevision = rev
-        for path in Array(files.keys) { trim(path) }
+        for path in Array(trimmable) { trim(path) }
     }
 
     // MARK: Reads
@@ -173,7 +176,9 @@ public struct ConfigTree: Sendable {
         if rev < oldestRevision { throw .compacted(requested: rev, oldest: oldestRevision) }
     }
 
-    private func validate(_ operation: TreeOperation) throws(TreeError) {
+    /// Checks what can be checked of `operation` without the tree's contents (the root
+    /// is not a file, the value fits), so callers can refuse it before logging it.
+    public func validate(_ operation: TreeOperation) throws(TreeError) {
         switch operation {
         case let .set(path, value, _, _):
             if path.isRoot { throw .badPath(path: path.string, rule: "/ is the root directory, not a file") }
@@ -259,12 +264,13 @@ public struct ConfigTree: Sendable {
     private mutating func restore(_ path: TreePath, _ versions: [Version]?) {
         let now = current(path)
         files[path] = versions
+        if let versions, versions.count > 1 || versions.last?.value == nil { trimmable.insert(path) } else { trimmable.remove(path) }
         let before = versions?.last.flatMap { $0.value == nil ? nil : $0 }
         reindex(path, from: now, to: before)
     }
 
     /// Keeps the directory, session and count indexes in step with one file's change.
-    private mutating func reindex(_ path: TreePath, from old: Version?, to new: Version?) {
+    mutating func reindex(_ path: TreePath, from old: Version?, to new: Version?) {
         if let session = old?.session { sessionFiles[session]?.remove(path); if sessionFiles[session]?.isEmpty == true { sessionFiles[session] = nil } }
         if let session = new?.session { sessionFiles[session, default: []].insert(path) }
         switch (old != nil, new != nil) {
@@ -292,15 +298,20 @@ public struct ConfigTree: Sendable {
 
     /// Drops versions no read at or after `oldestRevision` can see.
     private mutating func trim(_ path: TreePath) {
-        guard var versions = files[path] else { return }
+        guard var versions = files[path] else {
+            trimmable.remove(path)
+            return
+        }
         // The newest version at or before the oldest readable revision stays; older ones go.
         if let keep = versions.lastIndex(where: { $0.modRev <= oldestRevision }), keep > 0 {
             versions.removeFirst(keep)
         }
         if versions.count == 1, versions[0].value == nil, versions[0].modRev <= oldestRevision {
             files[path] = nil
+            trimmable.remove(path)
         } else {
             files[path] = versions
+            if versions.count > 1 || versions[0].value == nil { trimmable.insert(path) } else { trimmable.remove(path) }
         }
     }
 }

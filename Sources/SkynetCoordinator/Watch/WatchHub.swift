@@ -36,6 +36,20 @@ public struct WatchHub: Sendable {
         self.historyStart = revision + 1
     }
 
+    /// Creates a hub for a tree at `revision` whose recent events are `history` (whole
+    /// revisions, oldest first, ending at `revision`), as kept in a snapshot.
+    public init(revision: Int64, history: [TreeEvent], limits: WatchHubLimits = .init()) {
+        self.init(revision: revision, limits: limits)
+        guard let first = history.first else { return }
+        precondition(history.last!.rev <= revision, "history runs past the revision")
+        self.history = history
+        historyBytes = history.reduce(0) { $0 + Self.size(of: $1) }
+        historyStart = first.rev
+    }
+
+    /// The events kept for resuming watches, oldest first (what a snapshot stores).
+    public var retainedHistory: [TreeEvent] { Array(history[historyHead...]) }
+
     /// Number of live watches.
     public var watchCount: Int { watchers.count }
 
@@ -168,6 +182,6 @@ public struct WatchHub: Sendable {
         return low
     }
 
-    /// What an event is charged against budgets: its path, value and a fixed overhead.
-    static func size(of event: TreeEvent) -> Int { event.path.string.utf8.count + event.value.count + 24 }
+    /// What an event is charged against budgets (and what `onSent` must report back): its path, value and a fixed overhead.
+    public static func size(of event: TreeEvent) -> Int { event.path.string.utf8.count + event.value.count + 24 }
 }

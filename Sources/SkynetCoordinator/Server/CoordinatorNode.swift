@@ -1,0 +1,393 @@
+import Dispatch
+import Logging
+import MessagePack
+import SkynetRPC
+import Synchronization
+
+/// A coordinator node: the shell around the state machine, the watch hub and the session
+/// leases, fed by a `Consensus`.
+///
+/// Writes are proposed to the consensus and answered once their entry is committed and
+/// applied, so a write is acknowledged only when durable, and reads (served from applied
+/// state under a short lock, on the caller's thread) never see anything that could be
+/// lost. Committed entries are applied on the consensus's thread, in order; watch events
+/// go out to connections as pre-encoded notifications, one write per connection per batch.
+public final class CoordinatorNode: Sendable {
+    struct Pending {
+        var command: CoordinatorCommand
+        var continuation: CheckedContinuation<CommandResult, any Error>?
+    }
+
+    struct WatchSink {
+        var connection: RPCServerConnection
+        var clientID: UInt64
+    }
+
+    struct State: ~Copyable {
+        var machine: CoordinatorStateMachine
+        var hub: WatchHub
+        var leases = SessionLeases()
+        var pending: [UInt64: Pending] = [:]
+        var sinks: [WatchID: WatchSink] = [:]
+        var byConnection: [ObjectIdentifier: [UInt64: WatchID]] = [:]
+        var snapshotting = false
+        var lastSnapshotIndex: UInt64
+        var failure: String?
+    }
+
+    /// The configuration in force.
+    public let configuration: CoordinatorNodeConfiguration
+    private let directory: DataDirectory
+    private let consensus: any Consensus
+    private let state: Mutex<State>
+    private let logger: Logger
+    private let now: @Sendable () -> Duration
+    private let snapshotQueue = DispatchQueue(label: "skynet.snapshot")
+
+    /// Opens the data directory (taking its lock), recovers snapshot and log, and starts
+    /// committing. Throws `StorageError` when the directory is locked or damaged.
+    public static func open(
+        configuration: CoordinatorNodeConfiguration, logger: Logger,
+        now: @escaping @Sendable () -> Duration = CoordinatorNode.monotonicNow()
+    ) throws -> CoordinatorNode {
+        let directory = try DataDirectory(path: configuration.dataDirectory)
+        let recovered = try WALRecovery.recover(directory, logger: logger)
+        var machine = CoordinatorStateMachine(limits: configuration.treeLimits)
+        var history: [TreeEvent] = []
+        if let snapshot = recovered.snapshot {
+            (machine, history) = try CoordinatorSnapshot.read(snapshot.path, limits: configuration.treeLimits)
+            guard machine.appliedIndex == snapshot.index else {
+                throw StorageError.corrupt(path: snapshot.path, offset: 0, reason: "snapshot holds index \(machine.appliedIndex), its name says \(snapshot.index)")
+            }
+        }
+        var hub = WatchHub(revision: machine.tree.revision, history: history, limits: configuration.watchLimits)
+        for entry in recovered.entries {
+            let command: CoordinatorCommand
+            do {
+                command = try CoordinatorCommand(encoded: entry.data, limits: configuration.treeLimits)
+            } catch {
+                throw StorageError.corrupt(path: directory.path, offset: 0, reason: "log entry \(entry.index) does not decode: \(error)")
+            }
+            let (_, events) = machine.apply(command, at: entry.index)
+            if let rev = events.first?.rev { _ = hub.onCommit(revision: rev, events: events) }
+        }
+        let log = try WriteAheadLog(directory: directory, lastIndex: recovered.lastIndex, segmentName: recovered.segmentName, logger: logger)
+        let node = CoordinatorNode(
+            configuration: configuration, directory: directory, consensus: SingleNodeConsensus(log: log),
+            machine: machine, hub: hub, lastSnapshotIndex: recovered.snapshot?.index ?? 0, logger: logger, now: now)
+        logger.info("coordinator recovered", metadata: [
+            "coordinator.snapshot_index": "\(recovered.snapshot?.index ?? 0)", "coordinator.replayed": "\(recovered.entries.count)",
+            "coordinator.revision": "\(machine.tree.revision)", "coordinator.files": "\(machine.tree.fileCount)",
+            "coordinator.sessions": "\(machine.sessions.count)",
+        ])
+        return node
+    }
+
+    private init(
+        configuration: CoordinatorNodeConfiguration, directory: DataDirectory, consensus: any Consensus,
+        machine: CoordinatorStateMachine, hub: WatchHub, lastSnapshotIndex: UInt64, logger: Logger,
+        now: @escaping @Sendable () -> Duration
+    ) {
+        self.configuration = configuration
+        self.directory = directory
+        self.consensus = consensus
+        self.logger = logger
+        self.now = now
+        var leases = SessionLeases()
+        // Sessions restored from disk get a full TTL from now, as after a leader change.
+        let start = now()
+        for (id, ttl) in machine.sessions { leases.grant(id, ttl: .milliseconds(ttl), now: start) }
+        state = Mutex(State(machine: machine, hub: hub, leases: leases, lastSnapshotIndex: lastSnapshotIndex))
+        consensus.start(
+            apply: { [weak self] entries in self?.applyCommitted(entries) },
+            fail: { [weak self] entries, error in self?.failCommitted(entries, error) })
+    }
+
+    /// The default clock: time since the process started, from a monotonic clock.
+    public static func monotonicNow() -> @Sendable () -> Duration {
+        let origin = ContinuousClock.now
+        return { ContinuousClock.now - origin }
+    }
+
+    // MARK: Writes
+
+    /// Proposes `command` and returns its result once it is committed and applied.
+    /// Throws the command's `RPCError` (for instance `RevMismatch`), or `Unavailable` when
+    /// the log cannot take writes.
+    public func write(_ command: CoordinatorCommand) async throws -> CommandResult {
+        let data = command.encoded
+        return try await withCheckedThrowingContinuation { continuation in
+            let refusal: RPCError? = state.withLock { state in
+                if let failure = state.failure { return RPCError(.unavailable, failure) }
+                do {
+                    let index = try consensus.propose(data)
+                    state.pending[index] = Pending(command: command, continuation: continuation)
+                    return nil
+                } catch {
+                    return RPCError(.unavailable, "\(error)")
+                }
+            }
+            if let refusal { continuation.resume(throwing: refusal) }
+        }
+    }
+
+    /// Checks an operation before it is logged: bad paths, oversized values and unknown
+    /// sessions are refused without taking a log entry.
+    public func precheck(_ operation: TreeOperation) throws(RPCError) {
+        let session: UInt64? = try state.withLock { (state) throws(RPCError) -> UInt64? in
+            do throws(TreeError) { try state.machine.tree.validate(operation) } catch { throw error.rpcError }
+            if case let .set(_, _, _, session?) = operation, !state.leases.isLive(session) { return session }
+            return nil
+        }
+        if let session { throw CoordinatorError.sessionNotFound(session).rpcError }
+    }
+
+    /// Renews a session's lease; returns its TTL. Throws `SessionNotFound` when it expired.
+    public func keepAlive(_ session: UInt64) throws(RPCError) -> Duration {
+        let ttl = state.withLock { $0.leases.renew(session, now: now()) }
+        guard let ttl else { throw CoordinatorError.sessionNotFound(session).rpcError }
+        return ttl
+    }
+
+    // MARK: Reads
+
+    /// Runs `body` on the applied state under the node's lock; keep it short.
+    public func read<T>(_ body: (borrowing CoordinatorStateMachine) throws -> T) rethrows -> T {
+        try state.withLock { state in try body(state.machine) }
+    }
+
+    /// The node's view of itself.
+    public func status() -> CoordinatorStatus {
+        let stats = consensus.stats
+        let dataSize = ((try? directory.segments().map(\.name)) ?? []).map(directory.file)
+            + ((try? directory.snapshots().map(\.name)) ?? []).map(directory.file)
+        return state.withLock { state in
+            CoordinatorStatus(
+                name: configuration.name, revision: state.machine.tree.revision,
+                oldestRevision: max(state.machine.tree.oldestRevision, min(state.hub.historyStart, state.machine.tree.revision + 1)),
+                appliedIndex: state.machine.appliedIndex, files: state.machine.tree.fileCount,
+                sessions: state.machine.sessions.count, watches: state.hub.watchCount,
+                dataSize: dataSize.reduce(0) { $0 + ((try? PosixFile.size($1)) ?? 0) },
+                fsyncs: stats.syncs, isLeader: consensus.isLeader)
+        }
+    }
+
+    // MARK: Watches
+
+    /// Starts watch `clientID` of `connection` on `glob` from `fromRev` (0 = from the next
+    /// revision). Events and progress are pushed as notifications on that connection; the
+    /// watch ends when it is cancelled or the connection closes. Returns the current revision.
+    public func watch(connection: RPCServerConnection, clientID: UInt64, glob: TreeGlob, fromRev: Int64) throws(RPCError) -> Int64 {
+        let (revision, routed, firstOnConnection) = try state.withLock { (state) throws(RPCError) in
+            if state.byConnection[connection.id]?[clientID] != nil {
+                throw RPCError(.badRequest, "watch id \(clientID) is already in use on this connection")
+            }
+            let id: WatchID
+            let actions: [WatchAction]
+            do throws(WatchError) { (id, actions) = try state.hub.watch(glob, fromRev: fromRev) } catch { throw error.rpcError }
+            let first = state.byConnection[connection.id] == nil
+            state.byConnection[connection.id, default: [:]][clientID] = id
+            state.sinks[id] = WatchSink(connection: connection, clientID: clientID)
+            return (state.hub.revision, Self.route(actions, &state), first)
+        }
+        if firstOnConnection {
+            connection.onClose { [weak self] in self?.dropWatches(of: connection.id) }
+        }
+        perform(routed)
+        return revision
+    }
+
+    /// Ends watch `clientID` of `connection`; false when there is no such watch.
+    public func unwatch(connection: RPCServerConnection, clientID: UInt64) -> Bool {
+        state.withLock { state in
+            guard let id = state.byConnection[connection.id]?.removeValue(forKey: clientID) else { return false }
+            state.hub.cancel(id)
+            state.sinks[id] = nil
+            return true
+        }
+    }
+
+    private func dropWatches(of connection: ObjectIdentifier) {
+        state.withLock { state in
+            for id in (state.byConnection.removeValue(forKey: connection) ?? [:]).values {
+                state.hub.cancel(id)
+                state.sinks[id] = nil
+            }
+        }
+    }
+
+    // MARK: Timers (driven by the server)
+
+    /// Proposes expiry for every session whose lease ran out.
+    public func expireSessions() {
+        let moment = now()
+        state.withLock { state in
+            guard state.failure == nil else { return }
+            for session in state.leases.expired(now: moment) {
+                let command = CoordinatorCommand.expireSession(session)
+                do {
+                    let index = try consensus.propose(command.encoded)
+                    state.pending[index] = Pending(command: command, continuation: nil)
+                    logger.info("session expired", metadata: ["coordinator.session": "\(session)"])
+                } catch {
+                    state.leases.expiryFailed(session)
+                }
+            }
+        }
+    }
+
+    /// Tells idle watchers the current revision.
+    public func progressTick() {
+        let routed = state.withLock { state in Self.route(state.hub.onProgressTick(), &state) }
+        perform(routed)
+    }
+
+    /// Stops taking writes and closes the log after what is queued is durable.
+    public func stop() {
+        consensus.stop()
+        snapshotQueue.sync {}
+    }
+
+    // MARK: Applying
+
+    private func applyCommitted(_ entries: [LogEntry]) {
+        var completions: [(CheckedContinuation<CommandResult, any Error>, Result<CommandResult, CoordinatorError>)] = []
+        let moment = now()
+        let (routed, snapshot) = state.withLock { state -> ([(WatchSink, WatchAction)], (CoordinatorStateMachine, [TreeEvent])?) in
+            var actions: [WatchAction] = []
+            for entry in entries {
+                let pending = state.pending.removeValue(forKey: entry.index)
+                let command: CoordinatorCommand
+                if let pending {
+                    command = pending.command
+                } else {
+                    do { command = try CoordinatorCommand(encoded: entry.data, limits: configuration.treeLimits) } catch {
+                        preconditionFailure("committed log entry \(entry.index) does not decode: \(error)")
+                    }
+                }
+                let (result, events) = state.machine.apply(command, at: entry.index)
+                switch result {
+                case let .success(.sessionOpened(id, ttl)): state.leases.grant(id, ttl: .milliseconds(ttl), now: moment)
+                case let .success(.sessionEnded(id, _, _)): state.leases.revoke(id)
+                default: break
+                }
+                if let rev = events.first?.rev { actions += state.hub.onCommit(revision: rev, events: events) }
+                if let continuation = pending?.continuation { completions.append((continuation, result)) }
+            }
+            compactIfDue(&state)
+            return (Self.route(actions, &state), snapshotIfDue(&state))
+        }
+        for (continuation, result) in completions {
+            switch result {
+            case .success(let value): continuation.resume(returning: value)
+            case .failure(let error): continuation.resume(throwing: error.rpcError)
+            }
+        }
+        perform(routed)
+        if let (machine, history) = snapshot { writeSnapshot(machine, history) }
+    }
+
+    private func failCommitted(_ entries: [LogEntry], _ error: any Error) {
+        let continuations = state.withLock { state in
+            state.failure = "\(error)"
+            return entries.compactMap { state.pending.removeValue(forKey: $0.index)?.continuation }
+        }
+        for continuation in continuations {
+            continuation.resume(throwing: RPCError(.unavailable, "write not durable: \(error)"))
+        }
+    }
+
+    /// Keeps past versions in the tree only as far back as the watch history reaches.
+    private func compactIfDue(_ state: inout State) {
+        let step = Int64(max(1_000, configuration.watchLimits.maxHistoryEvents / 10))
+        let target = min(state.hub.historyStart, state.machine.tree.revision)
+        if target - state.machine.tree.oldestRevision >= step {
+            state.machine.tree.compact(keepingFrom: target)
+        }
+    }
+
+    private func snapshotIfDue(_ state: inout State) -> (CoordinatorStateMachine, [TreeEvent])? {
+        guard !state.snapshotting, state.machine.appliedIndex - state.lastSnapshotIndex >= configuration.snapshotEvery else { return nil }
+        state.snapshotting = true
+        // Copies are cheap (copy-on-write); the snapshot is written off the apply path.
+        return (state.machine, state.hub.retainedHistory)
+    }
+
+    private func writeSnapshot(_ machine: CoordinatorStateMachine, _ history: [TreeEvent]) {
+        snapshotQueue.async { [self] in
+            let index = machine.appliedIndex
+            let started = ContinuousClock.now
+            do {
+                let size = try SnapshotFile.write(to: directory, index: index) { sink in
+                    try CoordinatorSnapshot.write(machine, history: history, into: &sink)
+                }
+                for old in try directory.snapshots().dropLast() { try PosixFile.remove(directory.file(old.name)) }
+                consensus.snapshotted(through: index)
+                logger.info("snapshot written", metadata: [
+                    "snapshot.index": "\(index)", "snapshot.bytes": "\(size)", "snapshot.duration": "\(ContinuousClock.now - started)",
+                ])
+                state.withLock { state in
+                    state.lastSnapshotIndex = index
+                    state.snapshotting = false
+                }
+            } catch {
+                logger.error("snapshot failed; will retry", metadata: ["snapshot.index": "\(index)", "error": "\(error)"])
+                state.withLock { $0.snapshotting = false }
+            }
+        }
+    }
+
+    // MARK: Delivering watch actions
+
+    /// Pairs each action with where it goes; cancelled watches lose their sink here.
+    private static func route(_ actions: [WatchAction], _ state: inout State) -> [(WatchSink, WatchAction)] {
+        actions.compactMap { action in
+            switch action {
+            case .deliver(let id, _), .progress(let id, _):
+                return state.sinks[id].map { ($0, action) }
+            case .cancel(let id, _):
+                guard let sink = state.sinks.removeValue(forKey: id) else { return nil }
+                state.byConnection[sink.connection.id]?[sink.clientID] = nil
+                return (sink, action)
+            }
+        }
+    }
+
+    /// Sends routed actions, one write per connection; reports delivered bytes back to the hub.
+    private func perform(_ routed: [(WatchSink, WatchAction)]) {
+        guard !routed.isEmpty else { return }
+        var byConnection: [ObjectIdentifier: (RPCServerConnection, MessagePackWriter, [(WatchID, Int)])] = [:]
+        var encodedEvents: [[TreeEvent]: [UInt8]] = [:]
+        for (sink, action) in routed {
+            let key = sink.connection.id
+            if byConnection[key] == nil { byConnection[key] = (sink.connection, MessagePackWriter(capacity: 4096), []) }
+            let writer = byConnection[key]!.1
+            switch action {
+            case let .deliver(id, events):
+                let encoded = encodedEvents[events] ?? {
+                    let eventsWriter = MessagePackWriter(capacity: 512)
+                    eventsWriter.pack(.array(events.map(\.wireValue)))
+                    encodedEvents[events] = eventsWriter.bytes
+                    return eventsWriter.bytes
+                }()
+                writer.packArrayHeader(3); writer.packInt(2); writer.packString("watch")
+                writer.packArrayHeader(2); writer.packUInt(sink.clientID)
+                writer.appendPacked(encoded)
+                byConnection[key]!.2.append((id, events.reduce(0) { $0 + WatchHub.size(of: $1) }))
+            case let .progress(_, revision):
+                writer.pack(RPCMessage.notification(method: "progress", params: [.uint(sink.clientID), .int(revision)]).value)
+            case let .cancel(_, error):
+                writer.pack(RPCMessage.notification(method: "watchCancelled", params: [.uint(sink.clientID), error.rpcError.value]).value)
+            }
+        }
+        for (connection, writer, charges) in byConnection.values {
+            connection.writeEncoded(writer.bytes) { [weak self] written in
+                guard written, !charges.isEmpty, let self else { return }
+                let routed = self.state.withLock { state in
+                    Self.route(charges.flatMap { state.hub.onSent($0.0, bytes: $0.1) }, &state)
+                }
+                self.perform(routed)
+            }
+        }
+    }
+}

@@ -1,0 +1,37 @@
+/// How a coordinator node stores, snapshots and bounds its state.
+public struct CoordinatorNodeConfiguration: Sendable {
+    /// The node's name, shown by `status`.
+    public var name: String
+    /// Where the WAL and snapshots live (created when missing, locked while in use).
+    public var dataDirectory: String
+    /// A snapshot is taken after this many log entries; the log before it is then dropped.
+    public var snapshotEvery: UInt64
+    /// Path and value limits.
+    public var treeLimits: TreeLimits
+    /// Watch history and per-watcher buffering bounds.
+    public var watchLimits: WatchHubLimits
+    /// Shortest and longest session TTL a client may ask for.
+    public var sessionTTLRange: ClosedRange<Duration>
+    /// How often idle watchers are told the current revision.
+    public var progressInterval: Duration
+    /// How often session deadlines are checked.
+    public var expiryCheckInterval: Duration
+
+    /// Creates a configuration; defaults: snapshot every 10,000 entries, TTLs from 100 ms
+    /// to 1 hour, progress every second, expiry checked every 50 ms.
+    public init(
+        name: String = "skynetd", dataDirectory: String, snapshotEvery: UInt64 = 10_000,
+        treeLimits: TreeLimits = .default, watchLimits: WatchHubLimits = .init(),
+        sessionTTLRange: ClosedRange<Duration> = .milliseconds(100)...(.seconds(3600)),
+        progressInterval: Duration = .seconds(1), expiryCheckInterval: Duration = .milliseconds(50)
+    ) {
+        self.name = name
+        self.dataDirectory = dataDirectory
+        self.snapshotEvery = snapshotEvery
+        self.treeLimits = treeLimits
+        self.watchLimits = watchLimits
+        self.sessionTTLRange = sessionTTLRange
+        self.progressInterval = progressInterval
+        self.expiryCheckInterval = expiryCheckInterval
+    }
+}

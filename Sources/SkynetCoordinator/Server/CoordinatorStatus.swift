@@ -1,0 +1,23 @@
+/// A node's view of itself, as `status` reports it.
+public struct CoordinatorStatus: Hashable, Sendable {
+    /// The node's name.
+    public var name: String
+    /// The current revision of the tree.
+    public var revision: Int64
+    /// The oldest revision reads and watches can start from.
+    public var oldestRevision: Int64
+    /// The last applied log index.
+    public var appliedIndex: UInt64
+    /// Files in the tree.
+    public var files: Int
+    /// Open sessions.
+    public var sessions: Int
+    /// Active watches.
+    public var watches: Int
+    /// Bytes of WAL segments and snapshots on disk.
+    public var dataSize: Int
+    /// fsyncs since start.
+    public var fsyncs: Int
+    /// True when this node accepts writes.
+    public var isLeader: Bool
+}

@@ -1,0 +1,106 @@
+import MessagePack
+
+/// The snapshot form of a coordinator's state: the state machine plus the watch history,
+/// so watches can resume across a restart from revisions before the snapshot.
+///
+/// Records (each a `SnapshotFile` record: a tag byte, then MessagePack):
+///   `H` {"format": 1, "index", "revision", "nextSession", "sessions": [[id, ttl_ms]...]}
+///   `F` [[path, value, createRev, modRev, version, session|nil], ...]   files, in batches
+///   `E` [[rev, path, "put"|"delete", value], ...]                       history, oldest first
+public enum CoordinatorSnapshot {
+    static let header = UInt8(ascii: "H")
+    static let files = UInt8(ascii: "F")
+    static let events = UInt8(ascii: "E")
+    static let batchBytes = 512 << 10
+
+    /// Writes `machine` and `history` as snapshot records.
+    public static func write(_ machine: CoordinatorStateMachine, history: [TreeEvent], into sink: inout SnapshotSink) throws {
+        let sessions = machine.sessions.keys.sorted().map { MessagePackValue.array([.uint($0), .int(machine.sessions[$0]!)]) }
+        let head: MessagePackValue = .map([
+            "format": 1, "index": .uint(machine.appliedIndex), "revision": .int(machine.tree.revision),
+            "nextSession": .uint(machine.nextSession), "sessions": .array(sessions),
+        ])
+        try sink.append(tagged(header, head))
+        var batch: [MessagePackValue] = []
+        var bytes = 0
+        func flush(_ tag: UInt8, _ sink: inout SnapshotSink) throws {
+            guard !batch.isEmpty else { return }
+            try sink.append(tagged(tag, .array(batch)))
+            batch.removeAll(keepingCapacity: true)
+            bytes = 0
+        }
+        try machine.tree.forEachFile { file in
+            batch.append([.string(file.path.string), .binary(file.value), .int(file.stat.createRev), .int(file.stat.modRev),
+                          .int(file.stat.version), file.stat.session.map { .uint($0) } ?? .nil])
+            bytes += file.value.count + file.path.string.utf8.count + 32
+            if bytes >= batchBytes || batch.count >= 8192 { try flush(files, &sink) }
+        }
+        try flush(files, &sink)
+        for event in history {
+            batch.append([.int(event.rev), .string(event.path.string), .string(event.kind.rawValue), .binary(event.value)])
+            bytes += event.value.count + event.path.string.utf8.count + 32
+            if bytes >= batchBytes || batch.count >= 8192 { try flush(events, &sink) }
+        }
+        try flush(events, &sink)
+    }
+
+    /// Reads a snapshot written by `write`.
+    public static func read(_ path: String, limits: TreeLimits = .default) throws -> (machine: CoordinatorStateMachine, history: [TreeEvent]) {
+        var machine: CoordinatorStateMachine?
+        var tree: ConfigTree?
+        var history: [TreeEvent] = []
+        let readLimits = MessagePackLimits(maxMessageSize: StorageRecord.maxPayload, maxDepth: 8, maxContainerLength: .max)
+        try SnapshotFile.read(path) { record in
+            guard let tag = record.first else { throw WireError("\(path): empty snapshot record") }
+            let value = try MessagePackReader.unpack(UnsafeRawBufferPointer(rebasing: record.dropFirst()), limits: readLimits)
+            switch tag {
+            case header:
+                let revision = try value.field("revision", in: "snapshot header").wireInt("revision")
+                var sessions: [UInt64: Int64] = [:]
+                for pair in try value.field("sessions", in: "snapshot header").wireArray("sessions") {
+                    let parts = try pair.wireArray("session")
+                    guard parts.count == 2 else { throw WireError("snapshot session: expected [id, ttl]") }
+                    sessions[try parts[0].wireUInt("session id")] = try parts[1].wireInt("session ttl")
+                }
+                tree = ConfigTree(restoringAt: revision, limits: limits)
+                machine = CoordinatorStateMachine(
+                    tree: ConfigTree(limits: limits), sessions: sessions,
+                    nextSession: try value.field("nextSession", in: "snapshot header").wireUInt("nextSession"),
+                    appliedIndex: try value.field("index", in: "snapshot header").wireUInt("index"))
+            case files:
+                guard tree != nil else { throw WireError("\(path): files before the header") }
+                for element in try value.wireArray("files") {
+                    let f = try element.wireArray("file")
+                    guard f.count == 6 else { throw WireError("snapshot file: expected 6 fields, found \(f.count)") }
+                    let bytes = try f[1].wireBytes("value")
+                    tree!.restore(TreeFile(
+                        path: TreePath(unchecked: try f[0].wireString("path")), value: bytes,
+                        stat: FileStat(createRev: try f[2].wireInt("createRev"), modRev: try f[3].wireInt("modRev"),
+                                       version: try f[4].wireInt("version"), session: f[5].isNil ? nil : try f[5].wireUInt("session"),
+                                       size: bytes.count)))
+                }
+            case events:
+                for element in try value.wireArray("events") {
+                    let e = try element.wireArray("event")
+                    guard e.count == 4, let kind = TreeEvent.Kind(rawValue: try e[2].wireString("kind")) else {
+                        throw WireError("snapshot event: expected [rev, path, kind, value]")
+                    }
+                    history.append(TreeEvent(rev: try e[0].wireInt("rev"), path: TreePath(unchecked: try e[1].wireString("path")),
+                                             kind: kind, value: try e[3].wireBytes("value")))
+                }
+            default:
+                throw WireError("\(path): unknown snapshot record tag \(tag)")
+            }
+        }
+        guard var machine, let tree else { throw WireError("\(path): snapshot has no header") }
+        machine.tree = tree
+        return (machine, history)
+    }
+
+    private static func tagged(_ tag: UInt8, _ value: MessagePackValue) -> [UInt8] {
+        let writer = MessagePackWriter(capacity: 1024)
+        writer.appendPacked(CollectionOfOne(tag))
+        writer.pack(value)
+        return writer.bytes
+    }
+}

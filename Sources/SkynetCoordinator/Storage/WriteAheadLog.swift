@@ -1,0 +1,184 @@
+import Dispatch
+import Logging
+import Synchronization
+
+/// The append side of the write-ahead log, with group commit.
+///
+/// `append` frames an entry into the pending batch and returns its index at once. One
+/// flush at a time runs on the log's own queue: it writes the whole pending batch, calls
+/// fdatasync once, then hands the batch to `onDurable` in index order. Entries appended
+/// while an fsync is in flight share the next one, so throughput grows with concurrency
+/// while each write still waits for exactly one fsync after it.
+///
+/// If a write or fsync fails the log stops: the failed batch and everything after it go
+/// to `onFailure` and later appends throw, because an fsync failure may have dropped
+/// data the kernel had buffered (there is no safe retry).
+public final class WriteAheadLog: Sendable {
+    /// Counters for status and benchmarks.
+    public struct Stats: Sendable {
+        /// fsync calls so far.
+        public var syncs: Int
+        /// Entries made durable so far.
+        public var entries: Int
+        /// Bytes written so far.
+        public var bytes: Int
+    }
+
+    private struct State: ~Copyable {
+        var nextIndex: UInt64
+        var pending: [LogEntry] = []
+        var pendingBytes: [UInt8] = []
+        var flushing = false
+        var rotateRequested = false
+        var failure: StorageError?
+        var stats = Stats(syncs: 0, entries: 0, bytes: 0)
+    }
+
+    private struct Segment: ~Copyable {
+        var file: PosixFile
+        var size: Int
+    }
+
+    private let directory: DataDirectory
+    private let state: Mutex<State>
+    /// Owned by the flush queue only.
+    private let segment: Mutex<Segment>
+    private let queue = DispatchQueue(label: "skynet.wal")
+    private let segmentLimit: Int
+    private let logger: Logger
+    private let handlers: Mutex<(durable: @Sendable ([LogEntry]) -> Void, failure: @Sendable ([LogEntry], StorageError) -> Void)?>
+
+    /// Opens the log for appending after `lastIndex`, continuing `segmentName` (as left by
+    /// recovery) or starting a new segment when it is `nil`.
+    public init(
+        directory: DataDirectory, lastIndex: UInt64, segmentName: String?,
+        segmentLimit: Int = 64 << 20, logger: Logger
+    ) throws(StorageError) {
+        self.directory = directory
+        self.segmentLimit = segmentLimit
+        self.logger = logger
+        let name = segmentName ?? DataDirectory.segmentName(lastIndex + 1)
+        let file = try PosixFile.openForAppend(directory.file(name))
+        if segmentName == nil { try PosixFile.syncDirectory(directory.path) }
+        segment = Mutex(Segment(file: file, size: try PosixFile.size(directory.file(name))))
+        state = Mutex(State(nextIndex: lastIndex + 1))
+        handlers = Mutex(nil)
+    }
+
+    /// Sets where durable (and failed) batches go; call once before the first append.
+    public func start(
+        onDurable: @escaping @Sendable ([LogEntry]) -> Void,
+        onFailure: @escaping @Sendable ([LogEntry], StorageError) -> Void
+    ) {
+        handlers.withLock { $0 = (onDurable, onFailure) }
+    }
+
+    /// The index the next append gets.
+    public var nextIndex: UInt64 { state.withLock { $0.nextIndex } }
+
+    /// Counters so far.
+    public var stats: Stats { state.withLock { $0.stats } }
+
+    /// Queues `data` as the next entry and returns its index; it is durable when `onDurable`
+    /// reports it.
+    @discardableResult
+    public func append(_ data: [UInt8]) throws(StorageError) -> UInt64 {
+        let (index, startFlush) = try state.withLock { (state) throws(StorageError) -> (UInt64, Bool) in
+            if let failure = state.failure { throw failure }
+            let index = state.nextIndex
+            state.nextIndex += 1
+            let entry = LogEntry(index: index, data: data)
+            StorageRecord.append(entry.walPayload, to: &state.pendingBytes)
+            state.pending.append(entry)
+            let start = !state.flushing
+            state.flushing = true
+            return (index, start)
+        }
+        if startFlush { queue.async { self.flushLoop() } }
+        return index
+    }
+
+    /// Starts a new segment with the next batch, so older segments can be removed once a
+    /// snapshot covers them.
+    public func rotate() {
+        state.withLock { $0.rotateRequested = true }
+    }
+
+    /// Removes segments whose every entry is at or before `index` (a durable snapshot's).
+    public func removeSegments(coveredBy index: UInt64) {
+        queue.async {
+            do {
+                let segments = try self.directory.segments()
+                // A segment is covered when the next one starts at or before index + 1.
+                for (i, segment) in segments.enumerated().dropLast() where segments[i + 1].first <= index + 1 {
+                    try PosixFile.remove(self.directory.file(segment.name))
+                    self.logger.debug("removed wal segment", metadata: ["wal.segment": "\(segment.name)"])
+                }
+                try PosixFile.syncDirectory(self.directory.path)
+            } catch {
+                self.logger.warning("could not remove old wal segments", metadata: ["error": "\(error)"])
+            }
+        }
+    }
+
+    /// Waits for the queued batches, then closes the segment. Appends after this throw.
+    public func close() {
+        state.withLock { state in
+            if state.failure == nil { state.failure = .failed(reason: "the log is closed") }
+        }
+        // A flush already scheduled writes everything queued before it returns.
+        queue.sync {}
+        segment.withLock { $0.file.close() }
+    }
+
+    private func flushLoop() {
+        while true {
+            let batch = state.withLock { state -> (entries: [LogEntry], bytes: [UInt8], rotate: Bool)? in
+                guard !state.pending.isEmpty else {
+                    state.flushing = false
+                    return nil
+                }
+                defer {
+                    state.pending.removeAll(keepingCapacity: true)
+                    state.pendingBytes.removeAll(keepingCapacity: true)
+                    state.rotateRequested = false
+                }
+                return (state.pending, state.pendingBytes, state.rotateRequested)
+            }
+            guard let batch else { return }
+            do {
+                try segment.withLock { (segment) throws(StorageError) in
+                    if batch.rotate || segment.size >= segmentLimit {
+                        segment.file.close()
+                        segment.file = try PosixFile.openForAppend(directory.file(DataDirectory.segmentName(batch.entries[0].index)))
+                        segment.size = 0
+                        try PosixFile.syncDirectory(directory.path)
+                    }
+                    try segment.file.write(batch.bytes)
+                    try segment.file.sync()
+                    segment.size += batch.bytes.count
+                }
+            } catch {
+                fail(batch.entries, error)
+                return
+            }
+            state.withLock { state in
+                state.stats.syncs += 1
+                state.stats.entries += batch.entries.count
+                state.stats.bytes += batch.bytes.count
+            }
+            handlers.withLock { $0 }?.durable(batch.entries)
+        }
+    }
+
+    private func fail(_ entries: [LogEntry], _ error: StorageError) {
+        logger.critical("write-ahead log failed; refusing further writes", metadata: ["error": "\(error)"])
+        let rest = state.withLock { state -> [LogEntry] in
+            state.failure = .failed(reason: error.description)
+            state.flushing = false
+            defer { state.pending.removeAll(); state.pendingBytes.removeAll() }
+            return state.pending
+        }
+        handlers.withLock { $0 }?.failure(entries + rest, .failed(reason: error.description))
+    }
+}
