@@ -25,8 +25,11 @@ struct CoordinatorParams {
         return values[index]
     }
 
+    /// The param at `index`, or `nil` when it is absent or MessagePack nil.
     func optional(_ index: Int) -> MessagePackValue? {
-        index < values.count && !values[index].isNil ? values[index] : nil
+        // Spelled out: `cond ? values[index] : nil` would make `nil` a MessagePackValue.
+        guard index < values.count, !values[index].isNil else { return Optional.none }
+        return values[index]
     }
 
     private func context(_ index: Int, _ name: String) -> String { "\(method): params[\(index)] (\(name))" }

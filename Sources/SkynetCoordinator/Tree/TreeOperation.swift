@@ -66,4 +66,11 @@ public struct TxnResult: Hashable, Sendable {
     public var results: [TreeOperationResult]
     /// The tree's revision after the transaction.
     public var revision: Int64
+
+    /// Creates a result.
+    public init(succeeded: Bool, results: [TreeOperationResult], revision: Int64) {
+        self.succeeded = succeeded
+        self.results = results
+        self.revision = revision
+    }
 }

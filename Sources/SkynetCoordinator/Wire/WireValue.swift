@@ -2,34 +2,39 @@ import MessagePack
 
 /// Reading helpers for wire maps, each failure a `WireError` naming the field.
 extension MessagePackValue {
-    func field(_ name: String, in context: String) throws(WireError) -> MessagePackValue {
+    /// The value of map key `name`; `context` names the map in the error.
+    public func field(_ name: String, in context: String) throws(WireError) -> MessagePackValue {
         guard case .map = self else { throw WireError("\(context): expected map, found \(typeName)") }
         guard let value = self[name] else { throw WireError("\(context): missing \"\(name)\"") }
         return value
     }
 
-    func optionalField(_ name: String) -> MessagePackValue? {
+    /// The value of map key `name`, or `nil` when absent or MessagePack nil.
+    public func optionalField(_ name: String) -> MessagePackValue? {
         guard let value = self[name], !value.isNil else { return nil }
         return value
     }
 
-    func wireString(_ context: String) throws(WireError) -> String {
+    /// This value as a string.
+    public func wireString(_ context: String) throws(WireError) -> String {
         guard let string = stringValue else { throw WireError("\(context): expected str, found \(typeName)") }
         return string
     }
 
-    func wireInt(_ context: String) throws(WireError) -> Int64 {
+    /// This value as a signed integer.
+    public func wireInt(_ context: String) throws(WireError) -> Int64 {
         guard let int = int64Value else { throw WireError("\(context): expected int, found \(typeName)") }
         return int
     }
 
-    func wireUInt(_ context: String) throws(WireError) -> UInt64 {
+    /// This value as a non-negative integer.
+    public func wireUInt(_ context: String) throws(WireError) -> UInt64 {
         guard let int = uint64Value else { throw WireError("\(context): expected a non-negative int, found \(self)") }
         return int
     }
 
     /// Bytes from bin, or from str as UTF-8, so clients without a bin type can write text.
-    func wireBytes(_ context: String) throws(WireError) -> [UInt8] {
+    public func wireBytes(_ context: String) throws(WireError) -> [UInt8] {
         switch self {
         case .binary(let bytes): return bytes
         case .string(let string): return Array(string.utf8)
@@ -37,12 +42,14 @@ extension MessagePackValue {
         }
     }
 
-    func wireArray(_ context: String) throws(WireError) -> [MessagePackValue] {
+    /// This value as an array.
+    public func wireArray(_ context: String) throws(WireError) -> [MessagePackValue] {
         guard case .array(let elements) = self else { throw WireError("\(context): expected array, found \(typeName)") }
         return elements
     }
 
-    func wirePath(_ context: String, limits: TreeLimits) throws(WireError) -> TreePath {
+    /// This value as a validated tree path.
+    public func wirePath(_ context: String, limits: TreeLimits) throws(WireError) -> TreePath {
         let string = try wireString(context)
         do { return try TreePath(string, limits: limits) } catch { throw WireError("\(context): \(error)") }
     }

@@ -1,0 +1,396 @@
+import Logging
+import MessagePack
+import NIOCore
+import NIOPosix
+import SkynetCoordinator
+import SkynetRPC
+import Synchronization
+
+/// A client of the coordinator: typed async calls for every operation, watches as async
+/// sequences that survive reconnects, and sessions that keep themselves alive.
+///
+/// It holds one connection at a time to one of the configured addresses and reconnects
+/// with jittered exponential backoff, trying the addresses round-robin. Reads that fail
+/// because the connection broke are retried once on the next connection; writes are not
+/// (the write may have been applied), so they surface `Unavailable`. Watches resume after
+/// a reconnect from the revision after the last one they delivered: no gap, no duplicate.
+public final class CoordinatorClient: Sendable {
+    struct WatchEntry {
+        var glob: String
+        /// The first revision not yet delivered; 0 until the first subscription answers.
+        var nextRev: Int64
+        var continuation: AsyncThrowingStream<WatchUpdate, any Error>.Continuation
+        var subscribedOn: ObjectIdentifier?
+    }
+
+    struct State {
+        var connection: RPCConnection?
+        var connecting = false
+        var waiters: [UInt64: CheckedContinuation<RPCConnection, any Error>] = [:]
+        var nextWaiter: UInt64 = 0
+        var watches: [UInt64: WatchEntry] = [:]
+        var nextWatch: UInt64 = 0
+        var cursor = 0
+        var lastError = ""
+        var closed = false
+        var connectTask: Task<Void, Never>?
+    }
+
+    /// The configuration in force.
+    public let configuration: CoordinatorClientConfiguration
+    private let state = Mutex(State())
+    private let group: any EventLoopGroup
+    private let logger: Logger
+
+    /// Creates a client; it connects on first use.
+    public init(
+        configuration: CoordinatorClientConfiguration = .init(),
+        eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
+        logger: Logger = Logger(label: "skynet.coordinator.client")
+    ) {
+        self.configuration = configuration
+        self.group = eventLoopGroup
+        self.logger = logger
+    }
+
+    // MARK: Operations
+
+    /// The file at `path` (at the past revision `atRev` when given), or `nil`.
+    public func get(_ path: String, atRev: Int64? = nil) async throws -> TreeFile? {
+        let result = try await call("get", [.string(path), .int(atRev ?? 0)], idempotent: true)
+        guard let file = result["file"], !file.isNil else { return nil }
+        return try decode { () throws(WireError) in try TreeFile(wireValue: file) }
+    }
+
+    /// Writes `value` at `path` and returns the new revision. `ifRev`: -1 unconditional,
+    /// 0 must not exist, n current modRev must be n (else `RevMismatch`). With a `session`
+    /// the file is deleted when the session ends.
+    @discardableResult
+    public func set(_ path: String, _ value: [UInt8], ifRev: Int64 = -1, session: UInt64? = nil) async throws -> Int64 {
+        try await revision(of: call("set", [.string(path), .binary(value), .int(ifRev), .uint(session ?? 0)], idempotent: false))
+    }
+
+    /// Writes a UTF-8 string value.
+    @discardableResult
+    public func set(_ path: String, _ value: String, ifRev: Int64 = -1, session: UInt64? = nil) async throws -> Int64 {
+        try await set(path, Array(value.utf8), ifRev: ifRev, session: session)
+    }
+
+    /// Deletes the file at `path` and returns the new revision (`NotFound` when absent).
+    @discardableResult
+    public func del(_ path: String, ifRev: Int64 = -1) async throws -> Int64 {
+        try await revision(of: call("del", [.string(path), .int(ifRev)], idempotent: false))
+    }
+
+    /// The names in directory `path`, sorted.
+    public func getdir(_ path: String) async throws -> [String] {
+        let result = try await call("getdir", [.string(path)], idempotent: true)
+        return try decode { () throws(WireError) in try result.field("names", in: "getdir").wireArray("names").map { (v) throws(WireError) in try v.wireString("name") } }
+    }
+
+    /// Every file matching `glob` (`*` one segment, `**` any depth, `?` one character), sorted by path.
+    public func walk(_ glob: String) async throws -> [TreeFile] {
+        let result = try await call("walk", [.string(glob)], idempotent: true)
+        return try decode { () throws(WireError) in
+            try result.field("files", in: "walk").wireArray("files").map { (v) throws(WireError) in try TreeFile(wireValue: v) }
+        }
+    }
+
+    /// What `path` is: a file, a directory, or `nil`.
+    public func stat(_ path: String) async throws -> TreeNodeStat? {
+        let result = try await call("stat", [.string(path)], idempotent: true)
+        guard let stat = result["stat"], !stat.isNil else { return nil }
+        return try decode { () throws(WireError) in try TreeNodeStat(wireValue: stat) }
+    }
+
+    /// Runs `success` if every compare holds, else `failure`, as one revision.
+    public func txn(compares: [TxnCompare], success: [TreeOperation], failure: [TreeOperation] = []) async throws -> TxnResult {
+        let result = try await call("txn", [.array(compares.map(\.wireValue)), .array(success.map(\.wireValue)), .array(failure.map(\.wireValue))], idempotent: false)
+        return try decode { () throws(WireError) in
+            let results = try result.field("results", in: "txn").wireArray("results").map { (v) throws(WireError) -> TreeOperationResult in
+                if let rev = v["rev"] { return .written(rev: try rev.wireInt("rev")) }
+                let file = v["file"]
+                return .read(try file.flatMap { (f) throws(WireError) -> TreeFile? in f.isNil ? nil : try TreeFile(wireValue: f) })
+            }
+            guard case .bool(let succeeded) = try result.field("succeeded", in: "txn") else { throw WireError("txn.succeeded: expected bool") }
+            return TxnResult(succeeded: succeeded, results: results, revision: try result.field("rev", in: "txn").wireInt("rev"))
+        }
+    }
+
+    /// The coordinator's status map (name, revision, files, sessions, members, leader, ...).
+    public func status() async throws -> MessagePackValue {
+        try await call("status", [], idempotent: true)
+    }
+
+    /// Opens a session with `ttl`; the client keeps it alive until it is closed or lost.
+    public func openSession(ttl: Duration = .seconds(5)) async throws -> CoordinatorSession {
+        let ms = ttl.components.seconds * 1000 + ttl.components.attoseconds / 1_000_000_000_000_000
+        let result = try await call("openSession", [.int(ms)], idempotent: false)
+        let (id, granted) = try decode { () throws(WireError) in
+            (try result.field("session", in: "openSession").wireUInt("session"), try result.field("ttlMs", in: "openSession").wireInt("ttlMs"))
+        }
+        return CoordinatorSession(id: id, ttl: .milliseconds(granted), client: self, logger: logger)
+    }
+
+    func keepAlive(_ session: UInt64) async throws {
+        _ = try await call("keepAlive", [.uint(session)], idempotent: true)
+    }
+
+    func closeSession(_ session: UInt64) async throws {
+        _ = try await call("closeSession", [.uint(session)], idempotent: false)
+    }
+
+    /// Watches `glob` from `fromRev` (0 = changes after now). The sequence yields whole
+    /// revisions in order, and progress reports when idle; it resumes by itself after a
+    /// reconnect. It ends with an error when the start is compacted or the glob is bad, and
+    /// when the client is closed; stop iterating to cancel the watch.
+    public func watch(_ glob: String, fromRev: Int64 = 0) -> AsyncThrowingStream<WatchUpdate, any Error> {
+        let (stream, continuation) = AsyncThrowingStream.makeStream(of: WatchUpdate.self)
+        let id = state.withLock { state -> UInt64? in
+            guard !state.closed else { return nil }
+            state.nextWatch += 1
+            state.watches[state.nextWatch] = WatchEntry(glob: glob, nextRev: fromRev, continuation: continuation)
+            return state.nextWatch
+        }
+        guard let id else {
+            continuation.finish(throwing: RPCError(.unavailable, "the coordinator client is closed"))
+            return stream
+        }
+        continuation.onTermination = { [weak self] _ in self?.dropWatch(id) }
+        Task { await self.subscribe(id) }
+        return stream
+    }
+
+    /// Closes the connection; watches end and calls fail with `Unavailable`.
+    public func close() async {
+        let (connection, watches, waiters, task) = state.withLock { state in
+            state.closed = true
+            defer { state.watches = [:]; state.waiters = [:]; state.connection = nil }
+            return (state.connection, Array(state.watches.values), Array(state.waiters.values), state.connectTask)
+        }
+        task?.cancel()
+        for watch in watches { watch.continuation.finish() }
+        for waiter in waiters { waiter.resume(throwing: RPCError(.unavailable, "the coordinator client is closed")) }
+        await connection?.close()
+    }
+
+    // MARK: Calls
+
+    private func call(_ method: String, _ params: [MessagePackValue], idempotent: Bool) async throws -> MessagePackValue {
+        var attempt = 0
+        while true {
+            attempt += 1
+            let connection = try await connection()
+            do {
+                return try await connection.call(method, params, timeout: configuration.callTimeout)
+            } catch let error as RPCError where error.code == .unavailable && idempotent && attempt == 1 && !connection.isActive {
+                logger.debug("retrying read after connection loss", metadata: ["rpc.method": "\(method)"])
+                continue
+            }
+        }
+    }
+
+    private func revision(of result: MessagePackValue) throws -> Int64 {
+        try decode { () throws(WireError) in try result.field("rev", in: "result").wireInt("rev") }
+    }
+
+    private func decode<T>(_ body: () throws(WireError) -> T) throws -> T {
+        do { return try body() } catch { throw RPCError(.badRequest, "unexpected answer from the coordinator: \(error.message)") }
+    }
+
+    // MARK: Connection
+
+    /// The live connection, connecting (and waiting up to the call timeout) when there is none.
+    func connection() async throws -> RPCConnection {
+        if let ready = state.withLock({ $0.connection?.isActive == true ? $0.connection : nil }) { return ready }
+        let waiter = state.withLock { state -> UInt64 in
+            state.nextWaiter += 1
+            return state.nextWaiter
+        }
+        let timeout = configuration.callTimeout
+        return try await withCheckedThrowingContinuation { continuation in
+            let immediate: Result<RPCConnection, RPCError>? = state.withLock { state in
+                if state.closed { return .failure(RPCError(.unavailable, "the coordinator client is closed")) }
+                if let connection = state.connection, connection.isActive { return .success(connection) }
+                state.waiters[waiter] = continuation
+                return nil
+            }
+            if let immediate { continuation.resume(with: immediate); return }
+            ensureConnecting()
+            Task { [weak self] in
+                try? await Task.sleep(for: timeout)
+                self?.expireWaiter(waiter)
+            }
+        }
+    }
+
+    private func expireWaiter(_ id: UInt64) {
+        let (waiter, message) = state.withLock { state in
+            (state.waiters.removeValue(forKey: id),
+             "no coordinator answered within \(configuration.callTimeout) at \(configuration.addresses.joined(separator: ", "))\(state.lastError.isEmpty ? "" : " (last error: \(state.lastError))")")
+        }
+        waiter?.resume(throwing: RPCError(.unavailable, message))
+    }
+
+    private func ensureConnecting() {
+        let start = state.withLock { state -> Bool in
+            guard !state.closed, !state.connecting, state.connection?.isActive != true else { return false }
+            state.connecting = true
+            return true
+        }
+        guard start else { return }
+        let task = Task { await self.connectLoop() }
+        state.withLock { $0.connectTask = task }
+    }
+
+    private func connectLoop() async {
+        var backoff = Backoff(configuration.backoff, generator: SystemRandomNumberGenerator())
+        let connectConfiguration = RPCConnection.Configuration(connectTimeout: configuration.connectTimeout, defaultTimeout: configuration.callTimeout)
+        while !Task.isCancelled {
+            for _ in configuration.addresses {
+                let address = state.withLock { state -> String in
+                    defer { state.cursor = (state.cursor + 1) % configuration.addresses.count }
+                    return configuration.addresses[state.cursor % configuration.addresses.count]
+                }
+                guard let (host, port) = Self.split(address) else {
+                    state.withLock { $0.lastError = "\(address) is not host:port" }
+                    continue
+                }
+                do {
+                    let connection = try await RPCConnection.connect(host: host, port: port, configuration: connectConfiguration, eventLoopGroup: group, logger: logger)
+                    adopt(connection, address: address)
+                    return
+                } catch {
+                    state.withLock { $0.lastError = "\(address): \((error as? RPCError)?.message ?? "\(error)")" }
+                }
+            }
+            try? await Task.sleep(for: backoff.next())
+        }
+        state.withLock { $0.connecting = false }
+    }
+
+    private func adopt(_ connection: RPCConnection, address: String) {
+        let (waiters, closed) = state.withLock { state in
+            state.connecting = false
+            state.connectTask = nil
+            guard !state.closed else { return ([CheckedContinuation<RPCConnection, any Error>](), true) }
+            state.connection = connection
+            state.lastError = ""
+            defer { state.waiters = [:] }
+            return (Array(state.waiters.values), false)
+        }
+        if closed {
+            Task { await connection.close() }
+            return
+        }
+        logger.debug("connected to coordinator", metadata: ["coordinator.address": "\(address)"])
+        Task { await self.pump(connection) }
+        for waiter in waiters { waiter.resume(returning: connection) }
+        let watches = state.withLock { Array($0.watches.keys) }
+        for id in watches { Task { await self.subscribe(id) } }
+    }
+
+    private static func split(_ address: String) -> (String, Int)? {
+        guard let colon = address.lastIndex(of: ":"), let port = Int(address[address.index(after: colon)...]) else { return nil }
+        return (String(address[..<colon]), port)
+    }
+
+    /// Routes the connection's notifications until it closes, then reconnects if watches need it.
+    private func pump(_ connection: RPCConnection) async {
+        for await notification in connection.notifications {
+            handle(notification, from: connection)
+        }
+        let reconnect = state.withLock { state -> Bool in
+            if state.connection === connection { state.connection = nil }
+            for id in state.watches.keys where state.watches[id]?.subscribedOn == ObjectIdentifier(connection) {
+                state.watches[id]?.subscribedOn = nil
+            }
+            return !state.closed && !state.watches.isEmpty
+        }
+        if reconnect {
+            logger.info("coordinator connection lost; reconnecting", metadata: ["coordinator.address": "\(connection.peer)"])
+            ensureConnecting()
+        }
+    }
+
+    // MARK: Watches
+
+    private func subscribe(_ id: UInt64) async {
+        var backoff = Backoff(configuration.backoff, generator: SystemRandomNumberGenerator())
+        while !Task.isCancelled {
+            guard let (glob, fromRev) = state.withLock({ state in state.watches[id].map { ($0.glob, $0.nextRev) } }) else { return }
+            let connection: RPCConnection
+            do { connection = try await self.connection() } catch {
+                try? await Task.sleep(for: backoff.next())
+                continue
+            }
+            let already = state.withLock { $0.watches[id]?.subscribedOn == ObjectIdentifier(connection) }
+            if already { return }
+            do {
+                let result = try await connection.call("watch", [.uint(id), .string(glob), .int(fromRev)], timeout: configuration.callTimeout)
+                let current = result["rev"]?.int64Value ?? 0
+                state.withLock { state in
+                    guard state.watches[id] != nil else { return }
+                    state.watches[id]!.subscribedOn = ObjectIdentifier(connection)
+                    if state.watches[id]!.nextRev == 0 { state.watches[id]!.nextRev = current + 1 }
+                }
+                return
+            } catch let error as RPCError where error.code == .unavailable || error.code == .deadlineExceeded {
+                try? await Task.sleep(for: backoff.next())
+            } catch let error as RPCError where error.code == .badRequest && error.message.contains("already in use") {
+                return   // a concurrent subscribe on this connection won
+            } catch {
+                let continuation = state.withLock { $0.watches.removeValue(forKey: id)?.continuation }
+                continuation?.finish(throwing: error)
+                return
+            }
+        }
+    }
+
+    private func handle(_ notification: RPCNotification, from connection: RPCConnection) {
+        guard let id = notification.params.first?.uint64Value else { return }
+        switch notification.method {
+        case "watch":
+            guard notification.params.count == 2, let array = notification.params[1].arrayValue else { return }
+            let events = array.compactMap { try? TreeEvent(wireValue: $0) }
+            state.withLock { state in
+                guard var entry = state.watches[id] else { return }
+                // After a reconnect the old connection may still hand over events the new
+                // subscription repeats; keep only what is new.
+                let fresh = events.filter { $0.rev >= entry.nextRev }
+                guard let last = fresh.last else { return }
+                entry.nextRev = last.rev + 1
+                state.watches[id] = entry
+                entry.continuation.yield(WatchUpdate(revision: last.rev, events: fresh))
+            }
+        case "progress":
+            guard notification.params.count == 2, let rev = notification.params[1].int64Value else { return }
+            state.withLock { state in
+                guard var entry = state.watches[id], entry.subscribedOn == ObjectIdentifier(connection) || entry.nextRev > 0, rev >= entry.nextRev - 1 else { return }
+                entry.nextRev = max(entry.nextRev, rev + 1)
+                state.watches[id] = entry
+                entry.continuation.yield(WatchUpdate(revision: rev, events: []))
+            }
+        case "watchCancelled":
+            let error = RPCError(value: notification.params.count > 1 ? notification.params[1] : .nil)
+            if error.code == .slowConsumer {
+                // Everything before resumeFrom arrived; subscribe again from there.
+                state.withLock { $0.watches[id]?.subscribedOn = nil }
+                Task { await self.subscribe(id) }
+            } else {
+                let continuation = state.withLock { $0.watches.removeValue(forKey: id)?.continuation }
+                continuation?.finish(throwing: error)
+            }
+        default:
+            break
+        }
+    }
+
+    private func dropWatch(_ id: UInt64) {
+        let connection = state.withLock { state -> RPCConnection? in
+            guard let entry = state.watches.removeValue(forKey: id) else { return nil }
+            return entry.subscribedOn == state.connection.map(ObjectIdentifier.init) ? state.connection : nil
+        }
+        if let connection { Task { _ = try? await connection.call("unwatch", [.uint(id)]) } }
+    }
+}

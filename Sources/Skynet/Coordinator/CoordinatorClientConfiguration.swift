@@ -1,0 +1,31 @@
+/// Where a `CoordinatorClient` connects and how patient it is.
+public struct CoordinatorClientConfiguration: Sendable {
+    /// Coordinator addresses as `host:port`, tried in order and then round-robin.
+    public var addresses: [String]
+    /// How long one call may take, including waiting for a connection.
+    public var callTimeout: Duration
+    /// How long one connection attempt may take.
+    public var connectTimeout: Duration
+    /// First and longest wait between reconnection rounds (jittered, doubling).
+    public var backoff: ClosedRange<Duration>
+
+    /// Creates a configuration; by default `127.0.0.1:8046`, 5 s calls, 1 s connects,
+    /// backoff from 50 ms to 2 s.
+    public init(
+        addresses: [String] = ["127.0.0.1:8046"], callTimeout: Duration = .seconds(5),
+        connectTimeout: Duration = .seconds(1), backoff: ClosedRange<Duration> = .milliseconds(50)...(.seconds(2))
+    ) {
+        self.addresses = addresses
+        self.callTimeout = callTimeout
+        self.connectTimeout = connectTimeout
+        self.backoff = backoff
+    }
+
+    /// Addresses from `SKYNET_COORDINATORS` (comma-separated), else the default.
+    public static func fromEnvironment(_ environment: [String: String]) -> CoordinatorClientConfiguration {
+        guard let list = environment["SKYNET_COORDINATORS"], !list.isEmpty else { return .init() }
+        return .init(addresses: list.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) })
+    }
+}
+
+import Foundation
