@@ -299,7 +299,7 @@ public final class CoordinatorNode: Sendable {
 
     /// Keeps past versions in the tree only as far back as the watch history reaches.
     private func compactIfDue(_ state: inout State) {
-        let step = Int64(max(1_000, configuration.watchLimits.maxHistoryEvents / 10))
+        let step = Int64(max(1, configuration.watchLimits.maxHistoryEvents / 10))
         let target = min(state.hub.historyStart, state.machine.tree.revision)
         if target - state.machine.tree.oldestRevision >= step {
             state.machine.tree.compact(keepingFrom: target)

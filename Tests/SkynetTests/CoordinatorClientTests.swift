@@ -1,0 +1,139 @@
+import MessagePack
+import Skynet
+import SkynetCoordinator
+import SkynetRPC
+import Testing
+
+@Suite("Coordinator over the wire (in-process server, real TCP)", .timeLimit(.minutes(2)))
+struct CoordinatorClientTests {
+    @Test("every operation through CoordinatorClient")
+    func operations() async throws {
+        try await withCoordinator { _, client in
+            let rev1 = try await client.set("/skynet/config/a", "one")
+            let rev2 = try await client.set("/skynet/config/b", "two", ifRev: 0)
+            #expect(rev2 == rev1 + 1)
+            let file = try #require(try await client.get("/skynet/config/a"))
+            #expect(file.value.text == "one")
+            #expect(file.stat.createRev == rev1 && file.stat.version == 1)
+            try await client.set("/skynet/config/a", "uno", ifRev: rev1)
+            #expect(try await client.get("/skynet/config/a", atRev: rev1)?.value.text == "one")
+            #expect(try await client.getdir("/skynet/config") == ["a", "b"])
+            #expect(try await client.walk("/skynet/**").map(\.path.string) == ["/skynet/config/a", "/skynet/config/b"])
+            #expect(try await client.stat("/skynet") == .directory(children: 1))
+            #expect(try await client.stat("/nothing") == nil)
+            let txn = try await client.txn(
+                compares: [TxnCompare(try TreePath("/skynet/config/b"), .value(Array("two".utf8)))],
+                success: [.set(path: try TreePath("/skynet/config/c"), value: [1], ifRev: 0, session: nil), .get(path: try TreePath("/skynet/config/b"))],
+                failure: [])
+            #expect(txn.succeeded)
+            #expect(txn.results.count == 2)
+            if case .read(let read) = txn.results[1] { #expect(read?.value.text == "two") } else { Issue.record("no read result") }
+            try await client.del("/skynet/config/c")
+            #expect(try await client.get("/skynet/config/c") == nil)
+            let status = try await client.status()
+            #expect(status["revision"]?.int64Value == txn.revision + 1)
+            #expect(status["files"]?.int64Value == 2)
+            #expect(status["members"] == ["test"])
+        }
+    }
+
+    @Test("bad input gets a precise error code, nothing is logged, and the server keeps serving")
+    func badInput() async throws {
+        try await withCoordinator({ $0.watchLimits = WatchHubLimits(maxHistoryEvents: 5) }) { server, client in
+            for i in 0..<10 { try await client.set("/h/\(i)", "x") }
+            let connection = try await RPCConnection.connect(host: "127.0.0.1", port: server.localAddress!.port!)
+            defer { Task { await connection.close() } }
+            func code(_ method: String, _ params: [MessagePackValue]) async -> (String, String) {
+                do {
+                    _ = try await connection.call(method, params)
+                    return ("ok", "")
+                } catch let error as RPCError {
+                    return (error.code.rawValue, error.message)
+                } catch {
+                    return ("?", "\(error)")
+                }
+            }
+            let cases: [(String, [MessagePackValue], String, String)] = [
+                ("set", ["no-slash", .binary([1])], "BadPath", "must start with /"),
+                ("set", ["/a//b", .binary([1])], "BadPath", "empty segment"),
+                ("set", ["/a b", .binary([1])], "BadPath", "found ' '"),
+                ("get", [.string("/" + String(repeating: "x", count: 2000))], "BadPath", "longer than 1024 bytes"),
+                ("set", ["/big", .binary([UInt8](repeating: 0, count: (1 << 20) + 1))], "TooLarge", "exceeds the maximum value size"),
+                ("set", [.int(5), .binary([1])], "BadRequest", "set: params[0] (path): expected str, found int"),
+                ("set", ["/a", .bool(true)], "BadRequest", "set: params[1] (value): expected bin or str, found bool"),
+                ("set", ["/a", .binary([1]), .int(-7)], "BadRequest", "ifRev"),
+                ("set", ["/a", .binary([1]), .int(-1), .uint(424242)], "SessionNotFound", "session 424242"),
+                ("keepAlive", [.uint(99)], "SessionNotFound", "session 99"),
+                ("openSession", [.int(1)], "BadRequest", "ttlMs"),
+                ("get", [], "BadRequest", "params[0] (path) is required"),
+                ("get", ["/a", .int(0), .bool(false), .int(9)], "BadRequest", "takes at most 3 params"),
+                ("get", ["/h/1", .int(2)], "Compacted", "oldest revision kept"),
+                ("watch", [.uint(1), "/h/**", .int(1)], "Compacted", "watches can start from revision"),
+                ("watch", [.uint(2), "/h/[x]"], "BadPath", ""),
+                ("txn", [[["path": "/t", "target": "bogus", "value": 1]], []], "BadRequest", "txn: compares[0].target"),
+                ("txn", [[], [["op": "set", "path": "/t"]]], "BadRequest", "txn: success[0]: missing \"value\""),
+                ("nosuch", [], "NoSuchMethod", "nosuch"),
+            ]
+            let before = try await client.status()["revision"]
+            for (method, params, expected, fragment) in cases {
+                let (got, message) = await code(method, params)
+                #expect(got == expected, "\(method) \(params.prefix(2)): \(got) \(message)")
+                #expect(fragment.isEmpty || message.contains(fragment), "\(method): \(message)")
+            }
+            #expect(try await client.status()["revision"] == before, "no bad request reached the log")
+            do {
+                _ = try await connection.call("watch", [.uint(3), "/h/**", .int(1)])
+            } catch let error as RPCError {
+                #expect(error.data?["oldest"]?.int64Value == 6, "Compacted carries the oldest revision kept")
+            }
+            do {
+                _ = try await connection.call("set", ["/h/1", .binary([1]), .int(1)])
+            } catch let error as RPCError {
+                #expect(error.code == .revMismatch)
+                #expect(error.data?["current"]?.int64Value == 2, "RevMismatch carries the current revision")
+            }
+            #expect(try await client.get("/h/9")?.value.text == "x", "the server still serves")
+            #expect(connection.isActive, "errors in calls do not close the connection")
+        }
+    }
+
+    @Test("a watch gets whole revisions in order: a transaction's events arrive together")
+    func watchTransactions() async throws {
+        try await withCoordinator { _, client in
+            let start = try await client.set("/w/seed", "0")
+            let watch = client.watch("/w/**", fromRev: start)
+            let ops = (0..<3).map { TreeOperation.set(path: try! TreePath("/w/t\($0)"), value: [UInt8($0)], ifRev: -1, session: nil) }
+            _ = try await client.txn(compares: [], success: ops)
+            try await client.set("/other", "ignored")
+            try await client.del("/w/t1")
+            var updates: [WatchUpdate] = []
+            for try await update in watch where !update.isProgress {
+                updates.append(update)
+                if update.events.contains(where: { $0.kind == .delete }) { break }
+            }
+            let events = updates.flatMap(\.events)
+            #expect(events.map(\.path.string) == ["/w/seed", "/w/t0", "/w/t1", "/w/t2", "/w/t1"])
+            #expect(events.map(\.rev) == [start, start + 1, start + 1, start + 1, start + 3])
+            for rev in Set(events.map(\.rev)) {
+                #expect(updates.filter { $0.events.contains { $0.rev == rev } }.count == 1, "revision \(rev) is split across updates")
+            }
+        }
+    }
+
+    @Test("a session lost on the coordinator is reported once")
+    func sessionLost() async throws {
+        try await withCoordinator { server, client in
+            let session = try await client.openSession(ttl: .milliseconds(300))
+            try await client.set("/eph/a", "x", session: session.id)
+            // Someone else closes it (as expiry would): the next keepalive learns it is gone.
+            let other = try await RPCConnection.connect(host: "127.0.0.1", port: server.localAddress!.port!)
+            _ = try await other.call("closeSession", [.uint(session.id)])
+            await other.close()
+            var reasons: [RPCError] = []
+            for await reason in session.lost { reasons.append(reason) }
+            #expect(reasons.map(\.code) == [.sessionNotFound])
+            #expect(session.isEnded)
+            #expect(try await client.get("/eph/a") == nil)
+        }
+    }
+}

@@ -1,0 +1,58 @@
+import Foundation
+import Logging
+import Skynet
+import SkynetCoordinator
+
+/// A logger that keeps test output to failures.
+func quietLogger(_ label: String = "test.skynet") -> Logger {
+    var logger = Logger(label: label)
+    logger.logLevel = .critical
+    return logger
+}
+
+/// A fresh directory path under the system's temporary directory (not created).
+func temporaryPath(_ label: String) -> String {
+    NSTemporaryDirectory() + "\(label)-\(UUID().uuidString.prefix(8))"
+}
+
+/// Starts an in-process coordinator on 127.0.0.1 with a free port and a fresh data
+/// directory, runs `body` with a client connected to it, and always stops both.
+func withCoordinator<T>(
+    _ configure: (inout CoordinatorNodeConfiguration) -> Void = { _ in },
+    _ body: (CoordinatorServer, CoordinatorClient) async throws -> T
+) async throws -> T {
+    let dir = temporaryPath("skynet-live")
+    defer { try? FileManager.default.removeItem(atPath: dir) }
+    var configuration = CoordinatorNodeConfiguration(name: "test", dataDirectory: dir)
+    configure(&configuration)
+    let node = try CoordinatorNode.open(configuration: configuration, logger: quietLogger())
+    let server = CoordinatorServer(node: node, host: "127.0.0.1", port: 0, logger: quietLogger())
+    let port = try await server.start().port!
+    let client = CoordinatorClient(configuration: .init(addresses: ["127.0.0.1:\(port)"]), logger: quietLogger())
+    do {
+        let result = try await body(server, client)
+        await client.close()
+        await server.shutdown()
+        return result
+    } catch {
+        await client.close()
+        await server.shutdown()
+        throw error
+    }
+}
+
+/// Reads a watch until `done` says it has everything; the caller's test time limit bounds it.
+func collect(
+    _ watch: AsyncThrowingStream<WatchUpdate, any Error>, until done: ([TreeEvent]) -> Bool
+) async throws -> [TreeEvent] {
+    var events: [TreeEvent] = []
+    for try await update in watch {
+        events += update.events
+        if done(events) { break }
+    }
+    return events
+}
+
+extension Array where Element == UInt8 {
+    var text: String { String(decoding: self, as: UTF8.self) }
+}
