@@ -9,6 +9,9 @@ struct LatencySamples {
         nanoseconds.append(s * 1_000_000_000 + atto / 1_000_000_000)
     }
 
+    /// Number of samples.
+    var count: Int { nanoseconds.count }
+
     mutating func append(_ other: LatencySamples) {
         nanoseconds.append(contentsOf: other.nanoseconds)
     }

@@ -348,23 +348,27 @@ public final class CoordinatorClient: Sendable {
     }
 
     private func handle(_ notification: RPCNotification, from connection: RPCConnection) {
-        guard let id = notification.params.first?.uint64Value else { return }
+        guard let first = notification.params.first else { return }
         switch notification.method {
         case "watch":
+            // One notification may carry the same events for several watches: [[id, ...], events].
+            let ids = first.arrayValue.map { $0.compactMap(\.uint64Value) } ?? first.uint64Value.map { [$0] } ?? []
             guard notification.params.count == 2, let array = notification.params[1].arrayValue else { return }
             let events = array.compactMap { try? TreeEvent(wireValue: $0) }
             state.withLock { state in
-                guard var entry = state.watches[id] else { return }
-                // After a reconnect the old connection may still hand over events the new
-                // subscription repeats; keep only what is new.
-                let fresh = events.filter { $0.rev >= entry.nextRev }
-                guard let last = fresh.last else { return }
-                entry.nextRev = last.rev + 1
-                state.watches[id] = entry
-                entry.continuation.yield(WatchUpdate(revision: last.rev, events: fresh))
+                for id in ids {
+                    guard var entry = state.watches[id] else { continue }
+                    // After a reconnect the old connection may still hand over events the new
+                    // subscription repeats; keep only what is new.
+                    let fresh = events.filter { $0.rev >= entry.nextRev }
+                    guard let last = fresh.last else { continue }
+                    entry.nextRev = last.rev + 1
+                    state.watches[id] = entry
+                    entry.continuation.yield(WatchUpdate(revision: last.rev, events: fresh))
+                }
             }
         case "progress":
-            guard notification.params.count == 2, let rev = notification.params[1].int64Value else { return }
+            guard let id = first.uint64Value, notification.params.count == 2, let rev = notification.params[1].int64Value else { return }
             state.withLock { state in
                 guard var entry = state.watches[id], entry.subscribedOn == ObjectIdentifier(connection) || entry.nextRev > 0, rev >= entry.nextRev - 1 else { return }
                 entry.nextRev = max(entry.nextRev, rev + 1)
@@ -372,6 +376,7 @@ public final class CoordinatorClient: Sendable {
                 entry.continuation.yield(WatchUpdate(revision: rev, events: []))
             }
         case "watchCancelled":
+            guard let id = first.uint64Value else { return }
             let error = RPCError(value: notification.params.count > 1 ? notification.params[1] : .nil)
             if error.code == .slowConsumer {
                 // Everything before resumeFrom arrived; subscribe again from there.

@@ -277,13 +277,14 @@ public final class CoordinatorNode: Sendable {
             compactIfDue(&state)
             return (Self.route(actions, &state), snapshotIfDue(&state))
         }
+        // Watchers first: a change reaches them no later than its writer's acknowledgement.
+        perform(routed)
         for (continuation, result) in completions {
             switch result {
             case .success(let value): continuation.resume(returning: value)
             case .failure(let error): continuation.resume(throwing: error.rpcError)
             }
         }
-        perform(routed)
         if let (machine, history) = snapshot { writeSnapshot(machine, history) }
     }
 
@@ -354,34 +355,19 @@ public final class CoordinatorNode: Sendable {
     }
 
     /// Sends routed actions, one write per connection; reports delivered bytes back to the hub.
+    ///
+    /// Watches of one connection that receive the same events share one notification
+    /// (`["watch", [[id, ...], events]]`), so 100 watches of a prefix cost one encoding and
+    /// one decoding per change, not 100.
     private func perform(_ routed: [(WatchSink, WatchAction)]) {
         guard !routed.isEmpty else { return }
-        var byConnection: [ObjectIdentifier: (RPCServerConnection, MessagePackWriter, [(WatchID, Int)])] = [:]
-        var encodedEvents: [[TreeEvent]: [UInt8]] = [:]
+        var outbox: [ObjectIdentifier: ConnectionOutbox] = [:]
         for (sink, action) in routed {
-            let key = sink.connection.id
-            if byConnection[key] == nil { byConnection[key] = (sink.connection, MessagePackWriter(capacity: 4096), []) }
-            let writer = byConnection[key]!.1
-            switch action {
-            case let .deliver(id, events):
-                let encoded = encodedEvents[events] ?? {
-                    let eventsWriter = MessagePackWriter(capacity: 512)
-                    eventsWriter.pack(.array(events.map(\.wireValue)))
-                    encodedEvents[events] = eventsWriter.bytes
-                    return eventsWriter.bytes
-                }()
-                writer.packArrayHeader(3); writer.packInt(2); writer.packString("watch")
-                writer.packArrayHeader(2); writer.packUInt(sink.clientID)
-                writer.appendPacked(encoded)
-                byConnection[key]!.2.append((id, events.reduce(0) { $0 + WatchHub.size(of: $1) }))
-            case let .progress(_, revision):
-                writer.pack(RPCMessage.notification(method: "progress", params: [.uint(sink.clientID), .int(revision)]).value)
-            case let .cancel(_, error):
-                writer.pack(RPCMessage.notification(method: "watchCancelled", params: [.uint(sink.clientID), error.rpcError.value]).value)
-            }
+            outbox[sink.connection.id, default: ConnectionOutbox(connection: sink.connection)].add(sink.clientID, action)
         }
-        for (connection, writer, charges) in byConnection.values {
-            connection.writeEncoded(writer.bytes) { [weak self] written in
+        for box in outbox.values {
+            let (bytes, charges) = box.encode()
+            box.connection.writeEncoded(bytes) { [weak self] written in
                 guard written, !charges.isEmpty, let self else { return }
                 let routed = self.state.withLock { state in
                     Self.route(charges.flatMap { state.hub.onSent($0.0, bytes: $0.1) }, &state)

@@ -1,0 +1,55 @@
+import MessagePack
+import SkynetRPC
+
+/// The watch notifications bound for one connection from one batch of hub actions,
+/// encoded into one buffer.
+///
+/// Deliveries with identical events are merged into one `watch` notification listing
+/// every watch id; groups go out ordered by their first revision, which keeps each
+/// watch's deliveries in revision order (a watch's deliveries cover disjoint, increasing
+/// revision ranges). Progress and cancellations follow the deliveries, so a cancellation
+/// never overtakes the events before it.
+struct ConnectionOutbox {
+    let connection: RPCServerConnection
+    private var groups: [[TreeEvent]: Int] = [:]
+    private var deliveries: [(events: [TreeEvent], ids: [UInt64], charges: [(WatchID, Int)])] = []
+    private var trailer: [RPCMessage] = []
+
+    init(connection: RPCServerConnection) {
+        self.connection = connection
+    }
+
+    mutating func add(_ clientID: UInt64, _ action: WatchAction) {
+        switch action {
+        case let .deliver(id, events):
+            let charge = (id, events.reduce(0) { $0 + WatchHub.size(of: $1) })
+            if let index = groups[events] {
+                deliveries[index].ids.append(clientID)
+                deliveries[index].charges.append(charge)
+            } else {
+                groups[events] = deliveries.count
+                deliveries.append((events, [clientID], [charge]))
+            }
+        case let .progress(_, revision):
+            trailer.append(.notification(method: "progress", params: [.uint(clientID), .int(revision)]))
+        case let .cancel(_, error):
+            trailer.append(.notification(method: "watchCancelled", params: [.uint(clientID), error.rpcError.value]))
+        }
+    }
+
+    /// The encoded notifications and the budget charges to report once they are written.
+    func encode() -> ([UInt8], [(WatchID, Int)]) {
+        let writer = MessagePackWriter(capacity: 4096)
+        var charges: [(WatchID, Int)] = []
+        let ordered = deliveries.enumerated().sorted { a, b in
+            (a.element.events[0].rev, a.offset) < (b.element.events[0].rev, b.offset)
+        }
+        for (_, delivery) in ordered {
+            let ids: MessagePackValue = delivery.ids.count == 1 ? .uint(delivery.ids[0]) : .array(delivery.ids.map { .uint($0) })
+            writer.pack(RPCMessage.notification(method: "watch", params: [ids, .array(delivery.events.map(\.wireValue))]).value)
+            charges += delivery.charges
+        }
+        for message in trailer { writer.pack(message.value) }
+        return (writer.bytes, charges)
+    }
+}
