@@ -6,14 +6,17 @@ SWIFT ?= swift
 deps:
 	@scripts/install-deps.sh
 
-# Brings up the demo: today an RPC echo server on 127.0.0.1 and a client calling it.
+# Brings up the platform: `skynetd --dev`, then a service registering itself and a client
+# finding and calling it; skynetd stays up until Ctrl-C.
 run: deps
-	$(SWIFT) run -c release rpc-echo
+	SWIFT=$(SWIFT) scripts/run-dev.sh
 
 # Every test, from a fresh clone.
 test: deps
 	$(SWIFT) test
 
-# The RPC benchmark, in release mode; prints one JSON object.
+# The benchmarks, in release mode; each prints one JSON object.
 bench: deps
-	$(SWIFT) run -c release sky-bench rpc
+	$(SWIFT) build -c release
+	$$($(SWIFT) build -c release --show-bin-path)/sky-bench rpc
+	$$($(SWIFT) build -c release --show-bin-path)/sky-bench coordinator

@@ -11,7 +11,7 @@ let package = Package(
         .library(name: "Skynet", targets: ["Skynet"]),
         .executable(name: "skynetd", targets: ["skynetd"]),
         .executable(name: "sky-bench", targets: ["sky-bench"]),
-        .executable(name: "rpc-echo", targets: ["rpc-echo"]),
+        .executable(name: "registry-demo", targets: ["registry-demo"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.0"),
@@ -86,12 +86,14 @@ let package = Package(
             path: "tools/sky-bench"
         ),
         .executableTarget(
-            name: "rpc-echo",
+            name: "registry-demo",
             dependencies: [
+                "Skynet",
                 "SkynetRPC",
+                "MessagePack",
                 .product(name: "Logging", package: "swift-log"),
             ],
-            path: "examples/rpc-echo"
+            path: "examples/registry-demo"
         ),
         // Helpers shared by the test targets (seeded randomness); not a product.
         .target(
