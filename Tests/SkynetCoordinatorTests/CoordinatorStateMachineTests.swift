@@ -31,7 +31,7 @@ struct CoordinatorStateMachineTests {
         #expect(apply(.openSession(ttlMilliseconds: 500)).0 == .success(.sessionOpened(id: 2, ttlMilliseconds: 500)), "ids are never reused")
     }
 
-    @Test("12,000 random commands through the log codec agree with the model, and a snapshot restores the same state", arguments: 0..<20)
+    @Test("12,000 random commands through the log codec agree with the model; replaying the log onto a midway copy reaches the same state", arguments: 0..<20)
     func randomized(seed: UInt64) throws {
         var rng = SeededGenerator(seed: seed)
         var machine = CoordinatorStateMachine()
