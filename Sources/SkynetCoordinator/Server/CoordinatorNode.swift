@@ -16,6 +16,7 @@ public final class CoordinatorNode: Sendable {
     struct Pending {
         var command: CoordinatorCommand
         var continuation: CheckedContinuation<CommandResult, any Error>?
+        var proposedAt: ContinuousClock.Instant
     }
 
     struct WatchSink {
@@ -43,6 +44,7 @@ public final class CoordinatorNode: Sendable {
     private let logger: Logger
     private let now: @Sendable () -> Duration
     private let snapshotQueue = DispatchQueue(label: "skynet.snapshot")
+    private let metrics = CoordinatorMetrics()
 
     /// Opens the data directory (taking its lock), recovers snapshot and log, and starts
     /// committing. Throws `StorageError` when the directory is locked or damaged.
@@ -121,7 +123,7 @@ public final class CoordinatorNode: Sendable {
                 if let failure = state.failure { return RPCError(.unavailable, failure) }
                 do {
                     let index = try consensus.propose(data)
-                    state.pending[index] = Pending(command: command, continuation: continuation)
+                    state.pending[index] = Pending(command: command, continuation: continuation, proposedAt: .now)
                     return nil
                 } catch {
                     return RPCError(.unavailable, "\(error)")
@@ -188,6 +190,7 @@ public final class CoordinatorNode: Sendable {
             let first = state.byConnection[connection.id] == nil
             state.byConnection[connection.id, default: [:]][clientID] = id
             state.sinks[id] = WatchSink(connection: connection, clientID: clientID)
+            metrics.watches.record(state.hub.watchCount)
             return (state.hub.revision, Self.route(actions, &state), first)
         }
         if firstOnConnection {
@@ -227,7 +230,8 @@ public final class CoordinatorNode: Sendable {
                 let command = CoordinatorCommand.expireSession(session)
                 do {
                     let index = try consensus.propose(command.encoded)
-                    state.pending[index] = Pending(command: command, continuation: nil)
+                    state.pending[index] = Pending(command: command, continuation: nil, proposedAt: .now)
+                    metrics.sessionsExpired.increment()
                     logger.info("session expired", metadata: ["coordinator.session": "\(session)"])
                 } catch {
                     state.leases.expiryFailed(session)
@@ -272,8 +276,18 @@ public final class CoordinatorNode: Sendable {
                 default: break
                 }
                 if let rev = events.first?.rev { actions += state.hub.onCommit(revision: rev, events: events) }
-                if let continuation = pending?.continuation { completions.append((continuation, result)) }
+                if let pending {
+                    let (seconds, attoseconds) = (ContinuousClock.now - pending.proposedAt).components
+                    metrics.commitLatency.recordNanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
+                    if let continuation = pending.continuation { completions.append((continuation, result)) }
+                }
+                if case .failure = result { metrics.failed.increment() }
             }
+            metrics.applied.increment(by: entries.count)
+            metrics.batchSize.record(entries.count)
+            metrics.revision.record(state.machine.tree.revision)
+            metrics.files.record(state.machine.tree.fileCount)
+            metrics.sessions.record(state.machine.sessions.count)
             compactIfDue(&state)
             return (Self.route(actions, &state), snapshotIfDue(&state))
         }
@@ -361,6 +375,13 @@ public final class CoordinatorNode: Sendable {
     /// one decoding per change, not 100.
     private func perform(_ routed: [(WatchSink, WatchAction)]) {
         guard !routed.isEmpty else { return }
+        for (_, action) in routed {
+            switch action {
+            case .deliver(_, let events): metrics.watchEvents.increment(by: events.count)
+            case .cancel(_, .slowConsumer): metrics.slowConsumers.increment()
+            default: break
+            }
+        }
         var outbox: [ObjectIdentifier: ConnectionOutbox] = [:]
         for (sink, action) in routed {
             outbox[sink.connection.id, default: ConnectionOutbox(connection: sink.connection)].add(sink.clientID, action)
