@@ -174,6 +174,9 @@ public final class CoordinatorClient: Sendable {
         await connection?.close()
     }
 
+    /// True once `close()` was called.
+    public var isClosed: Bool { state.withLock { $0.closed } }
+
     // MARK: Calls
 
     private func call(_ method: String, _ params: [MessagePackValue], idempotent: Bool) async throws -> MessagePackValue {

@@ -28,7 +28,11 @@ public final class CoordinatorSession: Sendable {
             var wait = ttl / 3
             while !Task.isCancelled {
                 try? await Task.sleep(for: wait)
-                guard let self, let client = self.client, !Task.isCancelled else { return }
+                guard let self, !Task.isCancelled else { return }
+                guard let client = self.client, !client.isClosed else {
+                    self.end(lost: nil)   // the client is gone: the session ends with it
+                    return
+                }
                 do {
                     try await client.keepAlive(id)
                     wait = ttl / 3
