@@ -40,6 +40,7 @@ struct CoordinatorClientTests {
     @Test("bad input gets a precise error code, nothing is logged, and the server keeps serving")
     func badInput() async throws {
         try await withCoordinator({ $0.watchLimits = WatchHubLimits(maxHistoryEvents: 5) }) { server, client in
+            for i in 0..<4 { try await client.set("/big/\(i)", [UInt8](repeating: 1, count: 1 << 20)) }
             for i in 0..<10 { try await client.set("/h/\(i)", "x") }
             let connection = try await RPCConnection.connect(host: "127.0.0.1", port: server.localAddress!.port!)
             defer { Task { await connection.close() } }
@@ -67,12 +68,14 @@ struct CoordinatorClientTests {
                 ("openSession", [.int(1)], "BadRequest", "ttlMs"),
                 ("get", [], "BadRequest", "params[0] (path) is required"),
                 ("get", ["/a", .int(0), .bool(false), .int(9)], "BadRequest", "takes at most 3 params"),
-                ("get", ["/h/1", .int(2)], "Compacted", "oldest revision kept"),
+                ("get", ["/h/1", .int(6)], "Compacted", "oldest revision kept"),
                 ("watch", [.uint(1), "/h/**", .int(1)], "Compacted", "watches can start from revision"),
                 ("watch", [.uint(2), "/h/[x]"], "BadPath", ""),
                 ("txn", [[["path": "/t", "target": "bogus", "value": 1]], []], "BadRequest", "txn: compares[0].target"),
                 ("txn", [[], [["op": "set", "path": "/t"]]], "BadRequest", "txn: success[0]: missing \"value\""),
                 ("nosuch", [], "NoSuchMethod", "nosuch"),
+                ("get", ["/a", .int(-3)], "BadRequest", "params[1] (atRev)"),
+                ("walk", ["/big/**"], "TooLarge", "narrow the glob"),
             ]
             let before = try await client.status()["revision"]
             for (method, params, expected, fragment) in cases {
@@ -84,13 +87,13 @@ struct CoordinatorClientTests {
             do {
                 _ = try await connection.call("watch", [.uint(3), "/h/**", .int(1)])
             } catch let error as RPCError {
-                #expect(error.data?["oldest"]?.int64Value == 6, "Compacted carries the oldest revision kept")
+                #expect(error.data?["oldest"]?.int64Value == 10, "Compacted carries the oldest revision kept")
             }
             do {
                 _ = try await connection.call("set", ["/h/1", .binary([1]), .int(1)])
             } catch let error as RPCError {
                 #expect(error.code == .revMismatch)
-                #expect(error.data?["current"]?.int64Value == 2, "RevMismatch carries the current revision")
+                #expect(error.data?["current"]?.int64Value == 6, "RevMismatch carries the current revision")
             }
             #expect(try await client.get("/h/9")?.value.text == "x", "the server still serves")
             #expect(connection.isActive, "errors in calls do not close the connection")

@@ -15,6 +15,7 @@ enum CoordinatorMethods {
             let params = try CoordinatorParams("get", values, names: ["path", "atRev", "serializable"], limits: limits)
             let path = try params.path(0)
             let atRev = try params.int(1, "atRev", default: 0)
+            guard atRev >= 0 else { throw RPCError(.badRequest, "get: params[1] (atRev) must be 0 (now) or a revision, found \(atRev)") }
             return try node.read { (machine) throws(RPCError) -> MessagePackValue in
                 do throws(TreeError) {
                     let file = try machine.tree.get(path, atRev: atRev == 0 ? nil : atRev)
@@ -49,14 +50,11 @@ enum CoordinatorMethods {
         router.registerRaw("walk") { values, _ in
             let params = try CoordinatorParams("walk", values, names: ["glob"], limits: limits)
             let glob = try params.glob(0)
-            let (rev, files) = node.read { ($0.tree.revision, $0.tree.walk(glob)) }
-            var size = 0
-            for file in files {
-                size += file.value.count + file.path.string.utf8.count + 48
-                if size > maxWalkBytes {
-                    throw RPCError(.tooLarge, "walk \(glob) matched \(files.count) files, more than fits in one answer (\(maxWalkBytes) bytes); narrow the glob")
-                }
+            let (rev, walked) = node.read { ($0.tree.revision, $0.tree.walk(glob, maxBytes: maxWalkBytes)) }
+            guard walked.complete else {
+                throw RPCError(.tooLarge, "walk \(glob) matches more than fits in one answer (\(maxWalkBytes) bytes); narrow the glob")
             }
+            let files = walked.files
             return .map(["rev": .int(rev), "files": .array(files.map(\.wireValue))])
         }
 

@@ -136,11 +136,22 @@ public struct ConfigTree: Sendable {
 
     /// Every file matching `glob`, sorted by path.
     public func walk(_ glob: TreeGlob) -> [TreeFile] {
+        walk(glob, maxBytes: .max).files
+    }
+
+    /// Files matching `glob`, sorted by path, stopping once their paths and values pass
+    /// `maxBytes`; `complete` is false when it stopped early. Servers use this so one huge
+    /// walk cannot hold the tree for long.
+    public func walk(_ glob: TreeGlob, maxBytes: Int) -> (files: [TreeFile], complete: Bool) {
         var found: [TreeFile] = []
+        var budget = maxBytes
         let start = glob.literalPrefix
-        if let version = current(start), glob.matches(start), let file = file(start, version) { found.append(file) }
-        collect(under: start, glob, into: &found)
-        return found.sorted { $0.path < $1.path }
+        if let version = current(start), glob.matches(start), let file = file(start, version) {
+            found.append(file)
+            budget -= file.value.count + start.string.utf8.count + 48
+        }
+        let complete = collect(under: start, glob, into: &found, budget: &budget)
+        return (found.sorted { $0.path < $1.path }, complete && budget >= 0)
     }
 
     /// The files bound to `session`, sorted.
@@ -148,13 +159,19 @@ public struct ConfigTree: Sendable {
         (sessionFiles[session] ?? []).sorted()
     }
 
-    private func collect(under directory: TreePath, _ glob: TreeGlob, into found: inout [TreeFile]) {
-        guard let names = children[directory], glob.mayMatchBelow(directory) else { return }
+    /// Adds matches below `directory`; false once the budget ran out.
+    private func collect(under directory: TreePath, _ glob: TreeGlob, into found: inout [TreeFile], budget: inout Int) -> Bool {
+        guard let names = children[directory], glob.mayMatchBelow(directory) else { return true }
         for name in names {
+            if budget < 0 { return false }
             let path = directory.child(name)
-            if let version = current(path), glob.matches(path), let file = file(path, version) { found.append(file) }
-            collect(under: path, glob, into: &found)
+            if let version = current(path), glob.matches(path), let file = file(path, version) {
+                found.append(file)
+                budget -= file.value.count + path.string.utf8.count + 48
+            }
+            if !collect(under: path, glob, into: &found, budget: &budget) { return false }
         }
+        return true
     }
 
     // MARK: Internals
