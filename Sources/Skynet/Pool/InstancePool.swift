@@ -1,0 +1,236 @@
+/// The state of a service client's pool, as a pure core: which instances exist, how each
+/// one's connection stands, how busy and healthy each is, and which one takes the next call.
+///
+/// The shell feeds it the instance list (from a registry watch), connection outcomes and
+/// call outcomes, performs the returned `InstancePool.Action`s (connect, disconnect) and
+/// asks `pick` where to send a call. Time comes in as a `Duration` from the shell's
+/// monotonic clock and randomness from the caller's generator, so tests replay exactly.
+///
+/// Picking: only registered instances with a ready connection that are not ejected; the
+/// caller's host first, then its region, then anywhere (the Go seed's chooser); within that
+/// tier, power of two choices on outstanding calls. A lost connection takes an instance
+/// out at once (until it reconnects, with jittered exponential backoff); consecutive call
+/// failures eject it for a while (doubling, capped), but never more than
+/// `maxEjectedFraction` of the pool, so a bad deploy cannot eject everything.
+public struct InstancePool: Sendable {
+    /// How eager the pool is to eject and reconnect.
+    public struct Configuration: Hashable, Sendable {
+        /// Consecutive failed calls that eject an instance.
+        public var failuresToEject: Int
+        /// First ejection; each further one doubles, up to `maxEjection`.
+        public var baseEjection: Duration
+        /// Longest ejection.
+        public var maxEjection: Duration
+        /// Largest share of instances ejected at once; one of two may be, never all of them.
+        public var maxEjectedFraction: Double
+        /// Reconnection backoff bounds.
+        public var backoff: ClosedRange<Duration>
+
+        /// Creates a configuration: eject after 5 failures for 1 s (doubling to 30 s), at most
+        /// half the pool; reconnect after 50 ms doubling to 2 s.
+        public init(
+            failuresToEject: Int = 5, baseEjection: Duration = .seconds(1), maxEjection: Duration = .seconds(30),
+            maxEjectedFraction: Double = 0.5, backoff: ClosedRange<Duration> = .milliseconds(50)...(.seconds(2))
+        ) {
+            self.failuresToEject = failuresToEject
+            self.baseEjection = baseEjection
+            self.maxEjection = maxEjection
+            self.maxEjectedFraction = maxEjectedFraction
+            self.backoff = backoff
+        }
+    }
+
+    /// What the pool knows of an instance from the registry.
+    public struct Descriptor: Hashable, Sendable {
+        /// Its service address, `host:port`; identifies it in the pool.
+        public var address: String
+        /// Its region.
+        public var region: String
+        /// Its host.
+        public var host: String
+        /// False when it is running but out of rotation.
+        public var registered: Bool
+
+        /// Creates a descriptor.
+        public init(address: String, region: String, host: String, registered: Bool) {
+            self.address = address
+            self.region = region
+            self.host = host
+            self.registered = registered
+        }
+    }
+
+    /// Where an instance's connection stands.
+    public enum ConnectionState: Hashable, Sendable {
+        case idle
+        case connecting
+        case ready
+        /// Waiting until `until` before the next connection attempt.
+        case backingOff(until: Duration)
+    }
+
+    /// What the shell must do.
+    public enum Action: Hashable, Sendable {
+        /// Open a connection to the instance (report `connected` or `connectFailed`).
+        case connect(String)
+        /// Close the instance's connection: it left the pool.
+        case disconnect(String)
+    }
+
+    /// Why a call failed, as far as the pool cares.
+    public enum Failure: Hashable, Sendable {
+        /// The connection broke: the instance leaves rotation until it reconnects.
+        case connectionLost
+        /// The call failed or timed out on a working connection.
+        case callFailed
+    }
+
+    struct Instance: Sendable {
+        var descriptor: Descriptor
+        var connection: ConnectionState = .idle
+        var outstanding = 0
+        var consecutiveFailures = 0
+        var ejectedUntil: Duration?
+        var ejections = 0
+        var connectAttempts = 0
+    }
+
+    /// The configuration in force.
+    public let configuration: Configuration
+    /// The caller's region and host, preferred when picking.
+    public let localRegion: String, localHost: String
+    private var instances: [String: Instance] = [:]
+
+    /// Creates an empty pool for a caller in `localRegion` on `localHost`.
+    public init(configuration: Configuration = .init(), localRegion: String, localHost: String) {
+        self.configuration = configuration
+        self.localRegion = localRegion
+        self.localHost = localHost
+    }
+
+    /// Addresses in the pool, sorted.
+    public var addresses: [String] { instances.keys.sorted() }
+
+    /// An instance's connection state, or `nil` when it is not in the pool.
+    public func connectionState(of address: String) -> ConnectionState? { instances[address]?.connection }
+
+    /// Calls in flight on an instance.
+    public func outstanding(of address: String) -> Int { instances[address]?.outstanding ?? 0 }
+
+    /// True when the instance is ejected at `now`.
+    public func isEjected(_ address: String, now: Duration) -> Bool {
+        instances[address]?.ejectedUntil.map { $0 > now } ?? false
+    }
+
+    /// Replaces the instance list (from the registry); new instances are connected, gone
+    /// ones disconnected, others keep their state with their new registration flag.
+    public mutating func update(_ descriptors: [Descriptor]) -> [Action] {
+        var actions: [Action] = []
+        let incoming = Dictionary(descriptors.map { ($0.address, $0) }, uniquingKeysWith: { _, last in last })
+        for address in instances.keys.sorted() where incoming[address] == nil {
+            instances[address] = nil
+            actions.append(.disconnect(address))
+        }
+        for address in incoming.keys.sorted() {
+            if instances[address] == nil {
+                instances[address] = Instance(descriptor: incoming[address]!, connection: .connecting)
+                actions.append(.connect(address))
+            } else {
+                instances[address]!.descriptor = incoming[address]!
+            }
+        }
+        return actions
+    }
+
+    /// The instance for the next call, or `nil` when none can take it now. `excluding`
+    /// skips instances a retry must avoid.
+    public func pick(now: Duration, excluding: Set<String> = [], using generator: inout some RandomNumberGenerator) -> String? {
+        let eligible = instances.values.filter { instance in
+            instance.descriptor.registered && instance.connection == .ready
+                && !(instance.ejectedUntil.map { $0 > now } ?? false) && !excluding.contains(instance.descriptor.address)
+        }
+        let tier = [
+            eligible.filter { $0.descriptor.host == localHost && $0.descriptor.region == localRegion },
+            eligible.filter { $0.descriptor.region == localRegion },
+            eligible,
+        ].first { !$0.isEmpty } ?? []
+        guard !tier.isEmpty else { return nil }
+        let sorted = tier.sorted { $0.descriptor.address < $1.descriptor.address }
+        if sorted.count == 1 { return sorted[0].descriptor.address }
+        let first = Int.random(in: 0..<sorted.count, using: &generator)
+        var second = Int.random(in: 0..<(sorted.count - 1), using: &generator)
+        if second >= first { second += 1 }
+        let (a, b) = (sorted[first], sorted[second])
+        return (b.outstanding < a.outstanding ? b : a).descriptor.address
+    }
+
+    /// A call was sent to `address`.
+    public mutating func callStarted(_ address: String) {
+        instances[address]?.outstanding += 1
+    }
+
+    /// A call on `address` succeeded: its failure streak and ejection history reset.
+    public mutating func callSucceeded(_ address: String) {
+        guard var instance = instances[address] else { return }
+        instance.outstanding = max(0, instance.outstanding - 1)
+        instance.consecutiveFailures = 0
+        instance.ejections = 0
+        instances[address] = instance
+    }
+
+    /// A call on `address` failed. Returns the actions to take (a reconnect for a lost connection).
+    public mutating func callFailed(_ address: String, _ failure: Failure, now: Duration) -> [Action] {
+        guard var instance = instances[address] else { return [] }
+        instance.outstanding = max(0, instance.outstanding - 1)
+        var actions: [Action] = []
+        switch failure {
+        case .connectionLost:
+            if instance.connection == .ready {
+                instance.connection = .connecting
+                actions.append(.connect(address))
+            }
+        case .callFailed:
+            instance.consecutiveFailures += 1
+            if instance.consecutiveFailures >= configuration.failuresToEject, mayEject(now: now, excluding: address) {
+                let factor = 1 << min(instance.ejections, 20)
+                instance.ejectedUntil = now + min(configuration.maxEjection, configuration.baseEjection * factor)
+                instance.ejections += 1
+                instance.consecutiveFailures = 0
+            }
+        }
+        instances[address] = instance
+        return actions
+    }
+
+    /// The connection to `address` is up.
+    public mutating func connected(_ address: String) {
+        instances[address]?.connection = .ready
+        instances[address]?.connectAttempts = 0
+    }
+
+    /// Connecting to `address` failed; it waits a jittered, doubling delay (returned) before
+    /// the shell calls `backoffElapsed`.
+    public mutating func connectFailed(_ address: String, now: Duration, using generator: inout some RandomNumberGenerator) -> Duration? {
+        guard var instance = instances[address] else { return nil }
+        let ceiling = min(configuration.backoff.upperBound, configuration.backoff.lowerBound * (1 << min(instance.connectAttempts, 20)))
+        let delay = ceiling * Double.random(in: 0.5...1, using: &generator)
+        instance.connectAttempts += 1
+        instance.connection = .backingOff(until: now + delay)
+        instances[address] = instance
+        return delay
+    }
+
+    /// A backoff delay passed: try `address` again.
+    public mutating func backoffElapsed(_ address: String, now: Duration) -> [Action] {
+        guard case .backingOff(let until) = instances[address]?.connection, until <= now else { return [] }
+        instances[address]!.connection = .connecting
+        return [.connect(address)]
+    }
+
+    /// True when ejecting one more instance keeps the ejected share within the cap.
+    private func mayEject(now: Duration, excluding address: String) -> Bool {
+        let ejected = instances.values.filter { $0.descriptor.address != address && ($0.ejectedUntil.map { $0 > now } ?? false) }.count
+        let allowed = min(instances.count - 1, max(1, Int((Double(instances.count) * configuration.maxEjectedFraction).rounded(.down))))
+        return ejected + 1 <= allowed
+    }
+}
