@@ -14,7 +14,7 @@ struct SkynetdProcessTests {
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let daemon = try SkynetdProcess(dataDir: dir, extra: ["--snapshot-every", "300"])
         let client = CoordinatorClient(configuration: .init(addresses: [daemon.address], callTimeout: .seconds(2)), logger: quietLogger())
-        let acknowledged = Acknowledged()
+        let acknowledged = Acknowledged(signalAt: 1_000)
         // 16 writers go on until the daemon dies under them; each records what was acknowledged.
         try await withThrowingTaskGroup(of: Void.self) { group in
             for writer in 0..<16 {
@@ -28,7 +28,7 @@ struct SkynetdProcessTests {
             }
             group.addTask {
                 // Let at least 1,000 writes land (several snapshots), then kill -9 mid-stream.
-                while acknowledged.count < 1_000 { try await Task.sleep(for: .milliseconds(5)) }
+                for await _ in acknowledged.reached { break }
                 daemon.stop(signal: SIGKILL)
             }
             try await group.waitForAll()
@@ -65,8 +65,13 @@ struct SkynetdProcessTests {
         daemon = try SkynetdProcess(dataDir: dir, port: port)
         for i in 51...100 {
             // The writer's first call after the restart may meet the dead connection; retry it.
-            while true {
-                do { try await writer.set("/r/\(i)", "\(i)"); break } catch let error as RPCError where error.code == .unavailable { continue }
+            for attempt in 1...20 {
+                do {
+                    try await writer.set("/r/\(i)", "\(i)")
+                    break
+                } catch let error as RPCError where error.code == .unavailable && attempt < 20 {
+                    continue
+                }
             }
         }
         let events = try await collected.value
@@ -128,8 +133,23 @@ struct SkynetdProcessTests {
 /// What the writers of the kill -9 test were told is durable.
 final class Acknowledged: Sendable {
     private let state = Mutex<[String: String]>([:])
+    private let threshold: Int
+    private let continuation: AsyncStream<Void>.Continuation
+    /// Yields once when `threshold` writes have been acknowledged.
+    let reached: AsyncStream<Void>
 
-    func record(_ key: String, _ value: String) { state.withLock { $0[key] = value } }
-    var count: Int { state.withLock { $0.count } }
+    init(signalAt threshold: Int) {
+        self.threshold = threshold
+        (reached, continuation) = AsyncStream.makeStream(of: Void.self)
+    }
+
+    func record(_ key: String, _ value: String) {
+        let count = state.withLock { state in
+            state[key] = value
+            return state.count
+        }
+        if count == threshold { continuation.yield() }
+    }
+
     var writes: [String: String] { state.withLock { $0 } }
 }
