@@ -148,6 +148,7 @@ struct CoordinatorBenchmark: AsyncParsableCommand {
         let acks = AckTimes()
         let puts = max(1, Int(seconds * Double(watchRate)))
         let ready = try await writer.set("/w/ready", "1")
+        let (live, liveContinuation) = AsyncStream.makeStream(of: Void.self)
         let arrivals = try await withThrowingTaskGroup(of: [(Int64, ContinuousClock.Instant)].self) { group in
             for w in 0..<watches {
                 let stream = watchers[w % watchers.count].watch("/w/**", fromRev: ready)
@@ -157,6 +158,7 @@ struct CoordinatorBenchmark: AsyncParsableCommand {
                     var count = 0
                     for try await update in stream {
                         let now = clock.now
+                        if update.events.contains(where: { $0.path.string == "/w/ready" }) { liveContinuation.yield() }
                         for event in update.events where event.path.string != "/w/ready" {
                             seen.append((event.rev, now))
                             count += 1
@@ -167,7 +169,11 @@ struct CoordinatorBenchmark: AsyncParsableCommand {
                 }
             }
             // Wait until every watch is live (it saw the ready write), then put at the rate.
-            try await Task.sleep(for: .milliseconds(500))
+            var liveCount = 0
+            for await _ in live {
+                liveCount += 1
+                if liveCount == watches { break }
+            }
             let interval = Duration.seconds(1) / watchRate
             var next = clock.now
             for i in 0..<puts {
