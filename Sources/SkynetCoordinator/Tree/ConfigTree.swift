@@ -23,8 +23,9 @@ public struct ConfigTree: Sendable {
     public internal(set) var oldestRevision: Int64 = 0
     /// Versions of every file, oldest first; the last one is current.
     var files: [TreePath: [Version]] = [:]
-    /// Names of the children of every directory that has any.
-    var children: [TreePath: Set<Substring>] = [:]
+    /// Names of the children of every directory that has any. Strings, not substrings of
+    /// the paths: a name of up to 15 bytes is stored inline, half the size of a Substring.
+    var children: [TreePath: Set<String>] = [:]
     /// Files bound to each session.
     var sessionFiles: [UInt64: Set<TreePath>] = [:]
     /// Number of files that exist now.
@@ -129,7 +130,7 @@ public struct ConfigTree: Sendable {
 
     /// The names in directory `path`, sorted. Throws `notFound` when it is not a directory.
     public func getdir(_ path: TreePath) throws(TreeError) -> [String] {
-        if let names = children[path] { return names.map(String.init).sorted() }
+        if let names = children[path] { return names.sorted() }
         if path.isRoot { return [] }
         throw .notFound(path: path.string)
     }
@@ -295,7 +296,7 @@ public struct ConfigTree: Sendable {
             fileCount += 1
             var child = path
             while let parent = child.parent {
-                let inserted = children[parent, default: []].insert(child.name).inserted
+                let inserted = children[parent, default: []].insert(String(child.name)).inserted
                 guard inserted, !parent.isRoot else { break }
                 child = parent
             }
@@ -303,7 +304,7 @@ public struct ConfigTree: Sendable {
             fileCount -= 1
             var child = path
             while let parent = child.parent {
-                children[parent]?.remove(child.name)
+                children[parent]?.remove(String(child.name))
                 guard children[parent]?.isEmpty == true else { break }
                 children[parent] = nil
                 child = parent

@@ -79,7 +79,7 @@ public struct TreePath: Hashable, Sendable, Comparable, CustomStringConvertible 
     }
 
     /// The path of child `name` (which must be a valid segment).
-    func child(_ name: Substring) -> TreePath {
+    func child(_ name: some StringProtocol) -> TreePath {
         TreePath(unchecked: isRoot ? "/" + name : string + "/" + name)
     }
 
