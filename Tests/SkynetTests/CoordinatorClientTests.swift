@@ -140,3 +140,43 @@ struct CoordinatorClientTests {
         }
     }
 }
+
+@Suite("Coordinator client failover", .timeLimit(.minutes(1)))
+struct CoordinatorClientFailoverTests {
+    /// A port nothing listens on: bound by a server that is then shut down.
+    static func closedPort() async throws -> Int {
+        let server = RPCServer(router: RPCRouter(), logger: quietLogger())
+        let port = try await server.start().port!
+        await server.shutdown()
+        return port
+    }
+
+    @Test("a dead address in the list is skipped; the live one serves")
+    func skipsDeadAddresses() async throws {
+        let dead = try await Self.closedPort()
+        try await withCoordinator { server, _ in
+            let client = CoordinatorClient(
+                configuration: .init(addresses: ["127.0.0.1:\(dead)", "127.0.0.1:\(server.localAddress!.port!)"], backoff: .milliseconds(10)...(.milliseconds(50))),
+                logger: quietLogger())
+            let rev = try await client.set("/failover/k", "v")
+            #expect(try await client.get("/failover/k")?.stat.modRev == rev)
+            await client.close()
+        }
+    }
+
+    @Test("when no coordinator answers, the error names every address tried")
+    func namesAddresses() async throws {
+        let (a, b) = (try await Self.closedPort(), try await Self.closedPort())
+        let client = CoordinatorClient(
+            configuration: .init(addresses: ["127.0.0.1:\(a)", "127.0.0.1:\(b)"], callTimeout: .milliseconds(300), backoff: .milliseconds(10)...(.milliseconds(50))),
+            logger: quietLogger())
+        do {
+            _ = try await client.get("/x")
+            Issue.record("a call succeeded with no coordinator")
+        } catch let error as RPCError {
+            #expect(error.code == .unavailable)
+            #expect(error.message.contains("127.0.0.1:\(a)") && error.message.contains("127.0.0.1:\(b)"), "\(error.message)")
+        }
+        await client.close()
+    }
+}
