@@ -82,7 +82,7 @@ public final class RPCConnection: Sendable {
     public func call(
         _ method: String, _ params: [MessagePackValue], timeout: Duration? = nil, metadata: RPCCallMetadata? = nil
     ) async throws -> MessagePackValue {
-        guard !closing.load(ordering: .relaxed) else { throw RPCError(.unavailable, "connection to \(peer) is closing") }
+        guard !closing.load(ordering: .relaxed) else { throw RPCError.notSent("connection to \(peer) is closing") }
         let msgid = nextMsgid.wrappingAdd(1, ordering: .relaxed).newValue
         var buffer = channel.allocator.buffer(capacity: 64)
         RPCMessage.request(msgid: msgid, method: method, params: metadata.map { params + [$0.value] } ?? params).write(to: &buffer)
@@ -94,7 +94,7 @@ public final class RPCConnection: Sendable {
         let call = RPCOutboundCall(msgid: msgid, bytes: buffer, promise: promise, deadline: timeout.map { .now() + TimeAmount($0) })
         let peer = self.peer
         channel.writeAndFlush(RPCOutbound.call(call)).whenFailure { error in
-            promise.fail(RPCError(.unavailable, "cannot send to \(peer): \(error)"))
+            promise.fail(RPCError.notSent("cannot send to \(peer): \(error)"))
         }
         return try await withTaskCancellationHandler {
             try await promise.futureResult.get()

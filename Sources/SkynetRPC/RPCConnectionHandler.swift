@@ -61,8 +61,10 @@ final class RPCConnectionHandler: ChannelDuplexHandler {
                 }
                 context.write(wrapOutboundOut(call.bytes), promise: promise)
             } catch {
-                call.promise.fail(error)
-                promise?.fail(error)
+                // The connection closed before this call was written: it never left.
+                let failure = RPCError.notSent((error as? RPCError)?.message ?? "\(error)")
+                call.promise.fail(failure)
+                promise?.fail(failure)
             }
         }
     }

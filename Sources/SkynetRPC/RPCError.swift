@@ -52,6 +52,15 @@ public struct RPCError: Error, Hashable, Sendable, CustomStringConvertible {
 }
 
 extension RPCError {
+    /// `Unavailable` for a request that never left this process, so it cannot have run on
+    /// the server and is always safe to retry elsewhere (`data: {"notSent": true}`).
+    public static func notSent(_ message: String) -> RPCError {
+        RPCError(.unavailable, message, data: .map(["notSent": true]))
+    }
+
+    /// True for errors of requests that never left this process (see `notSent`).
+    public var wasNotSent: Bool { data?["notSent"] == true }
+
     /// Maps a decoding failure of params to `BadRequest` with the coding path.
     static func badParams(_ error: any Error) -> RPCError {
         if let decoding = error as? DecodingError { return RPCError(.badRequest, decoding.messagePackDescription) }

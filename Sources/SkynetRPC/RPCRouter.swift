@@ -52,6 +52,12 @@ public struct RPCRouter: Sendable {
         }
     }
 
+    /// Wraps every registered method handler, for instrumentation (counting, timing)
+    /// without touching the handlers themselves. `wrap` gets the method name and its handler.
+    public mutating func wrapMethods(_ wrap: (String, @escaping RawHandler) -> RawHandler) {
+        for (name, handler) in methods { methods[name] = wrap(name, handler) }
+    }
+
     /// Registers a handler for notifications of that name.
     public mutating func onNotification(_ method: String, _ handler: @escaping NotificationHandler) {
         notifications[method] = handler
