@@ -62,7 +62,7 @@ final class RPCConnectionHandler: ChannelDuplexHandler {
                 context.write(wrapOutboundOut(call.bytes), promise: promise)
             } catch {
                 // The connection closed before this call was written: it never left.
-                let failure = RPCError.notSent((error as? RPCError)?.message ?? "\(error)")
+                let failure = RPCError.notSent(error.message)
                 call.promise.fail(failure)
                 promise?.fail(failure)
             }
