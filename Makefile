@@ -6,8 +6,8 @@ SWIFT ?= swift
 deps:
 	@scripts/install-deps.sh
 
-# Brings up the platform: `skynetd --dev`, then a service registering itself and a client
-# finding and calling it; skynetd stays up until Ctrl-C.
+# Brings up the platform: `skynetd --dev`, the echo service (it registers itself) and the
+# echo client (it finds the service and calls it); in a terminal they stay up until Ctrl-C.
 run: deps
 	SWIFT=$(SWIFT) scripts/run-dev.sh
 

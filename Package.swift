@@ -11,7 +11,8 @@ let package = Package(
         .library(name: "Skynet", targets: ["Skynet"]),
         .executable(name: "skynetd", targets: ["skynetd"]),
         .executable(name: "sky-bench", targets: ["sky-bench"]),
-        .executable(name: "registry-demo", targets: ["registry-demo"]),
+        .executable(name: "echo-service", targets: ["echo-service"]),
+        .executable(name: "echo-client", targets: ["echo-client"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.0"),
@@ -62,6 +63,7 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
         .executableTarget(
@@ -88,14 +90,19 @@ let package = Package(
             path: "tools/sky-bench"
         ),
         .executableTarget(
-            name: "registry-demo",
+            name: "echo-service",
             dependencies: [
                 "Skynet",
                 "SkynetRPC",
-                "MessagePack",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
-            path: "examples/registry-demo"
+            path: "examples/echo-service"
+        ),
+        .executableTarget(
+            name: "echo-client",
+            dependencies: ["Skynet"],
+            path: "examples/echo-client"
         ),
         // Helpers shared by the test targets (seeded randomness); not a product.
         .target(

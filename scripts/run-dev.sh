@@ -1,36 +1,51 @@
 #!/usr/bin/env bash
 # `make run`: brings up the platform on its embedded default, `skynetd --dev`
-# (127.0.0.1:8046, data in ./.skynet), runs the registry demo against it, then keeps
-# skynetd in the foreground until Ctrl-C (which stops it gracefully).
+# (127.0.0.1:8046, data in ./.skynet), starts the echo service (it registers itself),
+# runs the echo client (it finds the service through the registry and calls it), then
+# keeps skynetd and the service up until Ctrl-C, which stops both gracefully.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SWIFT="${SWIFT:-swift}"
 
-"$SWIFT" build -c release --product skynetd
-"$SWIFT" build -c release --product registry-demo
+for product in skynetd echo-service echo-client; do
+    "$SWIFT" build -c release --product "$product"
+done
 BIN="$("$SWIFT" build -c release --show-bin-path)"
 
 mkdir -p .skynet
-"$BIN/skynetd" --dev > .skynet/skynetd.out 2> .skynet/skynetd.log &
-PID=$!
-stop() { kill -TERM "$PID" 2>/dev/null || true; wait "$PID" 2>/dev/null || true; }
+PIDS=()
+stop() {
+    for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+    for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
+}
 trap stop INT TERM EXIT
 
-# Wait (up to 10 s) for skynetd to say it listens, or to die.
-for _ in $(seq 100); do
-    if grep -q "listening on" .skynet/skynetd.out 2>/dev/null; then break; fi
-    if ! kill -0 "$PID" 2>/dev/null; then
-        echo "skynetd --dev did not start:" >&2
-        tail -5 .skynet/skynetd.log >&2
-        exit 1
-    fi
-    sleep 0.1
-done
-cat .skynet/skynetd.out
+# Starts "$@" in the background, logging to .skynet/NAME.log, and waits (up to 10 s) for
+# its first line on stdout, which it prints.
+start() {
+    local name="$1"; shift
+    "$@" > ".skynet/$name.out" 2> ".skynet/$name.log" &
+    local pid=$!
+    PIDS+=("$pid")
+    for _ in $(seq 100); do
+        if [ -s ".skynet/$name.out" ]; then cat ".skynet/$name.out"; return 0; fi
+        if ! kill -0 "$pid" 2>/dev/null; then
+            echo "$name did not start:" >&2
+            tail -5 ".skynet/$name.log" >&2
+            exit 1
+        fi
+        sleep 0.1
+    done
+    echo "$name did not start within 10 s (log: .skynet/$name.log)" >&2
+    exit 1
+}
 
-SKYNET_COORDINATORS=127.0.0.1:8046 "$BIN/registry-demo"
+start skynetd "$BIN/skynetd" --dev
+export SKYNET_COORDINATORS=127.0.0.1:8046
+start echo-service "$BIN/echo-service"
+"$BIN/echo-client"
 
 if [ -t 0 ] && [ -z "${CI:-}" ]; then
-    echo "skynetd --dev is serving on 127.0.0.1:8046 (log: .skynet/skynetd.log); Ctrl-C stops it."
-    wait "$PID"
+    echo "skynetd --dev and the echo service are up (logs in .skynet/); Ctrl-C stops them."
+    wait "${PIDS[0]}"
 fi

@@ -52,13 +52,14 @@ public struct RPCError: Error, Hashable, Sendable, CustomStringConvertible {
 }
 
 extension RPCError {
-    /// `Unavailable` for a request that never left this process, so it cannot have run on
-    /// the server and is always safe to retry elsewhere (`data: {"notSent": true}`).
+    /// `Unavailable` for a request that cannot have run: it never left this process, or the
+    /// server refused it unrun (shutting down). Always safe to retry elsewhere; the wire
+    /// form carries `data: {"notSent": true}`.
     public static func notSent(_ message: String) -> RPCError {
         RPCError(.unavailable, message, data: .map(["notSent": true]))
     }
 
-    /// True for errors of requests that never left this process (see `notSent`).
+    /// True for errors of requests that cannot have run (see `notSent`).
     public var wasNotSent: Bool { data?["notSent"] == true }
 
     /// Maps a decoding failure of params to `BadRequest` with the coding path.

@@ -60,7 +60,7 @@ final class RPCServerConnectionHandler: ChannelInboundHandler {
 
     private func serve(msgid: UInt32, method: String, params: [MessagePackValue], context: ChannelHandlerContext) {
         guard state.isAccepting else {
-            respond(.failure(msgid, RPCError(.unavailable, "server is shutting down")), context: context)
+            respond(.failure(msgid, RPCError.notSent("server is shutting down; the call did not run")), context: context)
             return
         }
         guard let handler = router.methods[method] else {

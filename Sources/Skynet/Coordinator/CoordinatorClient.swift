@@ -90,9 +90,16 @@ public final class CoordinatorClient: Sendable {
 
     /// Every file matching `glob` (`*` one segment, `**` any depth, `?` one character), sorted by path.
     public func walk(_ glob: String) async throws -> [TreeFile] {
+        try await walkAtRevision(glob).files
+    }
+
+    /// Every file matching `glob` and the revision it was read at: watch from `revision + 1`
+    /// to follow the same files without a gap.
+    public func walkAtRevision(_ glob: String) async throws -> (revision: Int64, files: [TreeFile]) {
         let result = try await call("walk", [.string(glob)], idempotent: true)
         return try decode { () throws(WireError) in
-            try result.field("files", in: "walk").wireArray("files").map { (v) throws(WireError) in try TreeFile(wireValue: v) }
+            (try result.field("rev", in: "walk").wireInt("rev"),
+             try result.field("files", in: "walk").wireArray("files").map { (v) throws(WireError) in try TreeFile(wireValue: v) })
         }
     }
 

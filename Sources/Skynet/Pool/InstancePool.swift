@@ -182,13 +182,10 @@ public struct InstancePool: Sendable {
     public mutating func callFailed(_ address: String, _ failure: Failure, now: Duration) -> [Action] {
         guard var instance = instances[address] else { return [] }
         instance.outstanding = max(0, instance.outstanding - 1)
-        var actions: [Action] = []
         switch failure {
         case .connectionLost:
-            if instance.connection == .ready {
-                instance.connection = .connecting
-                actions.append(.connect(address))
-            }
+            instances[address] = instance
+            return connectionLost(address)
         case .callFailed:
             instance.consecutiveFailures += 1
             if instance.consecutiveFailures >= configuration.failuresToEject, mayEject(now: now, excluding: address) {
@@ -199,7 +196,23 @@ public struct InstancePool: Sendable {
             }
         }
         instances[address] = instance
-        return actions
+        return []
+    }
+
+    /// The connection to `address` broke (noticed by a call or by the connection itself):
+    /// it leaves rotation at once and is reconnected.
+    public mutating func connectionLost(_ address: String) -> [Action] {
+        guard instances[address]?.connection == .ready else { return [] }
+        instances[address]!.connection = .connecting
+        return [.connect(address)]
+    }
+
+    /// Addresses of instances that can take calls at `now` (registered, ready, not
+    /// ejected), sorted: the members of the key-affinity ring.
+    public func available(now: Duration) -> [String] {
+        instances.values.filter { instance in
+            instance.descriptor.registered && instance.connection == .ready && !(instance.ejectedUntil.map { $0 > now } ?? false)
+        }.map(\.descriptor.address).sorted()
     }
 
     /// The connection to `address` is up.

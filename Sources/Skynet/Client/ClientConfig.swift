@@ -1,0 +1,34 @@
+/// Where a `Client` finds the coordinator, where the caller is, and how patient calls are.
+public struct ClientConfig: Sendable {
+    /// Coordinator addresses, `host:port`.
+    public var coordinators: [String]
+    /// The caller's region: instances there are preferred.
+    public var region: String
+    /// The caller's host: instances there are preferred most.
+    public var host: String
+    /// How long a call may take over all its attempts, unless it says otherwise.
+    public var timeout: Duration
+    /// Ejection and reconnection settings of every pool.
+    public var pool: InstancePool.Configuration
+
+    /// Creates a configuration.
+    public init(
+        coordinators: [String] = ["127.0.0.1:8046"], region: String = "local", host: String = "127.0.0.1",
+        timeout: Duration = .seconds(5), pool: InstancePool.Configuration = .init()
+    ) {
+        self.coordinators = coordinators
+        self.region = region
+        self.host = host
+        self.timeout = timeout
+        self.pool = pool
+    }
+
+    /// The defaults with `SKYNET_COORDINATORS`, `SKYNET_REGION` and `SKYNET_HOST` applied.
+    public static func fromEnvironment(_ environment: [String: String]) -> ClientConfig {
+        var config = ClientConfig()
+        if let list = environment["SKYNET_COORDINATORS"], !list.isEmpty { config.coordinators = list.split(separator: ",").map(String.init) }
+        if let region = environment["SKYNET_REGION"], !region.isEmpty { config.region = region }
+        if let host = environment["SKYNET_HOST"], !host.isEmpty { config.host = host }
+        return config
+    }
+}

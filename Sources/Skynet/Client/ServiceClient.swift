@@ -1,0 +1,283 @@
+import Logging
+import MessagePack
+import SkynetRPC
+import Synchronization
+
+/// A self-healing pool over the instances of one service: `send` picks an instance (see
+/// `InstancePool`), retries what is safe to retry, and fails with `NoInstances` when no
+/// instance can take the call before the deadline.
+///
+/// The instance set follows a registry watch; while the coordinator is away the pool
+/// keeps using the instances it last knew. One deadline covers every attempt. A call is
+/// retried on another instance when it cannot have run (never sent, or refused by a
+/// server shutting down); a call marked `idempotent` is also retried after a lost
+/// connection or an attempt timeout (each attempt gets half the time left). A retry budget
+/// (20% of recent calls, plus 10 per second) stops retry storms.
+public final class ServiceClient: Sendable {
+    private struct State {
+        var pool: InstancePool
+        var connections: [String: RPCConnection] = [:]
+        var budget = RetryBudget()
+        var rng = SystemRandomNumberGenerator()
+        var waiters: [UInt64: CheckedContinuation<Void, Never>] = [:]
+        var nextWaiter: UInt64 = 0
+        var closed = false
+    }
+
+    /// The criteria the pool follows.
+    public let query: Query
+    private let config: ClientConfig
+    private let coordinator: CoordinatorClient
+    private let logger: Logger
+    private let state: Mutex<State>
+    private let origin = ContinuousClock.now
+    private let watcher = Mutex<Task<Void, Never>?>(nil)
+
+    init(query: Query, config: ClientConfig, coordinator: CoordinatorClient, logger: Logger) {
+        self.query = query
+        self.config = config
+        self.coordinator = coordinator
+        self.logger = logger
+        state = Mutex(State(pool: InstancePool(configuration: config.pool, localRegion: config.region, localHost: config.host)))
+        // The watch keeps the pool alive until `close()` (or the client's `close()`).
+        let task = Task { await self.followRegistry() }
+        watcher.withLock { $0 = task }
+    }
+
+    /// Calls `method` with typed positional arguments on an instance and decodes the result.
+    /// `key` routes by consistent hashing (the same key reaches the same instance while the
+    /// instance set is stable). Throws the server's `RPCError`, `NoInstances`,
+    /// `DeadlineExceeded` or `Unavailable`.
+    public func send<each A: Encodable, R: Decodable>(
+        _ method: String, _ arguments: repeat each A, returning type: R.Type = R.self,
+        key: String? = nil, timeout: Duration? = nil, idempotent: Bool = false
+    ) async throws -> R {
+        let params = try Self.encode(repeat each arguments)
+        let value = try await sendRaw(method, params, key: key, timeout: timeout, idempotent: idempotent, retries: true)
+        return try Self.decode(value, as: type, method: method)
+    }
+
+    /// `send` without retries: one attempt on one instance.
+    public func sendOnce<each A: Encodable, R: Decodable>(
+        _ method: String, _ arguments: repeat each A, returning type: R.Type = R.self, key: String? = nil, timeout: Duration? = nil
+    ) async throws -> R {
+        let params = try Self.encode(repeat each arguments)
+        let value = try await sendRaw(method, params, key: key, timeout: timeout, idempotent: false, retries: false)
+        return try Self.decode(value, as: type, method: method)
+    }
+
+    /// Addresses of the instances that can take calls now, sorted.
+    public var availableInstances: [String] {
+        let now = self.now
+        return state.withLock { $0.pool.available(now: now) }
+    }
+
+    /// Stops following the registry and closes every connection.
+    public func close() async {
+        watcher.withLock { $0?.cancel() }
+        let (connections, waiters) = state.withLock { state in
+            state.closed = true
+            defer { state.connections = [:]; state.waiters = [:] }
+            return (Array(state.connections.values), Array(state.waiters.values))
+        }
+        for waiter in waiters { waiter.resume() }
+        for connection in connections { await connection.close() }
+    }
+
+    // MARK: Sending
+
+    private var now: Duration { ContinuousClock.now - origin }
+
+    func sendRaw(_ method: String, _ params: [MessagePackValue], key: String?, timeout: Duration?, idempotent: Bool, retries: Bool) async throws -> MessagePackValue {
+        let deadline = now + (timeout ?? config.timeout)
+        state.withLock { $0.budget.deposit(now: now) }
+        var tried: Set<String> = []
+        var attempt = 0
+        while true {
+            let (address, connection) = try await acquire(key: key, excluding: tried, deadline: deadline)
+            attempt += 1
+            let remaining = deadline - now
+            guard remaining > .zero else { throw RPCError(.deadlineExceeded, "\(method) on \(query.service ?? "?"): deadline passed before an answer") }
+            let attemptTimeout = idempotent && retries ? max(remaining / 2, min(remaining, .milliseconds(100))) : remaining
+            do {
+                let metadata = RPCCallMetadata(timeout: attemptTimeout, attempt: attempt)
+                let result = try await connection.call(method, params, timeout: attemptTimeout, metadata: metadata)
+                finished(address, .success)
+                return result
+            } catch let error as RPCError {
+                let retryable: Bool
+                switch error.code {
+                case .unavailable where error.wasNotSent:
+                    finished(address, .lost)
+                    retryable = true
+                case .unavailable:
+                    finished(address, connection.isActive ? .failed : .lost)
+                    retryable = idempotent
+                case .deadlineExceeded:
+                    finished(address, .failed)
+                    retryable = idempotent
+                case .internal:
+                    finished(address, .failed)
+                    throw error
+                default:
+                    finished(address, .success)   // the instance answered; the error is the caller's
+                    throw error
+                }
+                let allowed = retries && retryable && now < deadline && state.withLock { $0.budget.tryWithdraw(now: now) }
+                guard allowed else { throw error }
+                logger.debug("retrying call on another instance", metadata: ["rpc.method": "\(method)", "service.instance": "\(address)", "error": "\(error)"])
+                tried.insert(address)
+            }
+        }
+    }
+
+    private enum Outcome { case success, failed, lost }
+
+    private func finished(_ address: String, _ outcome: Outcome) {
+        let now = self.now
+        let actions = state.withLock { state -> [InstancePool.Action] in
+            switch outcome {
+            case .success:
+                state.pool.callSucceeded(address)
+                return []
+            case .failed: return state.pool.callFailed(address, .callFailed, now: now)
+            case .lost: return state.pool.callFailed(address, .connectionLost, now: now)
+            }
+        }
+        perform(actions)
+    }
+
+    /// An instance for the call and its connection, waiting for one until the deadline.
+    private func acquire(key: String?, excluding tried: Set<String>, deadline: Duration) async throws -> (String, RPCConnection) {
+        while true {
+            let now = self.now
+            let chosen = state.withLock { state -> (String, RPCConnection)? in
+                var address: String?
+                if let key {
+                    let ring = HashRing(members: state.pool.available(now: now))
+                    address = ring.owner(of: key).flatMap { tried.contains($0) ? nil : $0 }
+                }
+                if address == nil {
+                    address = state.pool.pick(now: now, excluding: tried, using: &state.rng)
+                        ?? state.pool.pick(now: now, using: &state.rng)   // every instance tried: any will do
+                }
+                guard let address, let connection = state.connections[address] else { return nil }
+                state.pool.callStarted(address)
+                return (address, connection)
+            }
+            if let chosen { return chosen }
+            guard now < deadline, !state.withLock({ $0.closed }) else {
+                throw RPCError("NoInstances", "no instance of \(query.glob) could take the call before the deadline")
+            }
+            await waitForChange(until: deadline)
+        }
+    }
+
+    /// Suspends until the pool changes (an instance connects or the set changes) or the deadline.
+    private func waitForChange(until deadline: Duration) async {
+        let id = state.withLock { state -> UInt64 in
+            state.nextWaiter += 1
+            return state.nextWaiter
+        }
+        let wait = deadline - now
+        await withCheckedContinuation { continuation in
+            state.withLock { $0.waiters[id] = continuation }
+            Task { [weak self] in
+                try? await Task.sleep(for: wait)
+                self?.wake(id)
+            }
+        }
+    }
+
+    private func wake(_ id: UInt64? = nil) {
+        let waiters = state.withLock { state -> [CheckedContinuation<Void, Never>] in
+            if let id { return state.waiters.removeValue(forKey: id).map { [$0] } ?? [] }
+            defer { state.waiters = [:] }
+            return Array(state.waiters.values)
+        }
+        for waiter in waiters { waiter.resume() }
+    }
+
+    // MARK: The pool's shell
+
+    private func followRegistry() async {
+        let registered = Query(service: query.service, version: query.version, region: query.region, host: query.host)
+        while !Task.isCancelled {
+            do {
+                for try await instances in registered.watch(coordinator) {
+                    let descriptors = instances.map {
+                        InstancePool.Descriptor(address: $0.serviceAddress, region: $0.region, host: $0.host, registered: $0.registered)
+                    }
+                    let actions = state.withLock { $0.pool.update(descriptors) }
+                    perform(actions)
+                    wake()
+                }
+            } catch {
+                // The coordinator is away: keep the last known instances and try again.
+                try? await Task.sleep(for: .milliseconds(200))
+            }
+        }
+    }
+
+    private func perform(_ actions: [InstancePool.Action]) {
+        for action in actions {
+            switch action {
+            case .connect(let address): Task { await self.connect(address) }
+            case .disconnect(let address):
+                if let connection = state.withLock({ $0.connections.removeValue(forKey: address) }) {
+                    Task { await connection.close() }
+                }
+            }
+        }
+    }
+
+    private func connect(_ address: String) async {
+        guard let colon = address.lastIndex(of: ":"), let port = Int(address[address.index(after: colon)...]) else { return }
+        let host = String(address[..<colon])
+        do {
+            let connection = try await RPCConnection.connect(host: host, port: port, configuration: .init(connectTimeout: .seconds(1), defaultTimeout: nil), logger: logger)
+            let kept = state.withLock { state -> Bool in
+                guard !state.closed, state.pool.connectionState(of: address) == .connecting else { return false }
+                state.connections[address] = connection
+                state.pool.connected(address)
+                return true
+            }
+            guard kept else {
+                await connection.close()
+                return
+            }
+            wake()
+            // The moment the connection breaks, the instance leaves rotation.
+            Task {
+                await connection.waitUntilClosed()
+                let actions = self.state.withLock { state -> [InstancePool.Action] in
+                    guard state.connections[address] === connection else { return [] }
+                    state.connections[address] = nil
+                    return state.pool.connectionLost(address)
+                }
+                self.perform(actions)
+            }
+        } catch {
+            let now = self.now
+            let delay = state.withLock { state in state.pool.connectFailed(address, now: now, using: &state.rng) }
+            guard let delay else { return }
+            try? await Task.sleep(for: delay)
+            perform(state.withLock { $0.pool.backoffElapsed(address, now: self.now) })
+        }
+    }
+
+    private static func encode<each A: Encodable>(_ arguments: repeat each A) throws -> [MessagePackValue] {
+        let encoder = MessagePackEncoder()
+        var params: [MessagePackValue] = []
+        for argument in repeat each arguments { params.append(try encoder.encodeToValue(argument)) }
+        return params
+    }
+
+    private static func decode<R: Decodable>(_ value: MessagePackValue, as type: R.Type, method: String) throws -> R {
+        do {
+            return try MessagePackDecoder().decode(type, from: value)
+        } catch {
+            throw RPCError(.badRequest, "result of \(method): \((error as? DecodingError)?.messagePackDescription ?? "\(error)")")
+        }
+    }
+}

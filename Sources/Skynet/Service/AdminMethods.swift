@@ -1,0 +1,39 @@
+import Logging
+import MessagePack
+import SkynetRPC
+
+/// The admin methods every service answers on its admin address: `register`,
+/// `unregister`, `stop`, `logLevel` (optional new level; returns the level), `stats`, `info`.
+enum AdminMethods {
+    static func router(for service: Service) -> RPCRouter {
+        var router = RPCRouter()
+        router.register("register") { () async throws -> Bool in
+            try await service.register()
+            return true
+        }
+        router.register("unregister") { () async throws -> Bool in
+            try await service.unregister()
+            return true
+        }
+        router.register("stop") { () -> Bool in
+            // Answer first; the stop drains this very call's connection afterwards.
+            Task { await service.stop() }
+            return true
+        }
+        router.register("logLevel") { (level: String?) throws -> String in
+            if let level {
+                guard let parsed = Logger.Level(rawValue: level) else {
+                    throw RPCError(.badRequest, "logLevel: expected one of \(Logger.Level.allCases.map(\.rawValue).joined(separator: ", ")), found \"\(level)\"")
+                }
+                service.setLogLevel(parsed)
+            }
+            return service.log.logLevel.rawValue
+        }
+        router.register("stats") { () in service.statsSnapshot() }
+        router.register("info") { () throws -> ServiceInfo in
+            guard let info = service.info else { throw RPCError(.unavailable, "service not started") }
+            return info
+        }
+        return router
+    }
+}

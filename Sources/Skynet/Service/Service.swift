@@ -1,0 +1,333 @@
+import Foundation
+import Logging
+import MessagePack
+import NIOCore
+import ServiceLifecycle
+import SkynetCoordinator
+import SkynetRPC
+import Synchronization
+
+/// A running Skynet service: serves the delegate's methods, registers itself in the
+/// coordinator, and keeps its registration and load figures current.
+///
+/// `start(register:)` binds the first free port of the service address range, binds the
+/// admin address, opens a session and writes the `ServiceInfo` ephemeral file at
+/// `/skynet/services/<name>/<version>/<region>/<host>/<port>`; load figures go beside it,
+/// under `/skynet/stats/...`, every few seconds. If the coordinator goes away the service
+/// keeps serving; if its session is lost, it opens a new one and registers again.
+/// As a swift-service-lifecycle `Service`, `run()` serves until graceful shutdown (SIGTERM,
+/// SIGINT in a `ServiceGroup`): unregister, drain in-flight calls, close the session.
+public final class Service: ServiceLifecycle.Service, Sendable {
+    private enum Phase { case idle, starting, running, stopping, stopped }
+
+    private struct State {
+        var phase = Phase.idle
+        var rpc: RPCServer?
+        var admin: RPCServer?
+        var info: ServiceInfo?
+        var session: CoordinatorSession?
+        var tasks: [Task<Void, Never>] = []
+        var ring = HashRing(members: [])
+    }
+
+    /// The configuration the service runs with.
+    public let config: ServiceConfig
+    /// The coordinator client the service registers through.
+    public let coordinator: CoordinatorClient
+    private let delegate: any ServiceProtocol
+    private let state = Mutex(State())
+    private let logger: Mutex<Logger>
+    private let stats = ServiceStats()
+    private let stopped = Mutex<[CheckedContinuation<Void, Never>]>([])
+    /// How often load figures are published.
+    public let statsInterval: Duration
+
+    /// Creates a service; nothing is bound until `start`.
+    public init(config: ServiceConfig, delegate: some ServiceProtocol, statsInterval: Duration = .seconds(3)) {
+        self.config = config
+        self.delegate = delegate
+        self.statsInterval = statsInterval
+        logger = Mutex(config.logger)
+        coordinator = CoordinatorClient(configuration: .init(addresses: config.coordinators), logger: config.logger)
+    }
+
+    /// The instance record as last published (nil before `start`).
+    public var info: ServiceInfo? { state.withLock { $0.info } }
+
+    /// The service's logger, at the level set by `logLevel` and SIGUSR1/SIGUSR2.
+    public var log: Logger { logger.withLock { $0 } }
+
+    /// Binds, registers (unless `register` is false: running but out of rotation) and serves.
+    /// Throws `ServiceConfigError` naming the range when no port in it is free, or the
+    /// coordinator's error when it cannot be reached.
+    @discardableResult
+    public func start(register: Bool = true) async throws -> ServiceInfo {
+        try state.withLock { state in
+            guard state.phase == .idle else { throw RPCError(.unavailable, "service already started") }
+            state.phase = .starting
+        }
+        var router = RPCRouter()
+        delegate.registerMethods(&router)
+        let stats = self.stats
+        router.wrapMethods { _, handler in
+            { params, context in
+                stats.begin()
+                let start = ContinuousClock.now
+                do {
+                    let result = try await handler(params, context)
+                    stats.end(seconds: (ContinuousClock.now - start).seconds, failed: false)
+                    return result
+                } catch {
+                    stats.end(seconds: (ContinuousClock.now - start).seconds, failed: true)
+                    throw error
+                }
+            }
+        }
+        let (rpc, port) = try await Self.bind(config.serviceAddress, field: "serviceAddress", router: router, skipping: nil, logger: log)
+        let admin: RPCServer, adminPort: Int
+        do {
+            (admin, adminPort) = try await Self.bind(config.adminAddress, field: "adminAddress", router: AdminMethods.router(for: self), skipping: port, logger: log)
+        } catch {
+            await rpc.shutdown()
+            state.withLock { $0.phase = .idle }
+            throw error
+        }
+        let info = ServiceInfo(
+            uuid: UUID().uuidString, name: config.name, version: config.version, region: config.region, host: config.host,
+            serviceAddress: "\(config.serviceAddress.host):\(port)", adminAddress: "\(config.adminAddress.host):\(adminPort)",
+            pid: getpid(), started: stats.started, registered: register)
+        state.withLock { state in
+            state.rpc = rpc
+            state.admin = admin
+            state.info = info
+        }
+        await delegate.started(self)
+        do {
+            try await publish(info, newSession: true)
+        } catch {
+            await shutdownServers()
+            state.withLock { $0.phase = .idle }
+            throw error
+        }
+        state.withLock { $0.phase = .running }
+        log.info("service started", metadata: ["service.path": "\(config.instancePath(port: port))", "service.admin": "\(info.adminAddress)"])
+        if register { await delegate.registered(self) }
+        startBackgroundTasks()
+        return info
+    }
+
+    /// Puts the service back in rotation.
+    public func register() async throws {
+        try await setRegistered(true)
+        await delegate.registered(self)
+    }
+
+    /// Takes the service out of rotation without stopping it.
+    public func unregister() async throws {
+        try await setRegistered(false)
+        await delegate.unregistered(self)
+    }
+
+    /// True when this instance owns `key` among the registered instances of its name and version.
+    public func isMine(_ key: String) -> Bool {
+        guard let address = info?.serviceAddress else { return false }
+        return state.withLock { $0.ring.owner(of: key) } == address
+    }
+
+    /// Stops: out of rotation, in-flight calls drained (up to 10 s), session closed (its
+    /// registration goes at once), servers closed. Safe to call more than once.
+    public func stop() async {
+        let proceed = state.withLock { state -> Bool in
+            guard state.phase == .running || state.phase == .starting else { return false }
+            state.phase = .stopping
+            return true
+        }
+        guard proceed else {
+            await waitUntilStopped()
+            return
+        }
+        log.info("service stopping")
+        if info?.registered == true { try? await setRegistered(false) }
+        let rpc = state.withLock { $0.rpc }
+        await rpc?.shutdown(gracePeriod: .seconds(10))
+        let (session, tasks) = state.withLock { ($0.session, $0.tasks) }
+        for task in tasks { task.cancel() }
+        try? await session?.close()
+        await state.withLock { $0.admin }?.shutdown(gracePeriod: .seconds(1))
+        await coordinator.close()
+        await delegate.stopped(self)
+        log.info("service stopped")
+        let waiters = state.withLock { state in
+            state.phase = .stopped
+            return stopped.withLock { waiters in
+                defer { waiters = [] }
+                return waiters
+            }
+        }
+        for waiter in waiters { waiter.resume() }
+    }
+
+    /// Completes once the service has stopped (by `stop`, the admin `stop` call or a signal).
+    public func waitUntilStopped() async {
+        await withCheckedContinuation { continuation in
+            let done = state.withLock { state in
+                if state.phase == .stopped { return true }
+                stopped.withLock { $0.append(continuation) }
+                return false
+            }
+            if done { continuation.resume() }
+        }
+    }
+
+    /// Starts if needed, serves until graceful shutdown or until stopped, then stops.
+    /// SIGUSR1 and SIGUSR2 raise and lower the log level one notch meanwhile.
+    public func run() async throws {
+        if state.withLock({ $0.phase == .idle }) { try await start() }
+        let signals = LogLevelSignals(service: self)
+        await withGracefulShutdownHandler {
+            await waitUntilStopped()
+        } onGracefulShutdown: {
+            Task { await self.stop() }
+        }
+        signals.cancel()
+    }
+
+    /// Moves the log level one notch: `up` is more verbose. Returns the new level.
+    @discardableResult
+    public func shiftLogLevel(up: Bool) -> Logger.Level {
+        logger.withLock { logger in
+            let levels = Logger.Level.allCases
+            let index = levels.firstIndex(of: logger.logLevel) ?? 2
+            logger.logLevel = levels[up ? max(0, index - 1) : min(levels.count - 1, index + 1)]
+            return logger.logLevel
+        }
+    }
+
+    /// Sets the log level.
+    public func setLogLevel(_ level: Logger.Level) {
+        logger.withLock { $0.logLevel = level }
+    }
+
+    /// The current load figures.
+    public func statsSnapshot() -> ServiceStatsSnapshot { stats.snapshot() }
+
+    // MARK: Internals
+
+    private func setRegistered(_ registered: Bool) async throws {
+        guard var info = self.info else { throw RPCError(.unavailable, "service not started") }
+        info.registered = registered
+        state.withLock { $0.info = info }
+        try await publish(info, newSession: false)
+        log.info(registered ? "service registered" : "service unregistered")
+    }
+
+    /// Writes the instance file (and a first stats file), opening a session first when asked.
+    private func publish(_ info: ServiceInfo, newSession: Bool) async throws {
+        var session = state.withLock { $0.session }
+        if newSession || session == nil || session?.isEnded == true {
+            session = try await coordinator.openSession(ttl: config.sessionTTL)
+            state.withLock { $0.session = session }
+        }
+        guard let session, let port = info.port else { return }
+        try await coordinator.set(config.instancePath(port: port), try MessagePackEncoder().encode(info), session: session.id)
+        try await coordinator.set(statsPath(port), try MessagePackEncoder().encode(stats.snapshot()), session: session.id)
+    }
+
+    private func statsPath(_ port: Int) -> String {
+        "/skynet/stats/\(config.name)/\(config.version)/\(config.region)/\(config.host)/\(port)"
+    }
+
+    private func startBackgroundTasks() {
+        let statsTask = Task { [weak self] in
+            while !Task.isCancelled {
+                try? await Task.sleep(for: self?.statsInterval ?? .seconds(3))
+                guard let self, let port = self.info?.port, let session = self.state.withLock({ $0.session }), !session.isEnded else { continue }
+                _ = try? await self.coordinator.set(self.statsPath(port), try MessagePackEncoder().encode(self.stats.snapshot()), session: session.id)
+            }
+        }
+        let sessionTask = Task { [weak self] in
+            guard let self else { return }
+            await self.keepRegistered()
+        }
+        let ringTask = Task { [weak self] in
+            guard let self else { return }
+            await self.followOwnership()
+        }
+        state.withLock { $0.tasks += [statsTask, sessionTask, ringTask] }
+    }
+
+    /// When the session is lost (the coordinator expired it while unreachable), opens a new
+    /// one and registers again, backing off while the coordinator does not answer.
+    private func keepRegistered() async {
+        while !Task.isCancelled {
+            guard let session = state.withLock({ $0.session }) else { return }
+            var lost = false
+            for await _ in session.lost { lost = true }
+            guard lost, !Task.isCancelled, state.withLock({ $0.phase == .running }) else { return }
+            log.warning("coordinator session lost; registering again")
+            var wait = Duration.milliseconds(100)
+            while !Task.isCancelled {
+                do {
+                    guard let info = self.info else { return }
+                    try await publish(info, newSession: true)
+                    log.notice("registered again with a new coordinator session")
+                    break
+                } catch {
+                    try? await Task.sleep(for: wait)
+                    wait = min(wait * 2, .seconds(2))
+                }
+            }
+        }
+    }
+
+    /// Keeps the key-affinity ring of this service's registered instances, telling the
+    /// delegate which key ranges moved.
+    private func followOwnership() async {
+        let query = Query(service: config.name, version: config.version, registered: true)
+        while !Task.isCancelled {
+            do {
+                for try await instances in query.watch(coordinator) {
+                    let ring = HashRing(members: instances.map(\.serviceAddress))
+                    let old = state.withLock { state in
+                        defer { state.ring = ring }
+                        return state.ring
+                    }
+                    let mine = info?.serviceAddress
+                    let moves = old.moves(to: ring).filter { $0.from == mine || $0.to == mine }
+                    if !moves.isEmpty, old != ring { await delegate.keysMoved(self, moves) }
+                }
+            } catch {
+                try? await Task.sleep(for: .milliseconds(200))
+            }
+        }
+    }
+
+    private func shutdownServers() async {
+        let (rpc, admin) = state.withLock { ($0.rpc, $0.admin) }
+        await rpc?.shutdown(gracePeriod: .seconds(1))
+        await admin?.shutdown(gracePeriod: .seconds(1))
+    }
+
+    /// Binds the first free port of `range`; throws naming the range when none is.
+    private static func bind(_ range: AddressRange, field: String, router: RPCRouter, skipping: Int?, logger: Logger) async throws -> (RPCServer, Int) {
+        var lastError = ""
+        for port in range.ports where port != skipping {
+            let server = RPCServer(configuration: .init(host: range.host, port: port), router: router, logger: logger)
+            do {
+                let address = try await server.start()
+                return (server, address.port ?? port)
+            } catch {
+                lastError = "\(error)"
+            }
+        }
+        throw ServiceConfigError(field: field, "no free port in \(range) (last error: \(lastError))")
+    }
+}
+
+extension Duration {
+    /// The duration in seconds, as a Double.
+    var seconds: Double {
+        let (s, atto) = components
+        return Double(s) + Double(atto) / 1e18
+    }
+}
