@@ -318,6 +318,7 @@ public final class Service: ServiceLifecycle.Service, Sendable {
                 return (server, address.port ?? port)
             } catch {
                 lastError = "\(error)"
+                await server.shutdown()   // completes the never-started server's lifecycle
             }
         }
         throw ServiceConfigError(field: field, "no free port in \(range) (last error: \(lastError))")

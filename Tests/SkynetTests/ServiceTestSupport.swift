@@ -1,0 +1,39 @@
+import Foundation
+import Logging
+import Skynet
+import SkynetCoordinator
+import SkynetRPC
+
+/// A test service: `echo`, and `whoami` answering with its label.
+struct LabeledEcho: ServiceProtocol {
+    let label: String
+
+    func registerMethods(_ router: inout RPCRouter) {
+        let label = self.label
+        router.register("echo") { (text: String) in text }
+        router.register("whoami") { () in label }
+    }
+}
+
+/// Starts an in-process service `label` of `name` against the coordinator at `port`, on free ports.
+func startService(
+    _ label: String, name: String = "echo", region: String = "local", coordinatorPort: Int, register: Bool = true
+) async throws -> Service {
+    let config = try ServiceConfig(
+        name: name, version: "1", region: region, host: "127.0.0.1", serviceAddress: "127.0.0.1:0", adminAddress: "127.0.0.1:0",
+        coordinators: ["127.0.0.1:\(coordinatorPort)"], sessionTTL: .seconds(1), logger: quietLogger())
+    let service = Service(config: config, delegate: LabeledEcho(label: label), statsInterval: .milliseconds(200))
+    try await service.start(register: register)
+    return service
+}
+
+/// A client of the coordinator at `port`, preferring nothing in particular.
+func makeClient(coordinatorPort: Int, timeout: Duration = .seconds(5)) -> Client {
+    Client(config: ClientConfig(coordinators: ["127.0.0.1:\(coordinatorPort)"], region: "elsewhere", host: "elsewhere", timeout: timeout), logger: quietLogger())
+}
+
+/// Reads a query's watch until `done` holds for the matching set.
+func waitForInstances(_ query: Query, _ coordinator: CoordinatorClient, until done: ([ServiceInfo]) -> Bool) async throws -> [ServiceInfo] {
+    for try await instances in query.watch(coordinator) where done(instances) { return instances }
+    throw SkynetdError("the registry watch ended")
+}

@@ -1,0 +1,178 @@
+import Foundation
+import MessagePack
+import Skynet
+import SkynetCoordinator
+import SkynetRPC
+import Testing
+
+@Suite("Services and the client pool (in-process, real TCP)", .timeLimit(.minutes(2)))
+struct ServiceTests {
+    @Test("registration is visible through Query; unregister and register flip it; a graceful stop removes it at once")
+    func registration() async throws {
+        try await withCoordinator { server, coordinator in
+            let port = server.localAddress!.port!
+            let a = try await startService("a", region: "us", coordinatorPort: port)
+            let b = try await startService("b", name: "other", region: "eu", coordinatorPort: port)
+            let all = try await Query().findInstances(coordinator)
+            #expect(all.map(\.name).sorted() == ["echo", "other"])
+            #expect(try await Query(service: "echo").findInstances(coordinator).map(\.serviceAddress) == [a.info!.serviceAddress])
+            #expect(try await Query().findRegions(coordinator) == ["eu", "us"])
+            #expect(try await Query(region: "eu").findServices(coordinator) == ["other"])
+            #expect(try await Query(service: "echo").serviceVersions(coordinator) == ["1"])
+            #expect(try await Query().findHosts(coordinator) == ["127.0.0.1"])
+            let stats = try #require(try await coordinator.get("/skynet/stats/echo/1/us/127.0.0.1/\(a.info!.port!)"))
+            #expect(try MessagePackDecoder().decode(ServiceStatsSnapshot.self, from: stats.value).requests >= 0)
+
+            try await a.unregister()
+            #expect(try await Query(service: "echo", registered: true).findInstances(coordinator).isEmpty)
+            #expect(try await Query(service: "echo", registered: false).findInstances(coordinator).count == 1)
+            try await a.register()
+            #expect(try await Query(service: "echo", registered: true).findInstances(coordinator).count == 1)
+
+            await a.stop()
+            #expect(try await Query(service: "echo").findInstances(coordinator).isEmpty, "gone as soon as stop returns")
+            await b.stop()
+        }
+    }
+
+    @Test("calls reach registered instances only; unregistered ones get no new calls")
+    func routing() async throws {
+        try await withCoordinator { server, coordinator in
+            let port = server.localAddress!.port!
+            let a = try await startService("a", coordinatorPort: port)
+            let b = try await startService("b", coordinatorPort: port)
+            let client = makeClient(coordinatorPort: port)
+            let echo = client.service(name: "echo")
+            #expect(try await echo.send("echo", "I'm connected!!", returning: String.self) == "I'm connected!!")
+            var seen: Set<String> = []
+            for _ in 0..<200 { seen.insert(try await echo.send("whoami", returning: String.self)) }
+            #expect(seen == ["a", "b"], "both instances take calls")
+
+            try await b.unregister()
+            _ = try await waitForInstances(Query(service: "echo", registered: true), coordinator) { $0.count == 1 }
+            // The pool learns of the change through its own watch; once b is out, every call goes to a.
+            var tail: [String] = []
+            for _ in 0..<400 { tail.append(try await echo.send("whoami", returning: String.self)) }
+            #expect(tail.suffix(100).allSatisfy { $0 == "a" }, "an unregistered instance gets no new calls")
+            #expect(echo.availableInstances == [a.info!.serviceAddress])
+            await client.close()
+            await a.stop()
+            await b.stop()
+        }
+    }
+
+    @Test("no matching instance: send fails with NoInstances once its deadline passes")
+    func noInstances() async throws {
+        try await withCoordinator { server, _ in
+            let client = makeClient(coordinatorPort: server.localAddress!.port!)
+            do {
+                _ = try await client.service(name: "nobody").send("echo", "x", returning: String.self, timeout: .milliseconds(300))
+                Issue.record("a call to no instance succeeded")
+            } catch let error as RPCError {
+                #expect(error.code.rawValue == "NoInstances")
+                #expect(error.message.contains("/skynet/services/nobody"))
+            }
+            await client.close()
+        }
+    }
+
+    @Test("a new instance starts getting calls once registered")
+    func newInstanceGetsCalls() async throws {
+        try await withCoordinator { server, _ in
+            let port = server.localAddress!.port!
+            let a = try await startService("a", coordinatorPort: port)
+            let client = makeClient(coordinatorPort: port)
+            let echo = client.service(name: "echo")
+            #expect(try await echo.send("whoami", returning: String.self) == "a")
+            let b = try await startService("b", coordinatorPort: port)
+            var reachedB = false
+            for _ in 0..<20_000 where !reachedB {
+                reachedB = try await echo.send("whoami", returning: String.self) == "b"
+            }
+            #expect(reachedB)
+            await client.close()
+            await a.stop()
+            await b.stop()
+        }
+    }
+
+    @Test("key affinity: a key sticks to one instance; adding one of four moves about a quarter of the keys, and isMine agrees")
+    func keyAffinity() async throws {
+        try await withCoordinator { server, coordinator in
+            let port = server.localAddress!.port!
+            var services = [try await startService("a", coordinatorPort: port), try await startService("b", coordinatorPort: port), try await startService("c", coordinatorPort: port)]
+            let client = makeClient(coordinatorPort: port)
+            let echo = client.service(name: "echo")
+            _ = try await waitForInstances(Query(service: "echo", registered: true), coordinator) { $0.count == 3 }
+            let keys = (0..<300).map { "key-\($0)" }
+            func owners() async throws -> [String: String] {
+                var map: [String: String] = [:]
+                for key in keys { map[key] = try await echo.send("whoami", returning: String.self, key: key) }
+                return map
+            }
+            // Wait until the pool has all three connected, then read the placement twice.
+            while echo.availableInstances.count < 3 { _ = try await echo.send("echo", "warm", returning: String.self) }
+            let before = try await owners()
+            #expect(try await owners() == before, "the same key reaches the same instance")
+            #expect(Set(before.values) == ["a", "b", "c"])
+            services.append(try await startService("d", coordinatorPort: port))
+            _ = try await waitForInstances(Query(service: "echo", registered: true), coordinator) { $0.count == 4 }
+            while echo.availableInstances.count < 4 { _ = try await echo.send("echo", "warm", returning: String.self) }
+            let after = try await owners()
+            let moved = keys.filter { before[$0] != after[$0] }
+            #expect(moved.allSatisfy { after[$0] == "d" }, "keys only move to the new instance")
+            #expect((30...120).contains(moved.count), "about 1/4 of 300 keys move: \(moved.count)")
+            // The services agree with the client on who owns what (once they have seen all four).
+            let d = services[3]
+            for _ in 0..<1_000 where !keys.contains(where: { d.isMine($0) }) { _ = try await echo.send("echo", "tick", returning: String.self) }
+            #expect(keys.filter { d.isMine($0) } == moved)
+            await client.close()
+            for service in services { await service.stop() }
+        }
+    }
+
+    @Test("an exhausted port range is an error naming the range")
+    func portRangeExhausted() async throws {
+        try await withCoordinator { server, _ in
+            let port = server.localAddress!.port!
+            let taken = try await startService("a", coordinatorPort: port)
+            let used = taken.info!.port!
+            let config = try ServiceConfig(name: "echo", serviceAddress: "127.0.0.1:\(used)-\(used)", coordinators: ["127.0.0.1:\(port)"], logger: quietLogger())
+            do {
+                try await Service(config: config, delegate: LabeledEcho(label: "b")).start()
+                Issue.record("a second service bound a taken port")
+            } catch let error as ServiceConfigError {
+                #expect(error.field == "serviceAddress")
+                #expect(error.message.contains("no free port in 127.0.0.1:\(used)"))
+            }
+            await taken.stop()
+        }
+    }
+
+    @Test("admin RPC: info, stats, logLevel, unregister, register, stop")
+    func admin() async throws {
+        try await withCoordinator { server, coordinator in
+            let service = try await startService("a", coordinatorPort: server.localAddress!.port!)
+            let adminPort = Int(service.info!.adminAddress.split(separator: ":").last!)!
+            let admin = try await RPCConnection.connect(host: "127.0.0.1", port: adminPort)
+            let info = try await admin.call("info", returning: ServiceInfo.self)
+            #expect(info.uuid == service.info?.uuid && info.serviceAddress == service.info?.serviceAddress && info.registered)
+            #expect(try await admin.call("logLevel", "debug", returning: String.self) == "debug")
+            do {
+                _ = try await admin.call("logLevel", "loud", returning: String.self)
+                Issue.record("a bad log level was accepted")
+            } catch let error as RPCError {
+                #expect(error.code == .badRequest)
+            }
+            _ = try await admin.call("unregister", returning: Bool.self)
+            #expect(try await Query(service: "echo", registered: false).findInstances(coordinator).count == 1)
+            _ = try await admin.call("register", returning: Bool.self)
+            #expect(try await Query(service: "echo", registered: true).findInstances(coordinator).count == 1)
+            #expect(try await admin.call("stats", returning: ServiceStatsSnapshot.self).requests >= 0)
+            #expect(try await admin.call("stop", returning: Bool.self))
+            await service.waitUntilStopped()
+            #expect(try await Query(service: "echo").findInstances(coordinator).isEmpty)
+            await admin.close()
+        }
+    }
+}
