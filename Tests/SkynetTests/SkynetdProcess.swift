@@ -2,39 +2,35 @@ import Foundation
 
 /// A real `skynetd` process on 127.0.0.1, started from the binary built beside the tests.
 final class SkynetdProcess: @unchecked Sendable {
-    // @unchecked: `process` is created in init and only read afterwards; Process itself
-    // is thread-safe for terminate/waitUntilExit/terminationStatus.
+    // @unchecked: every stored property is set in init and never changed; Process itself
+    // is thread-safe for kill/waitUntilExit/terminationStatus.
     let process: Process
     let port: Int
     let dataDir: String
     let stderrPath: String
 
-    /// The built binary, next to the test bundle (`.build/<triple>/debug/skynetd`).
-    static var binary: String {
+    /// A binary built beside the tests (`.build/<triple>/debug/NAME`).
+    static func builtBinary(_ name: String) -> String {
         let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
         var dir = URL(fileURLWithPath: exe).deletingLastPathComponent()
         if dir.lastPathComponent.hasSuffix(".xctest") { dir = dir.deletingLastPathComponent() }
-        return dir.appendingPathComponent("skynetd").path
+        return dir.appendingPathComponent(name).path
     }
 
-    /// Starts skynetd on `port` (0 = a free one) with `dataDir`, and waits until it serves.
-    init(dataDir: String, port: Int = 0, extra: [String] = []) throws {
-        let binary = Self.binary
+    /// Starts `binary` with `arguments`, stderr to `stderrPath`, and returns the process and
+    /// its first stdout line (EOF first means it died: the error carries its log).
+    static func launch(_ binary: String, _ arguments: [String], stderrPath: String) throws -> (Process, String) {
         guard FileManager.default.isExecutableFile(atPath: binary) else {
-            throw SkynetdError("skynetd is not built at \(binary); run `swift build` first")
+            throw SkynetdError("\(binary) is not built; run `swift build` first")
         }
-        self.dataDir = dataDir
-        stderrPath = dataDir + ".stderr.log"
         _ = FileManager.default.createFile(atPath: stderrPath, contents: nil)
         let process = Process()
         process.executableURL = URL(fileURLWithPath: binary)
-        process.arguments = ["--listen", "127.0.0.1:\(port)", "--data-dir", dataDir, "--log-level", "info"] + extra
+        process.arguments = arguments
         let stdout = Pipe()
         process.standardOutput = stdout
         process.standardError = FileHandle(forWritingAtPath: stderrPath)
         try process.run()
-        self.process = process
-        // The first stdout line says where it listens; EOF first means it died.
         var line = [UInt8]()
         let handle = stdout.fileHandleForReading
         while !line.contains(UInt8(ascii: "\n")) {
@@ -42,12 +38,22 @@ final class SkynetdProcess: @unchecked Sendable {
             if chunk.isEmpty {
                 process.waitUntilExit()
                 let log = (try? String(contentsOfFile: stderrPath, encoding: .utf8)) ?? ""
-                throw SkynetdError("skynetd exited (\(process.terminationStatus)) before listening:\n\(log)")
+                throw SkynetdError("\(URL(fileURLWithPath: binary).lastPathComponent) exited (\(process.terminationStatus)) before serving:\n\(log)")
             }
             line += chunk
         }
-        let text = String(decoding: line, as: UTF8.self)
-        guard let colon = text.lastIndex(of: ":"), let bound = Int(text[text.index(after: colon)...].trimmingCharacters(in: .whitespacesAndNewlines)) else {
+        return (process, String(decoding: line, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines))
+    }
+
+    /// Starts skynetd on `port` (0 = a free one) with `dataDir`, and waits until it serves.
+    init(dataDir: String, port: Int = 0, extra: [String] = []) throws {
+        self.dataDir = dataDir
+        stderrPath = dataDir + ".stderr.log"
+        let (process, text) = try Self.launch(
+            Self.builtBinary("skynetd"), ["--listen", "127.0.0.1:\(port)", "--data-dir", dataDir, "--log-level", "info"] + extra,
+            stderrPath: stderrPath)
+        self.process = process
+        guard let colon = text.lastIndex(of: ":"), let bound = Int(text[text.index(after: colon)...]) else {
             throw SkynetdError("unexpected first line from skynetd: \(text)")
         }
         self.port = bound
