@@ -248,8 +248,9 @@ public final class CoordinatorNode: Sendable {
 
     /// Stops taking writes and closes the log after what is queued is durable.
     public func stop() {
-        consensus.stop()
+        // A snapshot in progress queues log-segment removal; let it, then drain the log.
         snapshotQueue.sync {}
+        consensus.stop()
     }
 
     // MARK: Applying
