@@ -1,39 +1,34 @@
 import Foundation
 
-/// A `skynetd` started by a benchmark: the release binary beside `sky-bench`, a fresh data
-/// directory, 127.0.0.1 with a free port; stopped (and its directory removed) by `stop()`.
-final class DaemonProcess {
+/// A process a benchmark starts from a release binary beside `sky-bench`, on 127.0.0.1;
+/// its first stdout line says where it serves. Stopped by `stop()`.
+final class ChildProcess {
     let process: Process
-    let port: Int
-    let dataDir: String
+    let firstLine: String
 
-    init(extra: [String] = []) throws {
-        let binary = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("skynetd").path
+    init(_ name: String, _ arguments: [String]) throws {
+        let binary = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent(name).path
         guard FileManager.default.isExecutableFile(atPath: binary) else {
-            throw BenchError("skynetd is not built beside sky-bench at \(binary); run `swift build -c release` (make bench does)")
+            throw BenchError("\(name) is not built beside sky-bench at \(binary); run `swift build -c release` (make bench does)")
         }
-        dataDir = NSTemporaryDirectory() + "sky-bench-\(UUID().uuidString.prefix(8))"
         let process = Process()
         process.executableURL = URL(fileURLWithPath: binary)
-        process.arguments = ["--listen", "127.0.0.1:0", "--data-dir", dataDir, "--log-level", "warning"] + extra
+        process.arguments = arguments
         let stdout = Pipe()
         process.standardOutput = stdout
+        process.standardError = FileHandle.nullDevice
         try process.run()
         self.process = process
         var line = [UInt8]()
         while !line.contains(UInt8(ascii: "\n")) {
             let chunk = stdout.fileHandleForReading.availableData
-            if chunk.isEmpty { throw BenchError("skynetd exited before listening") }
+            if chunk.isEmpty { throw BenchError("\(name) exited before serving") }
             line += chunk
         }
-        let text = String(decoding: line, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
-        guard let port = text.split(separator: ":").last.flatMap({ Int($0) }) else { throw BenchError("unexpected skynetd output: \(text)") }
-        self.port = port
+        firstLine = String(decoding: line, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
-    var address: String { "127.0.0.1:\(port)" }
-
-    /// Resident memory of the daemon, in MiB, from /proc.
+    /// Resident memory, in MiB, from /proc.
     func residentMiB() -> Double {
         guard let status = try? String(contentsOfFile: "/proc/\(process.processIdentifier)/status", encoding: .utf8),
               let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmRSS:") }),
@@ -41,11 +36,50 @@ final class DaemonProcess {
         return kib / 1024
     }
 
-    func stop() {
-        process.terminate()
+    func stop(signal: Int32 = SIGTERM) {
+        kill(process.processIdentifier, signal)
         process.waitUntilExit()
+    }
+}
+
+/// A `skynetd` with a fresh data directory on a free port of 127.0.0.1.
+final class DaemonProcess {
+    let child: ChildProcess
+    let port: Int
+    let dataDir: String
+
+    init(extra: [String] = []) throws {
+        dataDir = NSTemporaryDirectory() + "sky-bench-\(UUID().uuidString.prefix(8))"
+        child = try ChildProcess("skynetd", ["--listen", "127.0.0.1:0", "--data-dir", dataDir, "--log-level", "warning"] + extra)
+        guard let port = child.firstLine.split(separator: ":").last.flatMap({ Int($0) }) else {
+            throw BenchError("unexpected skynetd output: \(child.firstLine)")
+        }
+        self.port = port
+    }
+
+    var address: String { "127.0.0.1:\(port)" }
+
+    func residentMiB() -> Double { child.residentMiB() }
+
+    func stop() {
+        child.stop()
         try? FileManager.default.removeItem(atPath: dataDir)
     }
+}
+
+/// An `echo-service` (the example) registered with the coordinator at `coordinator`.
+final class EchoProcess {
+    let child: ChildProcess
+    let address: String
+
+    init(coordinator: String) throws {
+        child = try ChildProcess("echo-service", ["-coordinators", coordinator, "-l", "127.0.0.1:0", "-admin", "127.0.0.1:0"])
+        // "echo-service serving 127.0.0.1:PORT, registered at PATH"
+        guard let served = child.firstLine.split(separator: " ").dropFirst(2).first else { throw BenchError("unexpected echo-service output: \(child.firstLine)") }
+        address = String(served.dropLast(served.hasSuffix(",") ? 1 : 0))
+    }
+
+    var port: Int { Int(address.split(separator: ":").last!)! }
 }
 
 struct BenchError: Error, CustomStringConvertible {

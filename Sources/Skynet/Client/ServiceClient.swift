@@ -22,6 +22,7 @@ public final class ServiceClient: Sendable {
         var waiters: [UInt64: CheckedContinuation<Void, Never>] = [:]
         var nextWaiter: UInt64 = 0
         var closed = false
+        var routing: [String: InstanceRouting] = [:]
     }
 
     /// The criteria the pool follows.
@@ -70,6 +71,11 @@ public final class ServiceClient: Sendable {
     public var availableInstances: [String] {
         let now = self.now
         return state.withLock { $0.pool.available(now: now) }
+    }
+
+    /// How many calls (attempts) went to each instance address so far, and when the last one did.
+    public func routing() -> [String: InstanceRouting] {
+        state.withLock { $0.routing }
     }
 
     /// Stops following the registry and closes every connection.
@@ -163,6 +169,7 @@ public final class ServiceClient: Sendable {
                 }
                 guard let address, let connection = state.connections[address] else { return nil }
                 state.pool.callStarted(address)
+                state.routing[address, default: InstanceRouting()].record()
                 return (address, connection)
             }
             if let chosen { return chosen }
@@ -279,5 +286,18 @@ public final class ServiceClient: Sendable {
         } catch {
             throw RPCError(.badRequest, "result of \(method): \((error as? DecodingError)?.messagePackDescription ?? "\(error)")")
         }
+    }
+}
+
+/// Calls a `ServiceClient` sent to one instance.
+public struct InstanceRouting: Hashable, Sendable {
+    /// Attempts sent to it.
+    public var calls = 0
+    /// When the last one was sent.
+    public var lastCall: ContinuousClock.Instant?
+
+    mutating func record() {
+        calls += 1
+        lastCall = .now
     }
 }

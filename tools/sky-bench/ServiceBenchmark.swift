@@ -1,0 +1,136 @@
+import ArgumentParser
+import Foundation
+import Skynet
+import SkynetRPC
+import Synchronization
+
+/// `sky-bench service`: calls through `ServiceClient` against plain SkynetRPC connections to
+/// the same three echo instances, then a failover run that SIGKILLs one under load.
+struct ServiceBenchmark: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "service",
+        abstract: "ServiceClient throughput and latency vs direct connections, and failover when an instance dies.")
+
+    @Option(help: "Seconds each throughput phase runs (per round).")
+    var seconds = 3.0
+
+    @Option(help: "Rounds; each runs the pool phase and the direct phase back to back.")
+    var rounds = 3
+
+    @Option(help: "Concurrent callers.")
+    var callers = 64
+
+    func run() async throws {
+        let daemon = try DaemonProcess()
+        defer { daemon.stop() }
+        var instances = try (0..<3).map { _ in try EchoProcess(coordinator: daemon.address) }
+        defer { for instance in instances { instance.child.stop() } }
+        let client = Client(config: ClientConfig(coordinators: [daemon.address], region: "bench", host: "bench"), logger: .init(label: "bench"))
+        let echo = client.service(name: "echo")
+        while echo.availableInstances.count < 3 { _ = try await echo.send("echo", "warm", returning: String.self) }
+        var direct: [RPCConnection] = []
+        for instance in instances { direct.append(try await RPCConnection.connect(host: "127.0.0.1", port: instance.port)) }
+
+        var poolRates: [Double] = [], directRates: [Double] = []
+        var poolLatency = LatencySamples(capacity: 1 << 20)
+        for _ in 0..<rounds {
+            let (rate, latency) = try await load { n in
+                _ = try await echo.send("echo", "0123456789abcdef", returning: String.self)
+            }
+            poolRates.append(rate)
+            poolLatency.append(latency)
+            let connections = direct
+            let (directRate, _) = try await load { n in
+                _ = try await connections[n % connections.count].call("echo", "0123456789abcdef", returning: String.self)
+            }
+            directRates.append(directRate)
+        }
+        for connection in direct { await connection.close() }
+
+        // Failover: the same load, idempotent calls, one instance SIGKILLed a second in.
+        let victim = instances[1]
+        let victimPID = victim.child.process.processIdentifier
+        let tally = FailoverTally()
+        _ = try await load(seconds: 3) { _ in
+            do {
+                _ = try await echo.send("echo", "failover", returning: String.self, idempotent: true)
+            } catch {
+                tally.failed()
+            }
+        } during: {
+            try await Task.sleep(for: .seconds(1))
+            tally.killed()
+            kill(victimPID, SIGKILL)
+        }
+        victim.child.process.waitUntilExit()
+        instances.remove(at: 1)
+        let killTime = tally.killedAt!
+        let lastCall = echo.routing()[victim.address]?.lastCall ?? killTime
+        let ejectMs = lastCall > killTime ? (lastCall - killTime).seconds * 1000 : 0
+        await client.close()
+
+        let poolRate = poolRates.reduce(0, +) / Double(rounds), directRate = directRates.reduce(0, +) / Double(rounds)
+        let failed = tally.failures
+        let report: [(String, Any)] = [
+            ("scenario", "service"),
+            ("calls_per_s", Int(poolRate)),
+            ("call_p99_ms", rounded(poolLatency.percentileMicroseconds(0.99) / 1000, 2)),
+            ("call_p50_ms", rounded(poolLatency.percentileMicroseconds(0.5) / 1000, 2)),
+            ("direct_calls_per_s", Int(directRate)),
+            ("ratio", rounded(poolRate / directRate, 2)),
+            ("failed_calls", failed),
+            ("eject_ms", rounded(ejectMs, 1)),
+            ("targets_met", poolRate >= 0.85 * directRate && failed == 0 && ejectMs <= 100),
+            ("callers", callers),
+            ("instances", 3),
+            ("rounds", rounds),
+            ("cores", ProcessInfo.processInfo.activeProcessorCount),
+        ]
+        print(JSONReport.render(report))
+    }
+
+    /// Runs `callers` loops of `call` for `seconds` (while `during` runs alongside); returns calls/s and latencies.
+    private func load(
+        seconds: Double? = nil, _ call: @escaping @Sendable (Int) async throws -> Void,
+        during: (@Sendable () async throws -> Void)? = nil
+    ) async throws -> (Double, LatencySamples) {
+        let clock = ContinuousClock()
+        let start = clock.now
+        let end = start + .milliseconds(Int((seconds ?? self.seconds) * 1000))
+        let callers = self.callers
+        let samples = try await withThrowingTaskGroup(of: LatencySamples.self) { group in
+            for c in 0..<callers {
+                group.addTask {
+                    var samples = LatencySamples(capacity: 8192)
+                    var n = c
+                    while clock.now < end {
+                        let t = clock.now
+                        try await call(n)
+                        samples.record(clock.now - t)
+                        n += callers
+                    }
+                    return samples
+                }
+            }
+            if let during {
+                group.addTask {
+                    try await during()
+                    return LatencySamples(capacity: 0)
+                }
+            }
+            var all = LatencySamples(capacity: 1 << 20)
+            for try await samples in group { all.append(samples) }
+            return all
+        }
+        return (Double(samples.count) / (clock.now - start).seconds, samples)
+    }
+}
+
+/// What the failover phase saw: failed calls and when the instance was killed.
+final class FailoverTally: Sendable {
+    private let state = Mutex<(failures: Int, killedAt: ContinuousClock.Instant?)>((0, nil))
+    func failed() { state.withLock { $0.failures += 1 } }
+    func killed() { state.withLock { $0.killedAt = .now } }
+    var failures: Int { state.withLock { $0.failures } }
+    var killedAt: ContinuousClock.Instant? { state.withLock { $0.killedAt } }
+}
