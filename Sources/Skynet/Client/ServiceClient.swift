@@ -106,7 +106,8 @@ public final class ServiceClient: Sendable {
             guard remaining > .zero else { throw RPCError(.deadlineExceeded, "\(method) on \(query.service ?? "?"): deadline passed before an answer") }
             let attemptTimeout = idempotent && retries ? max(remaining / 2, min(remaining, .milliseconds(100))) : remaining
             do {
-                let metadata = RPCCallMetadata(timeout: attemptTimeout, attempt: attempt)
+                // Retries say so (call metadata); first attempts go bare, as any client's would.
+                let metadata = attempt > 1 ? RPCCallMetadata(timeout: attemptTimeout, attempt: attempt) : nil
                 let result = try await connection.call(method, params, timeout: attemptTimeout, metadata: metadata)
                 finished(address, .success)
                 return result

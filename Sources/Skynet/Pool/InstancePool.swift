@@ -99,7 +99,18 @@ public struct InstancePool: Sendable {
     public let configuration: Configuration
     /// The caller's region and host, preferred when picking.
     public let localRegion: String, localHost: String
-    private var instances: [String: Instance] = [:]
+    /// Instances sorted by address (so seeded picks replay), and where each one is.
+    private var slots: [Instance] = []
+    private var position: [String: Int] = [:]
+
+    /// The instance at `address`, read and written in place.
+    private subscript(_ address: String) -> Instance? {
+        get { position[address].map { slots[$0] } }
+        set {
+            guard let i = position[address], let newValue else { return }
+            slots[i] = newValue
+        }
+    }
 
     /// Creates an empty pool for a caller in `localRegion` on `localHost`.
     public init(configuration: Configuration = .init(), localRegion: String, localHost: String) {
@@ -109,17 +120,17 @@ public struct InstancePool: Sendable {
     }
 
     /// Addresses in the pool, sorted.
-    public var addresses: [String] { instances.keys.sorted() }
+    public var addresses: [String] { slots.map(\.descriptor.address) }
 
     /// An instance's connection state, or `nil` when it is not in the pool.
-    public func connectionState(of address: String) -> ConnectionState? { instances[address]?.connection }
+    public func connectionState(of address: String) -> ConnectionState? { self[address]?.connection }
 
     /// Calls in flight on an instance.
-    public func outstanding(of address: String) -> Int { instances[address]?.outstanding ?? 0 }
+    public func outstanding(of address: String) -> Int { self[address]?.outstanding ?? 0 }
 
     /// True when the instance is ejected at `now`.
     public func isEjected(_ address: String, now: Duration) -> Bool {
-        instances[address]?.ejectedUntil.map { $0 > now } ?? false
+        self[address]?.ejectedUntil.map { $0 > now } ?? false
     }
 
     /// Replaces the instance list (from the registry); new instances are connected, gone
@@ -127,64 +138,81 @@ public struct InstancePool: Sendable {
     public mutating func update(_ descriptors: [Descriptor]) -> [Action] {
         var actions: [Action] = []
         let incoming = Dictionary(descriptors.map { ($0.address, $0) }, uniquingKeysWith: { _, last in last })
-        for address in instances.keys.sorted() where incoming[address] == nil {
-            instances[address] = nil
-            actions.append(.disconnect(address))
-        }
-        for address in incoming.keys.sorted() {
-            if instances[address] == nil {
-                instances[address] = Instance(descriptor: incoming[address]!, connection: .connecting)
-                actions.append(.connect(address))
+        var kept: [Instance] = []
+        for instance in slots {
+            if let descriptor = incoming[instance.descriptor.address] {
+                var instance = instance
+                instance.descriptor = descriptor
+                kept.append(instance)
             } else {
-                instances[address]!.descriptor = incoming[address]!
+                actions.append(.disconnect(instance.descriptor.address))
             }
         }
+        for address in incoming.keys.sorted() where position[address] == nil {
+            kept.append(Instance(descriptor: incoming[address]!, connection: .connecting))
+            actions.append(.connect(address))
+        }
+        slots = kept.sorted { $0.descriptor.address < $1.descriptor.address }
+        position = Dictionary(uniqueKeysWithValues: slots.enumerated().map { ($1.descriptor.address, $0) })
         return actions
     }
 
     /// The instance for the next call, or `nil` when none can take it now. `excluding`
     /// skips instances a retry must avoid.
     public func pick(now: Duration, excluding: Set<String> = [], using generator: inout some RandomNumberGenerator) -> String? {
-        let eligible = instances.values.filter { instance in
-            instance.descriptor.registered && instance.connection == .ready
-                && !(instance.ejectedUntil.map { $0 > now } ?? false) && !excluding.contains(instance.descriptor.address)
+        // Two passes over the sorted slots, no allocation: find the best tier and its size,
+        // then take two random members of it and keep the less busy one.
+        func tier(_ instance: Instance) -> Int? {
+            guard instance.descriptor.registered, instance.connection == .ready,
+                  !(instance.ejectedUntil.map { $0 > now } ?? false),
+                  excluding.isEmpty || !excluding.contains(instance.descriptor.address) else { return nil }
+            if instance.descriptor.region != localRegion { return 2 }
+            return instance.descriptor.host == localHost ? 0 : 1
         }
-        let tier = [
-            eligible.filter { $0.descriptor.host == localHost && $0.descriptor.region == localRegion },
-            eligible.filter { $0.descriptor.region == localRegion },
-            eligible,
-        ].first { !$0.isEmpty } ?? []
-        guard !tier.isEmpty else { return nil }
-        let sorted = tier.sorted { $0.descriptor.address < $1.descriptor.address }
-        if sorted.count == 1 { return sorted[0].descriptor.address }
-        let first = Int.random(in: 0..<sorted.count, using: &generator)
-        var second = Int.random(in: 0..<(sorted.count - 1), using: &generator)
-        if second >= first { second += 1 }
-        let (a, b) = (sorted[first], sorted[second])
+        var best = 3, count = 0
+        for instance in slots {
+            guard let t = tier(instance) else { continue }
+            if t < best { (best, count) = (t, 1) } else if t == best { count += 1 }
+        }
+        guard count > 0 else { return nil }
+        var first = 0, second = 0
+        if count > 1 {
+            first = Int.random(in: 0..<count, using: &generator)
+            second = Int.random(in: 0..<(count - 1), using: &generator)
+            if second >= first { second += 1 }
+        }
+        var a: Instance?, b: Instance?
+        var k = 0
+        for instance in slots where tier(instance) == best {
+            if k == first { a = instance }
+            if k == second { b = instance }
+            k += 1
+        }
+        guard let a, let b else { return nil }
         return (b.outstanding < a.outstanding ? b : a).descriptor.address
     }
 
     /// A call was sent to `address`.
     public mutating func callStarted(_ address: String) {
-        instances[address]?.outstanding += 1
+        self[address]?.outstanding += 1
     }
 
     /// A call on `address` succeeded: its failure streak and ejection history reset.
     public mutating func callSucceeded(_ address: String) {
-        guard var instance = instances[address] else { return }
+        guard var instance = self[address] else { return }
         instance.outstanding = max(0, instance.outstanding - 1)
         instance.consecutiveFailures = 0
         instance.ejections = 0
-        instances[address] = instance
+        self[address] = instance
     }
 
     /// A call on `address` failed. Returns the actions to take (a reconnect for a lost connection).
     public mutating func callFailed(_ address: String, _ failure: Failure, now: Duration) -> [Action] {
-        guard var instance = instances[address] else { return [] }
+        guard var instance = self[address] else { return [] }
         instance.outstanding = max(0, instance.outstanding - 1)
         switch failure {
         case .connectionLost:
-            instances[address] = instance
+            self[address] = instance
             return connectionLost(address)
         case .callFailed:
             instance.consecutiveFailures += 1
@@ -195,55 +223,55 @@ public struct InstancePool: Sendable {
                 instance.consecutiveFailures = 0
             }
         }
-        instances[address] = instance
+        self[address] = instance
         return []
     }
 
     /// The connection to `address` broke (noticed by a call or by the connection itself):
     /// it leaves rotation at once and is reconnected.
     public mutating func connectionLost(_ address: String) -> [Action] {
-        guard instances[address]?.connection == .ready else { return [] }
-        instances[address]!.connection = .connecting
+        guard self[address]?.connection == .ready else { return [] }
+        self[address]!.connection = .connecting
         return [.connect(address)]
     }
 
     /// Addresses of instances that can take calls at `now` (registered, ready, not
     /// ejected), sorted: the members of the key-affinity ring.
     public func available(now: Duration) -> [String] {
-        instances.values.filter { instance in
+        slots.filter { instance in
             instance.descriptor.registered && instance.connection == .ready && !(instance.ejectedUntil.map { $0 > now } ?? false)
-        }.map(\.descriptor.address).sorted()
+        }.map(\.descriptor.address)
     }
 
     /// The connection to `address` is up.
     public mutating func connected(_ address: String) {
-        instances[address]?.connection = .ready
-        instances[address]?.connectAttempts = 0
+        self[address]?.connection = .ready
+        self[address]?.connectAttempts = 0
     }
 
     /// Connecting to `address` failed; it waits a jittered, doubling delay (returned) before
     /// the shell calls `backoffElapsed`.
     public mutating func connectFailed(_ address: String, now: Duration, using generator: inout some RandomNumberGenerator) -> Duration? {
-        guard var instance = instances[address] else { return nil }
+        guard var instance = self[address] else { return nil }
         let ceiling = min(configuration.backoff.upperBound, configuration.backoff.lowerBound * (1 << min(instance.connectAttempts, 20)))
         let delay = ceiling * Double.random(in: 0.5...1, using: &generator)
         instance.connectAttempts += 1
         instance.connection = .backingOff(until: now + delay)
-        instances[address] = instance
+        self[address] = instance
         return delay
     }
 
     /// A backoff delay passed: try `address` again.
     public mutating func backoffElapsed(_ address: String, now: Duration) -> [Action] {
-        guard case .backingOff(let until) = instances[address]?.connection, until <= now else { return [] }
-        instances[address]!.connection = .connecting
+        guard case .backingOff(let until) = self[address]?.connection, until <= now else { return [] }
+        self[address]!.connection = .connecting
         return [.connect(address)]
     }
 
     /// True when ejecting one more instance keeps the ejected share within the cap.
     private func mayEject(now: Duration, excluding address: String) -> Bool {
-        let ejected = instances.values.filter { $0.descriptor.address != address && ($0.ejectedUntil.map { $0 > now } ?? false) }.count
-        let allowed = min(instances.count - 1, max(1, Int((Double(instances.count) * configuration.maxEjectedFraction).rounded(.down))))
+        let ejected = slots.filter { $0.descriptor.address != address && ($0.ejectedUntil.map { $0 > now } ?? false) }.count
+        let allowed = min(slots.count - 1, max(1, Int((Double(slots.count) * configuration.maxEjectedFraction).rounded(.down))))
         return ejected + 1 <= allowed
     }
 }
