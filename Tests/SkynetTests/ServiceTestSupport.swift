@@ -3,26 +3,40 @@ import Logging
 import Skynet
 import SkynetCoordinator
 import SkynetRPC
+import Synchronization
 
-/// A test service: `echo`, and `whoami` answering with its label.
+/// A test service: `echo`, and `whoami` answering with its label; records key moves.
 struct LabeledEcho: ServiceProtocol {
     let label: String
+    let moves = MoveLog()
 
     func registerMethods(_ router: inout RPCRouter) {
         let label = self.label
         router.register("echo") { (text: String) in text }
         router.register("whoami") { () in label }
     }
+
+    func keysMoved(_ service: Service, _ moves: [KeyRangeMove]) async {
+        self.moves.append(moves)
+    }
+}
+
+/// The key-range moves a service was told about.
+final class MoveLog: Sendable {
+    private let state = Mutex<[KeyRangeMove]>([])
+    func append(_ moves: [KeyRangeMove]) { state.withLock { $0 += moves } }
+    var all: [KeyRangeMove] { state.withLock { $0 } }
 }
 
 /// Starts an in-process service `label` of `name` against the coordinator at `port`, on free ports.
 func startService(
-    _ label: String, name: String = "echo", region: String = "local", coordinatorPort: Int, register: Bool = true
+    _ label: String, name: String = "echo", region: String = "local", coordinatorPort: Int, register: Bool = true,
+    delegate: LabeledEcho? = nil
 ) async throws -> Service {
     let config = try ServiceConfig(
         name: name, version: "1", region: region, host: "127.0.0.1", serviceAddress: "127.0.0.1:0", adminAddress: "127.0.0.1:0",
         coordinators: ["127.0.0.1:\(coordinatorPort)"], sessionTTL: .seconds(1), logger: quietLogger())
-    let service = Service(config: config, delegate: LabeledEcho(label: label), statsInterval: .milliseconds(200))
+    let service = Service(config: config, delegate: delegate ?? LabeledEcho(label: label), statsInterval: .milliseconds(200))
     try await service.start(register: register)
     return service
 }

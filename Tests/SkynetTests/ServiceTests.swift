@@ -115,7 +115,8 @@ struct ServiceTests {
             let before = try await owners()
             #expect(try await owners() == before, "the same key reaches the same instance")
             #expect(Set(before.values) == ["a", "b", "c"])
-            services.append(try await startService("d", coordinatorPort: port))
+            let dDelegate = LabeledEcho(label: "d")
+            services.append(try await startService("d", coordinatorPort: port, delegate: dDelegate))
             _ = try await waitForInstances(Query(service: "echo", registered: true), coordinator) { $0.count == 4 }
             while echo.availableInstances.count < 4 { _ = try await echo.send("echo", "warm", returning: String.self) }
             let after = try await owners()
@@ -126,6 +127,10 @@ struct ServiceTests {
             let d = services[3]
             for _ in 0..<1_000 where !keys.contains(where: { d.isMine($0) }) { _ = try await echo.send("echo", "tick", returning: String.self) }
             #expect(keys.filter { d.isMine($0) } == moved)
+            // d was told which ranges came to it; every moved key lies in one of them.
+            let gained = dDelegate.moves.all.filter { $0.to == d.info?.serviceAddress }
+            #expect(!gained.isEmpty)
+            #expect(moved.allSatisfy { key in gained.contains { $0.range.contains(HashRing.hash(key)) } })
             await client.close()
             for service in services { await service.stop() }
         }

@@ -288,13 +288,13 @@ public final class Service: ServiceLifecycle.Service, Sendable {
             do {
                 for try await instances in query.watch(coordinator) {
                     let ring = HashRing(members: instances.map(\.serviceAddress))
-                    let old = state.withLock { state in
-                        defer { state.ring = ring }
-                        return state.ring
-                    }
+                    let old = state.withLock { $0.ring }
+                    guard old != ring else { continue }
                     let mine = info?.serviceAddress
                     let moves = old.moves(to: ring).filter { $0.from == mine || $0.to == mine }
-                    if !moves.isEmpty, old != ring { await delegate.keysMoved(self, moves) }
+                    // The delegate hears of a move before isMine reflects it.
+                    if !moves.isEmpty { await delegate.keysMoved(self, moves) }
+                    state.withLock { $0.ring = ring }
                 }
             } catch {
                 try? await Task.sleep(for: .milliseconds(200))
