@@ -103,6 +103,38 @@ struct ServiceProcessTests {
     }
 }
 
+extension ServiceProcessTests {
+    @Test("SIGUSR1 and SIGUSR2 move a running service's log level one notch up and down")
+    func logLevelSignals() async throws {
+        let dir = temporaryPath("svc-signals")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let daemon = try SkynetdProcess(dataDir: dir)
+        let service = try EchoServiceProcess(coordinator: daemon.address, logDirectory: dir, label: "svc")
+        let coordinator = CoordinatorClient(configuration: .init(addresses: [daemon.address]), logger: quietLogger())
+        let info = try #require(try await Query(service: "echo").findInstances(coordinator).first)
+        let adminPort = Int(info.adminAddress.split(separator: ":").last!)!
+        let admin = try await RPCConnection.connect(host: "127.0.0.1", port: adminPort)
+        #expect(try await admin.call("logLevel", returning: String.self) == "info")
+        /// Signals arrive asynchronously: ask (a bounded number of times) until the level changes.
+        func level(after signal: Int32, expecting expected: String) async throws -> String {
+            kill(service.process.processIdentifier, signal)
+            var level = ""
+            for _ in 0..<2_000 {
+                level = try await admin.call("logLevel", returning: String.self)
+                if level == expected { break }
+            }
+            return level
+        }
+        #expect(try await level(after: SIGUSR1, expecting: "debug") == "debug")
+        #expect(try await level(after: SIGUSR2, expecting: "info") == "info")
+        #expect(try await level(after: SIGUSR2, expecting: "notice") == "notice")
+        await admin.close()
+        await coordinator.close()
+        #expect(service.stop() == 0)
+        daemon.stop()
+    }
+}
+
 /// Outcomes of the load test's calls, and the signal to kill an instance mid-run.
 final class CallTally: Sendable {
     private let state = Mutex<(ok: Int, failures: [String])>((0, []))

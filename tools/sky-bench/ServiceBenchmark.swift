@@ -67,6 +67,23 @@ struct ServiceBenchmark: AsyncParsableCommand {
         let killTime = tally.killedAt!
         let lastCall = echo.routing()[victim.address]?.lastCall ?? killTime
         let ejectMs = lastCall > killTime ? (lastCall - killTime).seconds * 1000 : 0
+
+        // Join: a new instance starts under load; how long from its launch to its first call.
+        let joined = JoinTally()
+        let coordinatorAddress = daemon.address
+        _ = try await load(seconds: 2) { _ in
+            _ = try await echo.send("echo", "join", returning: String.self, idempotent: true)
+        } during: {
+            try await Task.sleep(for: .milliseconds(300))
+            // Measured from the launch of its process (start-up included): registration happens
+            // inside it, before it prints that it serves.
+            let launched = ContinuousClock.now
+            let fresh = try EchoProcess(coordinator: coordinatorAddress)
+            joined.started(fresh, at: launched)
+        }
+        let newcomer = try joined.instance()
+        instances.append(newcomer)
+        let joinMs = echo.routing()[newcomer.address]?.firstCall.map { ($0 - joined.registeredAt!).seconds * 1000 } ?? -1
         await client.close()
 
         let poolRate = poolRates.reduce(0, +) / Double(rounds), directRate = directRates.reduce(0, +) / Double(rounds)
@@ -80,7 +97,8 @@ struct ServiceBenchmark: AsyncParsableCommand {
             ("ratio", rounded(poolRate / directRate, 2)),
             ("failed_calls", failed),
             ("eject_ms", rounded(ejectMs, 1)),
-            ("targets_met", poolRate >= 0.85 * directRate && failed == 0 && ejectMs <= 100),
+            ("join_ms", rounded(joinMs, 1)),
+            ("targets_met", poolRate >= 0.85 * directRate && failed == 0 && ejectMs <= 100 && joinMs >= 0 && joinMs <= 1000),
             ("callers", callers),
             ("instances", 3),
             ("rounds", rounds),
@@ -133,4 +151,22 @@ final class FailoverTally: Sendable {
     func killed() { state.withLock { $0.killedAt = .now } }
     var failures: Int { state.withLock { $0.failures } }
     var killedAt: ContinuousClock.Instant? { state.withLock { $0.killedAt } }
+}
+
+/// The instance started during the join phase and when it reported itself registered.
+final class JoinTally: @unchecked Sendable {
+    // @unchecked: written once by the phase's side task, read after the phase's task group
+    // has finished (which orders the write before the reads).
+    private var fresh: EchoProcess?
+    private(set) var registeredAt: ContinuousClock.Instant?
+
+    func started(_ instance: sending EchoProcess, at time: ContinuousClock.Instant) {
+        fresh = instance
+        registeredAt = time
+    }
+
+    func instance() throws -> EchoProcess {
+        guard let fresh else { throw BenchError("the joining instance did not start") }
+        return fresh
+    }
 }

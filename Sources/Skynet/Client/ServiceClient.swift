@@ -294,11 +294,15 @@ public final class ServiceClient: Sendable {
 public struct InstanceRouting: Hashable, Sendable {
     /// Attempts sent to it.
     public var calls = 0
+    /// When the first one was sent.
+    public var firstCall: ContinuousClock.Instant?
     /// When the last one was sent.
     public var lastCall: ContinuousClock.Instant?
 
     mutating func record() {
+        let now = ContinuousClock.now
         calls += 1
-        lastCall = .now
+        if firstCall == nil { firstCall = now }
+        lastCall = now
     }
 }
