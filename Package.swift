@@ -10,6 +10,7 @@ let package = Package(
         .library(name: "SkynetCoordinator", targets: ["SkynetCoordinator"]),
         .library(name: "Skynet", targets: ["Skynet"]),
         .executable(name: "skynetd", targets: ["skynetd"]),
+        .executable(name: "sky", targets: ["sky"]),
         .executable(name: "sky-bench", targets: ["sky-bench"]),
         .executable(name: "echo-service", targets: ["echo-service"]),
         .executable(name: "echo-client", targets: ["echo-client"]),
@@ -64,6 +65,17 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        .executableTarget(
+            name: "sky",
+            dependencies: [
+                "Skynet",
+                "SkynetCoordinator",
+                "SkynetRPC",
+                "MessagePack",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         .executableTarget(

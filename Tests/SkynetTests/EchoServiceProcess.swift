@@ -8,10 +8,10 @@ final class EchoServiceProcess: @unchecked Sendable {
     /// Where it serves, `127.0.0.1:PORT`.
     let address: String
 
-    init(coordinator: String, logDirectory: String, label: String) throws {
+    init(coordinator: String, logDirectory: String, label: String, extra: [String] = []) throws {
         let (process, line) = try SkynetdProcess.launch(
             SkynetdProcess.builtBinary("echo-service"),
-            ["-coordinators", coordinator, "-l", "127.0.0.1:0", "-admin", "127.0.0.1:0"],
+            ["-coordinators", coordinator, "-l", "127.0.0.1:0", "-admin", "127.0.0.1:0"] + extra,
             stderrPath: logDirectory + "-\(label).stderr.log")
         self.process = process
         // "echo-service serving 127.0.0.1:PORT, registered at PATH"

@@ -30,4 +30,7 @@ do {
 let service = Skynet.Service(config: config, delegate: Echo())
 let info = try await service.start()
 FileHandle.standardOutput.write(Data("echo-service serving \(info.serviceAddress), registered at \(info.path ?? "?")\n".utf8))
-try await ServiceGroup(services: [service], gracefulShutdownSignals: [.sigterm, .sigint], logger: config.logger).run()
+// SIGTERM/SIGINT, or an admin `stop` (sky stop), end the service and then the process, with status 0.
+try await ServiceGroup(configuration: ServiceGroupConfiguration(
+    services: [.init(service: service, successTerminationBehavior: .gracefullyShutdownGroup)],
+    gracefulShutdownSignals: [.sigterm, .sigint], logger: config.logger)).run()

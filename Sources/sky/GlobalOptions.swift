@@ -1,0 +1,52 @@
+import ArgumentParser
+import Foundation
+import Logging
+import Skynet
+
+/// Options every `sky` command takes.
+struct GlobalOptions: ParsableArguments {
+    @Option(help: ArgumentHelp("Coordinator addresses (default: $SKYNET_COORDINATORS, else 127.0.0.1:8046).", valueName: "host:port,..."))
+    var coordinators: String?
+
+    @Flag(help: "Machine-readable JSON output.")
+    var json = false
+
+    @Option(help: "Seconds to wait for the coordinator and for each instance.")
+    var timeout: Double = 3
+
+    func validate() throws {
+        guard timeout > 0 else { throw ValidationError("--timeout must be a positive number of seconds, found \(timeout)") }
+        if let coordinators, coordinators.split(separator: ",").contains(where: { !$0.contains(":") }) {
+            throw ValidationError("--coordinators must be host:port[,host:port...], found \"\(coordinators)\"")
+        }
+    }
+
+    /// The coordinator addresses to use.
+    var addresses: [String] {
+        let list = coordinators ?? ProcessInfo.processInfo.environment["SKYNET_COORDINATORS"] ?? "127.0.0.1:8046"
+        return list.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+    }
+
+    var timeoutDuration: Duration { .milliseconds(Int(timeout * 1000)) }
+
+    /// A coordinator client for this invocation (quiet: errors are reported by `sky`).
+    func client() -> CoordinatorClient {
+        var logger = Logger(label: "sky")
+        logger.logLevel = .critical
+        return CoordinatorClient(configuration: .init(addresses: addresses, callTimeout: timeoutDuration, connectTimeout: timeoutDuration), logger: logger)
+    }
+}
+
+/// The instance filters of the look and operate commands.
+struct InstanceFilters: ParsableArguments {
+    @Option(help: "Only this service.") var service: String?
+    @Option(help: "Only this version.") var version: String?
+    @Option(help: "Only this region.") var region: String?
+    @Option(help: "Only this host.") var host: String?
+    @Option(help: ArgumentHelp("Only instances in (true) or out of (false) rotation.", valueName: "true|false"))
+    var registered: Bool?
+
+    var query: Query { Query(service: service, version: version, region: region, host: host, registered: registered) }
+
+    var isEmpty: Bool { service == nil && version == nil && region == nil && host == nil && registered == nil }
+}

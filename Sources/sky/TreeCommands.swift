@@ -1,0 +1,174 @@
+import ArgumentParser
+import Foundation
+import Skynet
+import SkynetCoordinator
+
+/// A file as `sky` prints it in JSON.
+struct FileRow: Codable {
+    var path: String
+    var value: String
+    var encoding: String
+    var createRev: Int64
+    var modRev: Int64
+    var version: Int64
+    var session: UInt64?
+
+    init(_ file: TreeFile) {
+        let (text, encoding) = Output.text(file.value)
+        path = file.path.string
+        value = text
+        self.encoding = encoding
+        createRev = file.stat.createRev
+        modRev = file.stat.modRev
+        version = file.stat.version
+        session = file.stat.session
+    }
+}
+
+/// `sky get <path>`.
+struct GetFile: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "get", abstract: "Print a file's value (with -json: its stat too).")
+    @OptionGroup var global: GlobalOptions
+    @Argument(help: "The file's path.") var path: String
+    @Option(help: "Read as of this past revision.") var rev: Int64?
+
+    func run() async throws {
+        let coordinator = global.client()
+        defer { Task { await coordinator.close() } }
+        guard let file = try await coordinator.get(path, atRev: rev) else { throw SkyFailure("\(path): no such file") }
+        if global.json { try Output.json(FileRow(file)) } else { print(Output.text(file.value).text) }
+    }
+}
+
+/// `sky set <path> <value>`.
+struct SetFile: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "set", abstract: "Write a file; --rev makes it a compare-and-set (0: must not exist).")
+    @OptionGroup var global: GlobalOptions
+    @Argument(help: "The file's path.") var path: String
+    @Argument(help: "The value (UTF-8 text).") var value: String
+    @Option(help: "Only if the file's modRev is this (0: only if it does not exist).") var rev: Int64?
+
+    func run() async throws {
+        let coordinator = global.client()
+        defer { Task { await coordinator.close() } }
+        let written = try await coordinator.set(path, value, ifRev: rev ?? -1)
+        if global.json { try Output.json(["rev": written]) } else { print("rev \(written)") }
+    }
+}
+
+/// `sky del <path>`.
+struct DelFile: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "del", abstract: "Delete a file; --rev makes it a compare-and-delete.")
+    @OptionGroup var global: GlobalOptions
+    @Argument(help: "The file's path.") var path: String
+    @Option(help: "Only if the file's modRev is this.") var rev: Int64?
+
+    func run() async throws {
+        let coordinator = global.client()
+        defer { Task { await coordinator.close() } }
+        let written = try await coordinator.del(path, ifRev: rev ?? -1)
+        if global.json { try Output.json(["rev": written]) } else { print("rev \(written)") }
+    }
+}
+
+/// `sky ls <path>`.
+struct Ls: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "List a directory.")
+    @OptionGroup var global: GlobalOptions
+    @Argument(help: "The directory (default /).") var path = "/"
+
+    func run() async throws {
+        let coordinator = global.client()
+        defer { Task { await coordinator.close() } }
+        let names = try await coordinator.getdir(path)
+        if global.json { try Output.json(names) } else { for name in names { print(name) } }
+    }
+}
+
+/// `sky walk <glob>`.
+struct Walk: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Print every file matching a glob (* one segment, ** any depth, ? one character).")
+    @OptionGroup var global: GlobalOptions
+    @Argument(help: "The glob, such as /skynet/**.") var glob: String
+
+    func run() async throws {
+        let coordinator = global.client()
+        defer { Task { await coordinator.close() } }
+        let files = try await coordinator.walk(glob)
+        if global.json { try Output.json(files.map(FileRow.init)) } else {
+            for file in files { print("\(file.path) = \(Output.text(file.value).text)") }
+        }
+    }
+}
+
+/// `sky watch <glob>`.
+struct Watch: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Stream changes to files matching a glob until Ctrl-C; resumes after reconnects.")
+    @OptionGroup var global: GlobalOptions
+    @Argument(help: "The glob, such as /skynet/services/**.") var glob: String
+    @Option(help: "Start from this revision (default: changes from now on).") var rev: Int64 = 0
+
+    struct EventRow: Codable {
+        var rev: Int64
+        var kind: String
+        var path: String
+        var value: String
+        var encoding: String
+    }
+
+    func run() async throws {
+        let coordinator = global.client()
+        defer { Task { await coordinator.close() } }
+        for try await update in coordinator.watch(glob, fromRev: rev) {
+            for event in update.events {
+                let (text, encoding) = Output.text(event.value)
+                if global.json {
+                    try Output.jsonLine(EventRow(rev: event.rev, kind: event.kind.rawValue, path: event.path.string, value: text, encoding: encoding))
+                } else {
+                    print("\(event.rev) \(event.kind.rawValue) \(event.path)" + (event.kind == .put ? " = \(text)" : ""))
+                }
+            }
+            fflush(nil)
+        }
+    }
+}
+
+/// `sky status`.
+struct Status: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Show the coordinator's status: revision, data size, sessions, members, leader.")
+    @OptionGroup var global: GlobalOptions
+
+    struct Row: Codable {
+        var address: String
+        var name: String
+        var revision: Int64
+        var oldestRevision: Int64
+        var files: Int64
+        var sessions: Int64
+        var watches: Int64
+        var dataSize: Int64
+        var members: [String]
+        var leader: String
+    }
+
+    func run() async throws {
+        let coordinator = global.client()
+        defer { Task { await coordinator.close() } }
+        let status = try await coordinator.status()
+        let row = Row(
+            address: global.addresses.joined(separator: ","), name: status["name"]?.stringValue ?? "?",
+            revision: status["revision"]?.int64Value ?? 0, oldestRevision: status["oldestRevision"]?.int64Value ?? 0,
+            files: status["files"]?.int64Value ?? 0, sessions: status["sessions"]?.int64Value ?? 0,
+            watches: status["watches"]?.int64Value ?? 0, dataSize: status["dataSize"]?.int64Value ?? 0,
+            members: status["members"]?.arrayValue?.compactMap(\.stringValue) ?? [], leader: status["leader"]?.stringValue ?? "?")
+        if global.json {
+            try Output.json(row)
+            return
+        }
+        Output.table(["FIELD", "VALUE"], [
+            ["coordinator", row.address], ["name", row.name], ["revision", "\(row.revision)"], ["oldest revision", "\(row.oldestRevision)"],
+            ["files", "\(row.files)"], ["sessions", "\(row.sessions)"], ["watches", "\(row.watches)"],
+            ["data size", "\(row.dataSize) bytes"], ["members", row.members.joined(separator: ", ")], ["leader", row.leader],
+        ])
+    }
+}

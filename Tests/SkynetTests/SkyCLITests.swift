@@ -1,0 +1,155 @@
+import Foundation
+import Testing
+
+/// Runs the built `sky` binary; returns its exit status, stdout and stderr.
+func runSky(_ arguments: [String], stdin: String? = nil) throws -> (status: Int32, out: String, err: String) {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: SkynetdProcess.builtBinary("sky"))
+    process.arguments = arguments
+    let out = Pipe(), err = Pipe(), input = Pipe()
+    process.standardOutput = out
+    process.standardError = err
+    process.standardInput = input
+    try process.run()
+    if let stdin { input.fileHandleForWriting.write(Data(stdin.utf8)) }
+    try input.fileHandleForWriting.close()
+    let stdout = out.fileHandleForReading.readDataToEndOfFile()
+    let stderr = err.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    return (process.terminationStatus, String(decoding: stdout, as: UTF8.self), String(decoding: stderr, as: UTF8.self))
+}
+
+func json(_ text: String) throws -> Any {
+    try JSONSerialization.jsonObject(with: Data(text.utf8))
+}
+
+@Suite("sky against a live skynetd with services in two regions", .serialized, .timeLimit(.minutes(3)))
+struct SkyCLITests {
+    /// skynetd plus echo services: two in us (host-a), one in eu (host-b).
+    final class Deployment {
+        let dir = temporaryPath("sky")
+        let daemon: SkynetdProcess
+        let us1, us2, eu: EchoServiceProcess
+        var coordinator: String { daemon.address }
+
+        init() throws {
+            daemon = try SkynetdProcess(dataDir: dir)
+            us1 = try EchoServiceProcess(coordinator: daemon.address, logDirectory: dir, label: "us1", extra: ["-region", "us", "-host", "host-a"])
+            us2 = try EchoServiceProcess(coordinator: daemon.address, logDirectory: dir, label: "us2", extra: ["-region=us", "-host=host-a"])
+            eu = try EchoServiceProcess(coordinator: daemon.address, logDirectory: dir, label: "eu", extra: ["--region", "eu", "--host", "host-b"])
+        }
+
+        func sky(_ arguments: String...) throws -> (status: Int32, out: String, err: String) {
+            try runSky(arguments + ["-coordinators", coordinator])
+        }
+
+        deinit {
+            for service in [us1, us2, eu] where service.process.isRunning { service.stop() }
+            daemon.stop()
+            try? FileManager.default.removeItem(atPath: dir)
+        }
+    }
+
+    @Test("look commands: JSON parses with stable fields, human tables have the rows, filters narrow")
+    func look() throws {
+        let d = try Deployment()
+        let instances = try #require(try json(d.sky("instances", "-json").out) as? [[String: Any]])
+        #expect(instances.count == 3)
+        #expect(Set(instances.compactMap { $0["region"] as? String }) == ["us", "eu"])
+        #expect(instances.allSatisfy { $0["address"] is String && $0["registered"] as? Bool == true && $0["name"] as? String == "echo" })
+
+        let topology = try #require(try json(d.sky("topology", "-json").out) as? [String: Any])
+        let regions = try #require(topology["regions"] as? [[String: Any]])
+        #expect(regions.compactMap { $0["region"] as? String } == ["eu", "us"])
+
+        let human = try d.sky("topology")
+        #expect(human.status == 0)
+        for fragment in ["eu", "us", "host-a", "host-b", "echo", "v1", d.us1.address, d.eu.address, "registered"] {
+            #expect(human.out.contains(fragment), "topology lacks \(fragment):\n\(human.out)")
+        }
+        let services = try d.sky("services")
+        #expect(services.out.contains("SERVICE") && services.out.contains("echo") && services.out.contains("eu,us"))
+        #expect(try d.sky("regions").out.contains("us"))
+        #expect(try d.sky("hosts", "-region", "eu").out.contains("host-b"))
+        #expect(!(try d.sky("hosts", "-region", "eu").out.contains("host-a")))
+        #expect(try d.sky("versions").out.contains("echo/1"))
+        let versions = try #require(try json(d.sky("service-versions", "-json").out) as? [[String: Any]])
+        #expect(versions.compactMap { $0["name"] as? String } == ["echo/1"])
+        #expect(versions.first?["instances"] as? Int == 3)
+
+        let nothing = try d.sky("instances", "-service", "nope")
+        #expect(nothing.status == 0 && nothing.out.contains("(none)"))
+        #expect(try json(d.sky("instances", "-service=nope", "-json").out) as? [Any] != nil)
+        #expect((try json(d.sky("instances", "-service=nope", "-json").out) as? [Any])?.isEmpty == true)
+    }
+
+    @Test("-region=us, -region us and --region us are the same filter")
+    func flagSpellings() throws {
+        let d = try Deployment()
+        let outputs = try [["-region=us"], ["-region", "us"], ["--region", "us"], ["--region=us"]].map { flags in
+            try runSky(["instances", "-json"] + flags + ["-coordinators", d.coordinator])
+        }
+        #expect(outputs.allSatisfy { $0.status == 0 })
+        let addresses = try outputs.map { output in
+            try #require(try json(output.out) as? [[String: Any]]).compactMap { $0["address"] as? String }.sorted()
+        }
+        #expect(addresses.allSatisfy { $0 == [d.us1.address, d.us2.address].sorted() }, "all spellings give the same answer: \(addresses)")
+    }
+
+    @Test("operate: unregister and register report per instance; stop stops exactly the matching process")
+    func operate() throws {
+        let d = try Deployment()
+        let unregister = try d.sky("unregister", "-region=eu")
+        #expect(unregister.status == 0)
+        #expect(unregister.out.contains(d.eu.address) && unregister.out.contains("unregistered"))
+        let rows = try #require(try json(d.sky("instances", "-json", "-registered=false").out) as? [[String: Any]])
+        #expect(rows.compactMap { $0["address"] as? String } == [d.eu.address])
+        #expect(try d.sky("register", "-region=eu").status == 0)
+        #expect((try json(d.sky("instances", "-json", "-registered", "false").out) as? [Any])?.isEmpty == true)
+
+        let stop = try d.sky("stop", "-region", "eu", "-json")
+        #expect(stop.status == 0)
+        #expect((try json(stop.out) as? [[String: Any]])?.first?["ok"] as? Bool == true)
+        d.eu.process.waitUntilExit()
+        #expect(d.eu.process.terminationStatus == 0, "the eu instance stopped gracefully")
+        #expect(d.us1.process.isRunning && d.us2.process.isRunning, "the others are untouched")
+
+        let refused = try runSky(["stop", "-coordinators", d.coordinator], stdin: "n\n")
+        #expect(refused.status == 1 && refused.err.contains("--yes"))
+        #expect(d.us1.process.isRunning && d.us2.process.isRunning)
+    }
+
+    @Test("tree commands: set, get, ls, walk, del, compare-and-set, status")
+    func tree() throws {
+        let d = try Deployment()
+        let set = try d.sky("set", "/config/app/greeting", "hello")
+        #expect(set.status == 0 && set.out.hasPrefix("rev "))
+        let rev = try #require(Int(set.out.dropFirst(4).trimmingCharacters(in: .whitespacesAndNewlines)))
+        #expect(try d.sky("get", "/config/app/greeting").out == "hello\n")
+        let file = try #require(try json(d.sky("get", "/config/app/greeting", "-json").out) as? [String: Any])
+        #expect(file["modRev"] as? Int == rev && file["value"] as? String == "hello")
+        #expect(try d.sky("ls", "/config").out == "app\n")
+        #expect(try d.sky("walk", "/config/**").out.contains("/config/app/greeting = hello"))
+        let stale = try d.sky("set", "/config/app/greeting", "x", "-rev", "\(rev + 100)")
+        #expect(stale.status == 1 && stale.err.contains("RevMismatch"), "\(stale.err)")
+        #expect(try d.sky("del", "/config/app/greeting", "--rev=\(rev)").status == 0)
+        let missing = try d.sky("get", "/config/app/greeting")
+        #expect(missing.status == 1 && missing.err.contains("no such file"))
+        let status = try #require(try json(d.sky("status", "-json").out) as? [String: Any])
+        #expect(status["members"] as? [String] == ["skynetd"] && status["leader"] as? String == "skynetd")
+        #expect((status["sessions"] as? Int ?? 0) >= 3)
+    }
+
+    @Test("bad flags exit 2 with a message; a coordinator that is down exits 1 naming the addresses tried")
+    func errors() throws {
+        for arguments in [["topology", "--bogus"], ["log-level", "loud"], ["instances", "-timeout", "-1"], ["frobnicate"]] {
+            let result = try runSky(arguments)
+            #expect(result.status == 2, "\(arguments): \(result.status) \(result.err)")
+            #expect(!result.err.isEmpty)
+        }
+        let down = try runSky(["status", "-coordinators", "127.0.0.1:1,127.0.0.1:2", "-timeout", "0.5"])
+        #expect(down.status == 1)
+        #expect(down.err.contains("127.0.0.1:1") && down.err.contains("127.0.0.1:2"), "\(down.err)")
+        #expect(down.err.split(separator: "\n").count == 1, "one clear line")
+    }
+}
