@@ -21,3 +21,4 @@ bench: deps
 	$$($(SWIFT) build -c release --show-bin-path)/sky-bench rpc
 	$$($(SWIFT) build -c release --show-bin-path)/sky-bench coordinator
 	$$($(SWIFT) build -c release --show-bin-path)/sky-bench service
+	$$($(SWIFT) build -c release --show-bin-path)/sky-bench topology

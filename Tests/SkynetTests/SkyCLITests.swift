@@ -1,4 +1,5 @@
 import Foundation
+import Skynet
 import Testing
 
 /// Runs the built `sky` binary; returns its exit status, stdout and stderr.
@@ -151,5 +152,40 @@ struct SkyCLITests {
         #expect(down.status == 1)
         #expect(down.err.contains("127.0.0.1:1") && down.err.contains("127.0.0.1:2"), "\(down.err)")
         #expect(down.err.split(separator: "\n").count == 1, "one clear line")
+    }
+}
+
+@Suite("sky watch", .timeLimit(.minutes(1)))
+struct SkyWatchTests {
+    @Test("streams changes as they happen, one JSON line each")
+    func streams() async throws {
+        let dir = temporaryPath("sky-watch")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let daemon = try SkynetdProcess(dataDir: dir)
+        let client = CoordinatorClient(configuration: .init(addresses: [daemon.address]), logger: quietLogger())
+        let start = try await client.set("/w/start", "0")
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: SkynetdProcess.builtBinary("sky"))
+        process.arguments = ["watch", "/w/**", "-json", "-rev", "\(start)", "-coordinators", daemon.address]
+        let out = Pipe()
+        process.standardOutput = out
+        try process.run()
+        for i in 1...3 { try await client.set("/w/k\(i)", "v\(i)") }
+        try await client.del("/w/k2")
+        // Read until the fifth event line (start, three puts, one delete) has arrived.
+        var text = ""
+        while text.split(separator: "\n").count < 5 {
+            let chunk = out.fileHandleForReading.availableData
+            guard !chunk.isEmpty else { break }
+            text += String(decoding: chunk, as: UTF8.self)
+        }
+        kill(process.processIdentifier, SIGINT)
+        process.waitUntilExit()
+        let events = try text.split(separator: "\n").map { try #require(try json(String($0)) as? [String: Any]) }
+        #expect(events.compactMap { $0["path"] as? String } == ["/w/start", "/w/k1", "/w/k2", "/w/k3", "/w/k2"])
+        #expect(events.compactMap { $0["kind"] as? String } == ["put", "put", "put", "put", "delete"])
+        #expect(events.compactMap { $0["rev"] as? Int } == Array(Int(start)...Int(start) + 4))
+        await client.close()
+        daemon.stop()
     }
 }

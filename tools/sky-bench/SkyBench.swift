@@ -8,5 +8,5 @@ struct SkyBench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "sky-bench",
         abstract: "Skynet benchmarks: each prints one JSON object.",
-        subcommands: [RPCBenchmark.self, CoordinatorBenchmark.self, ServiceBenchmark.self])
+        subcommands: [RPCBenchmark.self, CoordinatorBenchmark.self, ServiceBenchmark.self, TopologyBenchmark.self])
 }
