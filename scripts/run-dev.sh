@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # `make run`: brings up the platform on its embedded default, `skynetd --dev`
 # (127.0.0.1:8046, data in ./.skynet), starts the echo service (it registers itself),
-# runs the echo client (it finds the service through the registry and calls it), then
-# keeps skynetd and the service up until Ctrl-C, which stops both gracefully.
+# runs the echo client (it finds the service through the registry and calls it), shows
+# `sky topology -region=us`, then keeps skynetd and the service up until Ctrl-C, which
+# stops both gracefully.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SWIFT="${SWIFT:-swift}"
 
-for product in skynetd echo-service echo-client; do
+for product in skynetd echo-service echo-client sky; do
     "$SWIFT" build -c release --product "$product"
 done
 BIN="$("$SWIFT" build -c release --show-bin-path)"
@@ -44,6 +45,8 @@ start skynetd "$BIN/skynetd" --dev
 export SKYNET_COORDINATORS=127.0.0.1:8046
 start echo-service "$BIN/echo-service"
 "$BIN/echo-client"
+echo '$ sky topology -region=us'
+"$BIN/sky" topology -region=us
 
 if [ -t 0 ] && [ -z "${CI:-}" ]; then
     echo "skynetd --dev and the echo service are up (logs in .skynet/); Ctrl-C stops them."

@@ -31,7 +31,7 @@ struct ServiceProcessTests {
         for _ in 0..<200 { #expect(try await echo.send("echo", "only b", returning: String.self) == "only b") }
         // The registry entry goes when the session expires (TTL 5 s by default).
         let gone = try await collect(deletions) { events in events.contains { $0.kind == .delete } }
-        #expect(gone.filter { $0.kind == .delete }.map(\.path.string) == ["/skynet/services/echo/1/local/127.0.0.1/\(a.address.split(separator: ":").last!)"])
+        #expect(gone.filter { $0.kind == .delete }.map(\.path.string) == ["/skynet/services/echo/1/us/127.0.0.1/\(a.address.split(separator: ":").last!)"])
         await client.close()
         #expect(b.stop() == 0, "SIGTERM stops the service gracefully with status 0")
         daemon.stop()

@@ -21,7 +21,7 @@ LoggingSystem.bootstrap { label in
 }
 let config: ServiceConfig
 do {
-    config = try ServiceConfig(name: "echo", version: "1", region: "local", logger: Logger(label: "echo-service"))
+    config = try ServiceConfig(name: "echo", version: "1", region: "us", logger: Logger(label: "echo-service"))
         .overriding(environment: ProcessInfo.processInfo.environment, arguments: Array(CommandLine.arguments.dropFirst()))
 } catch {
     FileHandle.standardError.write(Data("echo-service: \(error)\n".utf8))
