@@ -16,7 +16,7 @@ struct ServiceProcessTests {
         let b = try EchoServiceProcess(coordinator: daemon.address, logDirectory: dir, label: "b")
         let client = makeClient(coordinatorPort: daemon.port)
         let echo = client.service(name: "echo")
-        while echo.availableInstances.count < 2 { _ = try await echo.send("echo", "warm", returning: String.self) }
+        try await warmUp(echo) { $0.availableInstances.count == 2 }
         let (start, _) = try await client.coordinator.walkAtRevision(ServicePath.glob(name: "echo"))
         let deletions = client.coordinator.watch(ServicePath.glob(name: "echo"), fromRev: start + 1)
 
@@ -45,7 +45,7 @@ struct ServiceProcessTests {
         let instances = try (0..<3).map { try EchoServiceProcess(coordinator: daemon.address, logDirectory: dir, label: "\($0)") }
         let client = makeClient(coordinatorPort: daemon.port)
         let echo = client.service(name: "echo")
-        while echo.availableInstances.count < 3 { _ = try await echo.send("echo", "warm", returning: String.self) }
+        try await warmUp(echo) { $0.availableInstances.count == 3 }
         let tally = CallTally(killAt: 3_000)
         try await withThrowingTaskGroup(of: Void.self) { group in
             for caller in 0..<64 {
@@ -83,7 +83,7 @@ struct ServiceProcessTests {
         let service = try EchoServiceProcess(coordinator: daemon.address, logDirectory: dir, label: "svc")
         let client = makeClient(coordinatorPort: port)
         let echo = client.service(name: "echo")
-        while echo.availableInstances.isEmpty { _ = try await echo.send("echo", "warm", returning: String.self) }
+        try await warmUp(echo) { !$0.availableInstances.isEmpty }
 
         daemon.stop(signal: SIGKILL)
         for i in 0..<100 {

@@ -51,3 +51,11 @@ func waitForInstances(_ query: Query, _ coordinator: CoordinatorClient, until do
     for try await instances in query.watch(coordinator) where done(instances) { return instances }
     throw SkynetdError("the registry watch ended")
 }
+
+/// Sends warm-up calls (at most 10,000) until `ready` holds for the pool; throws if it never does.
+func warmUp(_ pool: ServiceClient, until ready: (ServiceClient) -> Bool) async throws {
+    for _ in 0..<10_000 where !ready(pool) {
+        _ = try await pool.send("echo", "warm", returning: String.self)
+    }
+    guard ready(pool) else { throw SkynetdError("the pool never became ready: \(pool.availableInstances)") }
+}

@@ -111,14 +111,14 @@ struct ServiceTests {
                 return map
             }
             // Wait until the pool has all three connected, then read the placement twice.
-            while echo.availableInstances.count < 3 { _ = try await echo.send("echo", "warm", returning: String.self) }
+            try await warmUp(echo) { $0.availableInstances.count == 3 }
             let before = try await owners()
             #expect(try await owners() == before, "the same key reaches the same instance")
             #expect(Set(before.values) == ["a", "b", "c"])
             let dDelegate = LabeledEcho(label: "d")
             services.append(try await startService("d", coordinatorPort: port, delegate: dDelegate))
             _ = try await waitForInstances(Query(service: "echo", registered: true), coordinator) { $0.count == 4 }
-            while echo.availableInstances.count < 4 { _ = try await echo.send("echo", "warm", returning: String.self) }
+            try await warmUp(echo) { $0.availableInstances.count == 4 }
             let after = try await owners()
             let moved = keys.filter { before[$0] != after[$0] }
             #expect(moved.allSatisfy { after[$0] == "d" }, "keys only move to the new instance")

@@ -23,6 +23,8 @@ public final class ServiceClient: Sendable {
         var nextWaiter: UInt64 = 0
         var closed = false
         var routing: [String: InstanceRouting] = [:]
+        /// The key-affinity ring, rebuilt only when the available instances change.
+        var ring = HashRing(members: [])
     }
 
     /// The criteria the pool follows.
@@ -161,8 +163,9 @@ public final class ServiceClient: Sendable {
             let chosen = state.withLock { state -> (String, RPCConnection)? in
                 var address: String?
                 if let key {
-                    let ring = HashRing(members: state.pool.available(now: now))
-                    address = ring.owner(of: key).flatMap { tried.contains($0) ? nil : $0 }
+                    let available = state.pool.available(now: now)
+                    if available != state.ring.members { state.ring = HashRing(members: available) }
+                    address = state.ring.owner(of: key).flatMap { tried.contains($0) ? nil : $0 }
                 }
                 if address == nil {
                     address = state.pool.pick(now: now, excluding: tried, using: &state.rng)
