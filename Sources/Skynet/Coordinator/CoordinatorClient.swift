@@ -221,6 +221,7 @@ public final class CoordinatorClient: Sendable {
         return try await withCheckedThrowingContinuation { continuation in
             let immediate: Result<RPCConnection, RPCError>? = state.withLock { state in
                 if state.closed { return .failure(RPCError(.unavailable, "the coordinator client is closed")) }
+                if configuration.addresses.isEmpty { return .failure(RPCError(.badRequest, "no coordinator addresses are configured")) }
                 if let connection = state.connection, connection.isActive { return .success(connection) }
                 state.waiters[waiter] = continuation
                 return nil
