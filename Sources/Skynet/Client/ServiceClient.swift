@@ -97,14 +97,14 @@ public final class ServiceClient: Sendable {
     private var now: Duration { ContinuousClock.now - origin }
 
     func sendRaw(_ method: String, _ params: [MessagePackValue], key: String?, timeout: Duration?, idempotent: Bool, retries: Bool) async throws -> MessagePackValue {
-        let deadline = now + (timeout ?? config.timeout)
-        state.withLock { $0.budget.deposit(now: now) }
+        let start = now
+        let deadline = start + (timeout ?? config.timeout)
         var tried: Set<String> = []
         var attempt = 0
         while true {
-            let (address, connection) = try await acquire(key: key, excluding: tried, deadline: deadline)
+            let (address, connection) = try await acquire(key: key, excluding: tried, deadline: deadline, deposit: attempt == 0)
             attempt += 1
-            let remaining = deadline - now
+            let remaining = deadline - (attempt == 1 ? start : now)
             guard remaining > .zero else { throw RPCError(.deadlineExceeded, "\(method) on \(query.service ?? "?"): deadline passed before an answer") }
             let attemptTimeout = idempotent && retries ? max(remaining / 2, min(remaining, .milliseconds(100))) : remaining
             do {
@@ -157,10 +157,13 @@ public final class ServiceClient: Sendable {
     }
 
     /// An instance for the call and its connection, waiting for one until the deadline.
-    private func acquire(key: String?, excluding tried: Set<String>, deadline: Duration) async throws -> (String, RPCConnection) {
+    /// `deposit`: this is a new call (not a retry): it pays into the retry budget, under the same lock.
+    private func acquire(key: String?, excluding tried: Set<String>, deadline: Duration, deposit: Bool) async throws -> (String, RPCConnection) {
+        var deposit = deposit
         while true {
             let now = self.now
             let chosen = state.withLock { state -> (String, RPCConnection)? in
+                if deposit { state.budget.deposit(now: now) }
                 var address: String?
                 if let key {
                     let available = state.pool.available(now: now)
@@ -176,6 +179,7 @@ public final class ServiceClient: Sendable {
                 state.routing[address, default: InstanceRouting()].record()
                 return (address, connection)
             }
+            deposit = false
             if let chosen { return chosen }
             guard now < deadline, !state.withLock({ $0.closed }) else {
                 throw RPCError("NoInstances", "no instance of \(query.glob) could take the call before the deadline")
