@@ -126,7 +126,7 @@ struct CoordinatorClientTests {
     @Test("a session lost on the coordinator is reported once")
     func sessionLost() async throws {
         try await withCoordinator { server, client in
-            let session = try await client.openSession(ttl: .milliseconds(300))
+            let session = try await client.openSession(ttl: .seconds(5))
             try await client.set("/eph/a", "x", session: session.id)
             // Someone else closes it (as expiry would): the next keepalive learns it is gone.
             let other = try await RPCConnection.connect(host: "127.0.0.1", port: server.localAddress!.port!)
