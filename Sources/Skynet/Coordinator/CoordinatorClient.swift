@@ -93,13 +93,25 @@ public final class CoordinatorClient: Sendable {
         try await walkAtRevision(glob).files
     }
 
-    /// Every file matching `glob` and the revision it was read at: watch from `revision + 1`
-    /// to follow the same files without a gap.
+    /// Every file matching `glob`, in path order, and the revision its first page was read
+    /// at. Large walks come in pages (a few MiB each), each read at the then current
+    /// revision: to follow the files, watch from `revision + 1` and apply the events in
+    /// order; the result converges on the tree.
     public func walkAtRevision(_ glob: String) async throws -> (revision: Int64, files: [TreeFile]) {
-        let result = try await call("walk", [.string(glob)], idempotent: true)
-        return try decode { () throws(WireError) in
-            (try result.field("rev", in: "walk").wireInt("rev"),
-             try result.field("files", in: "walk").wireArray("files").map { (v) throws(WireError) in try TreeFile(wireValue: v) })
+        var files: [TreeFile] = []
+        var revision: Int64?
+        var after: MessagePackValue = .nil
+        while true {
+            let result = try await call("walk", [.string(glob), after], idempotent: true)
+            let (rev, page, more) = try decode { () throws(WireError) in
+                (try result.field("rev", in: "walk").wireInt("rev"),
+                 try result.field("files", in: "walk").wireArray("files").map { (v) throws(WireError) in try TreeFile(wireValue: v) },
+                 result["more"] == true)
+            }
+            revision = revision ?? rev
+            files += page
+            guard more, let last = page.last else { return (revision ?? rev, files) }
+            after = .string(last.path.string)
         }
     }
 

@@ -4,7 +4,8 @@ import SkynetRPC
 /// The coordinator's MessagePack-RPC methods, positional params (see docs/ARCHITECTURE.md
 /// for the full table). Reads answer from applied state; writes answer once durable.
 enum CoordinatorMethods {
-    /// Largest walk answer, kept under the RPC layer's 4 MiB frame limit.
+    /// Bytes of files in one walk page, kept under the RPC layer's 4 MiB frame limit
+    /// (a page holds at least one file, and a value is at most 1 MiB).
     static let maxWalkBytes = 3 << 20
 
     static func router(for node: CoordinatorNode) -> RPCRouter {
@@ -48,14 +49,11 @@ enum CoordinatorMethods {
         }
 
         router.registerRaw("walk") { values, _ in
-            let params = try CoordinatorParams("walk", values, names: ["glob"], limits: limits)
+            let params = try CoordinatorParams("walk", values, names: ["glob", "after"], limits: limits)
             let glob = try params.glob(0)
-            let (rev, walked) = node.read { ($0.tree.revision, $0.tree.walk(glob, maxBytes: maxWalkBytes)) }
-            guard walked.complete else {
-                throw RPCError(.tooLarge, "walk \(glob) matches more than fits in one answer (\(maxWalkBytes) bytes); narrow the glob")
-            }
-            let files = walked.files
-            return .map(["rev": .int(rev), "files": .array(files.map(\.wireValue))])
+            let after = params.optional(1) == nil ? nil : try params.path(1, "after")
+            let (rev, page) = node.read { ($0.tree.revision, $0.tree.walk(glob, after: after, maxBytes: maxWalkBytes)) }
+            return .map(["rev": .int(rev), "files": .array(page.files.map(\.wireValue)), "more": .bool(page.more)])
         }
 
         router.registerRaw("stat") { values, _ in

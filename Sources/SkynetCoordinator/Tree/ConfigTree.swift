@@ -135,24 +135,24 @@ public struct ConfigTree: Sendable {
         throw .notFound(path: path.string)
     }
 
-    /// Every file matching `glob`, sorted by path.
+    /// Every file matching `glob`, in path order (segment by segment).
     public func walk(_ glob: TreeGlob) -> [TreeFile] {
-        walk(glob, maxBytes: .max).files
+        walk(glob, after: nil, maxBytes: .max).files
     }
 
-    /// Files matching `glob`, sorted by path, stopping once their paths and values pass
-    /// `maxBytes`; `complete` is false when it stopped early. Servers use this so one huge
-    /// walk cannot hold the tree for long.
-    public func walk(_ glob: TreeGlob, maxBytes: Int) -> (files: [TreeFile], complete: Bool) {
-        var found: [TreeFile] = []
-        var budget = maxBytes
+    /// One page of a walk: files matching `glob` in path order (segment by segment), those
+    /// after `after` only, stopping once their paths and values pass `maxBytes` (a page
+    /// holds at least one file). `more` is true when files remain: ask again with `after`
+    /// set to the last path returned. Servers page so that one huge walk never holds the
+    /// tree for long nor exceeds a message.
+    public func walk(_ glob: TreeGlob, after: TreePath?, maxBytes: Int) -> (files: [TreeFile], more: Bool) {
+        var page = WalkPage(glob: glob, after: after?.segments, budget: maxBytes)
         let start = glob.literalPrefix
-        if let version = current(start), glob.matches(start), let file = file(start, version) {
-            found.append(file)
-            budget -= file.value.count + start.string.utf8.count + 48
+        if after == nil, let version = current(start), glob.matches(start), let file = file(start, version) {
+            page.add(file)
         }
-        let complete = collect(under: start, glob, into: &found, budget: &budget)
-        return (found.sorted { $0.path < $1.path }, complete && budget >= 0)
+        let complete = visit(start, depth: start.segments.count, &page)
+        return (page.files, !complete)
     }
 
     /// The files bound to `session`, sorted.
@@ -160,17 +160,41 @@ public struct ConfigTree: Sendable {
         (sessionFiles[session] ?? []).sorted()
     }
 
-    /// Adds matches below `directory`; false once the budget ran out.
-    private func collect(under directory: TreePath, _ glob: TreeGlob, into found: inout [TreeFile], budget: inout Int) -> Bool {
-        guard let names = children[directory], glob.mayMatchBelow(directory) else { return true }
-        for name in names {
-            if budget < 0 { return false }
+    /// The state of one page of a walk.
+    private struct WalkPage {
+        let glob: TreeGlob
+        /// The segments of the last path of the previous page, while still constraining.
+        var after: [Substring]?
+        var budget: Int
+        var files: [TreeFile] = []
+
+        mutating func add(_ file: TreeFile) {
+            files.append(file)
+            budget -= file.value.count + file.path.string.utf8.count + 48
+        }
+    }
+
+    /// Adds matches below `directory` in name order, skipping what sorts at or before the
+    /// page's `after`; false once the budget ran out (more remain).
+    private func visit(_ directory: TreePath, depth: Int, _ page: inout WalkPage) -> Bool {
+        guard let names = children[directory], page.glob.mayMatchBelow(directory) else { return true }
+        // Only the part of `after` at this depth matters: names before it were paged already.
+        let bound = page.after.flatMap { depth < $0.count ? $0[depth] : nil }
+        for name in names.sorted() {
+            if let bound, Substring(name) < bound { continue }
             let path = directory.child(name)
-            if let version = current(path), glob.matches(path), let file = file(path, version) {
-                found.append(file)
-                budget -= file.value.count + path.string.utf8.count + 48
+            let onAfterPath = bound.map { Substring(name) == $0 } ?? false
+            if onAfterPath, let after = page.after, after.count == depth + 1 {
+                // This is the last path of the previous page: skip it, keep its subtree (none).
+                page.after = nil
+                continue
             }
-            if !collect(under: path, glob, into: &found, budget: &budget) { return false }
+            if !onAfterPath { page.after = nil }
+            if page.after == nil, let version = current(path), page.glob.matches(path), let file = file(path, version) {
+                if page.budget < 0, !page.files.isEmpty { return false }
+                page.add(file)
+            }
+            if !visit(path, depth: depth + 1, &page) { return false }
         }
         return true
     }
