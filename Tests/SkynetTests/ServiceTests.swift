@@ -181,3 +181,42 @@ struct ServiceTests {
         }
     }
 }
+
+@Suite("Graceful stop under load", .timeLimit(.minutes(1)))
+struct GracefulStopTests {
+    @Test("stopping an instance under load fails no call, even calls not marked idempotent")
+    func stopUnderLoad() async throws {
+        try await withCoordinator { server, _ in
+            let port = server.localAddress!.port!
+            let a = try await startService("a", coordinatorPort: port)
+            let b = try await startService("b", coordinatorPort: port)
+            let client = makeClient(coordinatorPort: port)
+            let echo = client.service(name: "echo")
+            try await warmUp(echo) { $0.availableInstances.count == 2 }
+            let tally = CallTally(killAt: 2_000)
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for caller in 0..<16 {
+                    group.addTask {
+                        for i in 0..<400 {
+                            do {
+                                tally.record(ok: try await echo.send("echo", "\(caller)-\(i)", returning: String.self) == "\(caller)-\(i)")
+                            } catch {
+                                tally.record(ok: false, error: "\(error)")
+                            }
+                        }
+                    }
+                }
+                group.addTask {
+                    for await _ in tally.killNow { break }
+                    await b.stop()
+                }
+                try await group.waitForAll()
+            }
+            #expect(tally.failures == [])
+            #expect(tally.succeeded == 16 * 400)
+            #expect(echo.availableInstances == [a.info!.serviceAddress])
+            await client.close()
+            await a.stop()
+        }
+    }
+}
