@@ -5,22 +5,30 @@ import SkynetRPC
 /// The admin methods every service answers on its admin address: `register`,
 /// `unregister`, `stop`, `logLevel` (optional new level; returns the level), `stats`, `info`.
 enum AdminMethods {
-    static func router(for service: Service) -> RPCRouter {
+    /// The admin router; it holds the service weakly (the service holds the admin server).
+    static func router(for owner: Service) -> RPCRouter {
+        weak let weakService = owner
+        @Sendable func service() throws -> Service {
+            guard let service = weakService else { throw RPCError(.unavailable, "the service is gone") }
+            return service
+        }
         var router = RPCRouter()
         router.register("register") { () async throws -> Bool in
-            try await service.register()
+            try await service().register()
             return true
         }
         router.register("unregister") { () async throws -> Bool in
-            try await service.unregister()
+            try await service().unregister()
             return true
         }
-        router.register("stop") { () -> Bool in
+        router.register("stop") { () throws -> Bool in
+            let service = try service()
             // Answer first; the stop drains this very call's connection afterwards.
             Task { await service.stop() }
             return true
         }
         router.register("logLevel") { (level: String?) throws -> String in
+            let service = try service()
             if let level {
                 guard let parsed = Logger.Level(rawValue: level) else {
                     throw RPCError(.badRequest, "logLevel: expected one of \(Logger.Level.allCases.map(\.rawValue).joined(separator: ", ")), found \"\(level)\"")
@@ -29,9 +37,9 @@ enum AdminMethods {
             }
             return service.log.logLevel.rawValue
         }
-        router.register("stats") { () in service.statsSnapshot() }
+        router.register("stats") { () throws in try service().statsSnapshot() }
         router.register("info") { () throws -> ServiceInfo in
-            guard let info = service.info else { throw RPCError(.unavailable, "service not started") }
+            guard let info = try service().info else { throw RPCError(.unavailable, "service not started") }
             return info
         }
         return router

@@ -83,7 +83,13 @@ public final class Service: ServiceLifecycle.Service, Sendable {
                 }
             }
         }
-        let (rpc, port) = try await Self.bind(config.serviceAddress, field: "serviceAddress", router: router, skipping: nil, logger: log)
+        let rpc: RPCServer, port: Int
+        do {
+            (rpc, port) = try await Self.bind(config.serviceAddress, field: "serviceAddress", router: router, skipping: nil, logger: log)
+        } catch {
+            state.withLock { $0.phase = .idle }
+            throw error
+        }
         let admin: RPCServer, adminPort: Int
         do {
             (admin, adminPort) = try await Self.bind(config.adminAddress, field: "adminAddress", router: AdminMethods.router(for: self), skipping: port, logger: log)
@@ -94,7 +100,7 @@ public final class Service: ServiceLifecycle.Service, Sendable {
         }
         let info = ServiceInfo(
             uuid: UUID().uuidString, name: config.name, version: config.version, region: config.region, host: config.host,
-            serviceAddress: "\(config.serviceAddress.host):\(port)", adminAddress: "\(config.adminAddress.host):\(adminPort)",
+            serviceAddress: "\(advertised(config.serviceAddress.host)):\(port)", adminAddress: "\(advertised(config.adminAddress.host)):\(adminPort)",
             pid: getpid(), started: stats.started, registered: register)
         state.withLock { state in
             state.rpc = rpc
@@ -106,7 +112,9 @@ public final class Service: ServiceLifecycle.Service, Sendable {
             try await publish(info, newSession: true)
         } catch {
             await shutdownServers()
-            state.withLock { $0.phase = .idle }
+            state.withLock { state in
+                state = State()
+            }
             throw error
         }
         state.withLock { $0.phase = .running }
@@ -231,6 +239,12 @@ public final class Service: ServiceLifecycle.Service, Sendable {
         guard let session, let port = info.port else { return }
         try await coordinator.set(config.instancePath(port: port), try MessagePackEncoder().encode(info), session: session.id)
         try await coordinator.set(statsPath(port), try MessagePackEncoder().encode(stats.snapshot()), session: session.id)
+    }
+
+    /// The host callers should dial: the bind host, unless it binds every interface, in
+    /// which case the configured `host` (set it with -host to a name callers can reach).
+    private func advertised(_ bindHost: String) -> String {
+        ["0.0.0.0", "::", ""].contains(bindHost) ? config.host : bindHost
     }
 
     private func statsPath(_ port: Int) -> String {
