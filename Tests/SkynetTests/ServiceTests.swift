@@ -143,12 +143,15 @@ struct ServiceTests {
             let taken = try await startService("a", coordinatorPort: port)
             let used = taken.info!.port!
             let config = try ServiceConfig(name: "echo", serviceAddress: "127.0.0.1:\(used)-\(used)", coordinators: ["127.0.0.1:\(port)"], logger: quietLogger())
-            do {
-                try await Service(config: config, delegate: LabeledEcho(label: "b")).start()
-                Issue.record("a second service bound a taken port")
-            } catch let error as ServiceConfigError {
-                #expect(error.field == "serviceAddress")
-                #expect(error.message.contains("no free port in 127.0.0.1:\(used)"))
+            let second = Service(config: config, delegate: LabeledEcho(label: "b"))
+            for attempt in 1...2 {
+                do {
+                    try await second.start()
+                    Issue.record("a second service bound a taken port")
+                } catch let error as ServiceConfigError {
+                    #expect(error.field == "serviceAddress", "attempt \(attempt)")
+                    #expect(error.message.contains("no free port in 127.0.0.1:\(used)"), "attempt \(attempt): a failed start can be tried again")
+                }
             }
             await taken.stop()
         }
