@@ -21,7 +21,8 @@ struct ServiceTests {
             #expect(try await Query(service: "echo").serviceVersions(coordinator) == ["1"])
             #expect(try await Query().findHosts(coordinator) == ["127.0.0.1"])
             let stats = try #require(try await coordinator.get("/skynet/stats/echo/1/us/127.0.0.1/\(a.info!.port!)"))
-            #expect(try MessagePackDecoder().decode(ServiceStatsSnapshot.self, from: stats.value).requests >= 0)
+            let published = try MessagePackDecoder().decode(ServiceStatsSnapshot.self, from: stats.value)
+            #expect(published.memoryBytes > 0 && published.cpuSeconds > 0, "load figures are real: \(published)")
 
             try await a.unregister()
             #expect(try await Query(service: "echo", registered: true).findInstances(coordinator).isEmpty)
@@ -176,7 +177,12 @@ struct ServiceTests {
             #expect(try await Query(service: "echo", registered: false).findInstances(coordinator).count == 1)
             _ = try await admin.call("register", returning: Bool.self)
             #expect(try await Query(service: "echo", registered: true).findInstances(coordinator).count == 1)
-            #expect(try await admin.call("stats", returning: ServiceStatsSnapshot.self).requests >= 0)
+            let direct = try await RPCConnection.connect(host: "127.0.0.1", port: service.info!.port!)
+            for _ in 0..<3 { _ = try await direct.call("echo", "x", returning: String.self) }
+            _ = try? await direct.call("nosuch", returning: String.self)
+            await direct.close()
+            let stats = try await admin.call("stats", returning: ServiceStatsSnapshot.self)
+            #expect(stats.requests == 3 && stats.errors == 0 && stats.inFlight == 0, "calls are counted: \(stats)")
             #expect(try await admin.call("stop", returning: Bool.self))
             await service.waitUntilStopped()
             #expect(try await Query(service: "echo").findInstances(coordinator).isEmpty)
