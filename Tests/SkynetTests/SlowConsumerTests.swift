@@ -18,9 +18,11 @@ struct SlowConsumerTests {
             let healthy = client.watch("/slow/**", fromRev: start)
             let value = [UInt8](repeating: 0x61, count: 4096)
             let writes = 1_500
+            // The healthy watcher reads as the writes happen.
+            let reader = Task { try await collect(healthy) { $0.count == writes + 1 } }
             for i in 0..<writes { try await client.set("/slow/k\(i % 50)", value) }
             // The healthy watcher on another connection saw every revision.
-            let seen = try await collect(healthy) { $0.count == writes + 1 }
+            let seen = try await reader.value
             #expect(seen.map(\.rev) == Array(start...(start + Int64(writes))))
             // The stalled one was cut loose: the hub no longer holds it, and what it is finally
             // told names the revision to resume from.
@@ -78,4 +80,27 @@ final class StalledSocket {
     }
 
     deinit { close(fd) }
+}
+
+@Suite("A slow consumer of CoordinatorClient.watch", .timeLimit(.minutes(1)))
+struct SlowClientConsumerTests {
+    @Test("a watch nobody reads pauses after maxBufferedUpdates and later resumes from history: every event, once, in order")
+    func pausesAndResumes() async throws {
+        try await withCoordinator { _, client in
+            let start = try await client.set("/s/start", "0")
+            let watch = client.watch("/s/**", fromRev: start)
+            let writes = CoordinatorClient.maxBufferedUpdates * 3
+            for i in 0..<writes { try await client.set("/s/k\(i % 10)", "\(i)") }
+            // Not one update was taken: the client stopped buffering and dropped the server-side watch.
+            var watches: Int64 = -1
+            for _ in 0..<1_000 {
+                watches = try await client.status()["watches"]?.int64Value ?? -1
+                if watches == 0 { break }
+            }
+            #expect(watches == 0, "the paused watch was dropped on the server")
+            let events = try await collect(watch) { $0.count == writes + 1 }
+            #expect(events.map(\.rev) == Array(start...(start + Int64(writes))), "nothing missed, nothing twice")
+            #expect(events.last?.value.text == "\(writes - 1)")
+        }
+    }
 }

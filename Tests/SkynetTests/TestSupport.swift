@@ -43,7 +43,7 @@ func withCoordinator<T>(
 
 /// Reads a watch until `done` says it has everything; the caller's test time limit bounds it.
 func collect(
-    _ watch: AsyncThrowingStream<WatchUpdate, any Error>, until done: ([TreeEvent]) -> Bool
+    _ watch: CoordinatorWatch, until done: ([TreeEvent]) -> Bool
 ) async throws -> [TreeEvent] {
     var events: [TreeEvent] = []
     for try await update in watch {

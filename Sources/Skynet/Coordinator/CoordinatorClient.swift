@@ -20,8 +20,21 @@ public final class CoordinatorClient: Sendable {
         /// The first revision not yet delivered; 0 until the first subscription answers.
         var nextRev: Int64
         var continuation: AsyncThrowingStream<WatchUpdate, any Error>.Continuation
+        /// The connection and wire id of the live subscription, if any.
         var subscribedOn: ObjectIdentifier?
+        var wireID: UInt64?
+        /// A subscription call is under way.
+        var subscribing = false
+        /// Updates handed to the stream and not yet taken by the consumer.
+        var buffered = 0
+        /// The consumer fell `maxBufferedUpdates` behind: the subscription was dropped and
+        /// resumes from `nextRev` once it has taken half of them.
+        var paused = false
     }
+
+    /// Updates a watch buffers for a slow consumer before it pauses (and later resumes from
+    /// the server's history), so a consumer that does not keep up costs bounded memory.
+    public static let maxBufferedUpdates = 1024
 
     struct State {
         var connection: RPCConnection?
@@ -30,6 +43,9 @@ public final class CoordinatorClient: Sendable {
         var nextWaiter: UInt64 = 0
         var watches: [UInt64: WatchEntry] = [:]
         var nextWatch: UInt64 = 0
+        /// Which watch each wire id (one per subscription) feeds.
+        var routes: [UInt64: UInt64] = [:]
+        var nextWire: UInt64 = 0
         var cursor = 0
         var lastError = ""
         var closed = false
@@ -161,9 +177,12 @@ public final class CoordinatorClient: Sendable {
 
     /// Watches `glob` from `fromRev` (0 = changes after now). The sequence yields whole
     /// revisions in order, and progress reports when idle; it resumes by itself after a
-    /// reconnect. It ends with an error when the start is compacted or the glob is bad, and
-    /// when the client is closed; stop iterating to cancel the watch.
-    public func watch(_ glob: String, fromRev: Int64 = 0) -> AsyncThrowingStream<WatchUpdate, any Error> {
+    /// reconnect. A consumer that falls `maxBufferedUpdates` behind is not buffered
+    /// without bound: the watch pauses and, once the consumer catches up, resumes from the
+    /// server's history with nothing missed (or ends with `Compacted` if the history no
+    /// longer reaches back). It ends with an error when the glob is bad and when the client
+    /// is closed; stop iterating to cancel the watch.
+    public func watch(_ glob: String, fromRev: Int64 = 0) -> CoordinatorWatch {
         let (stream, continuation) = AsyncThrowingStream.makeStream(of: WatchUpdate.self)
         let id = state.withLock { state -> UInt64? in
             guard !state.closed else { return nil }
@@ -173,11 +192,24 @@ public final class CoordinatorClient: Sendable {
         }
         guard let id else {
             continuation.finish(throwing: RPCError(.unavailable, "the coordinator client is closed"))
-            return stream
+            return CoordinatorWatch(stream: stream, client: self, id: 0)
         }
         continuation.onTermination = { [weak self] _ in self?.dropWatch(id) }
         Task { await self.subscribe(id) }
-        return stream
+        return CoordinatorWatch(stream: stream, client: self, id: id)
+    }
+
+    /// The consumer of watch `id` took an update; a paused watch resumes once half its buffer drained.
+    func watchConsumed(_ id: UInt64) {
+        let resume = state.withLock { state -> Bool in
+            guard var entry = state.watches[id] else { return false }
+            entry.buffered = max(0, entry.buffered - 1)
+            let resume = entry.paused && entry.buffered <= Self.maxBufferedUpdates / 2
+            if resume { entry.paused = false }
+            state.watches[id] = entry
+            return resume
+        }
+        if resume { Task { await self.subscribe(id) } }
     }
 
     /// Closes the connection; watches end and calls fail with `Unavailable`.
@@ -341,29 +373,44 @@ public final class CoordinatorClient: Sendable {
     private func subscribe(_ id: UInt64) async {
         var backoff = Backoff(configuration.backoff, generator: SystemRandomNumberGenerator())
         while !Task.isCancelled {
-            guard let (glob, fromRev) = state.withLock({ state in state.watches[id].map { ($0.glob, $0.nextRev) } }) else { return }
             let connection: RPCConnection
             do { connection = try await self.connection() } catch {
+                guard state.withLock({ $0.watches[id] != nil && !$0.closed }) else { return }
                 try? await Task.sleep(for: backoff.next())
                 continue
             }
-            let already = state.withLock { $0.watches[id]?.subscribedOn == ObjectIdentifier(connection) }
-            if already { return }
+            // One subscription per watch at a time, each under a fresh wire id, so answers and
+            // events of an earlier subscription can never be mistaken for this one's.
+            let claim = state.withLock { state -> (wire: UInt64, glob: String, fromRev: Int64)? in
+                guard var entry = state.watches[id], !entry.paused, !entry.subscribing,
+                      entry.subscribedOn != ObjectIdentifier(connection) else { return nil }
+                state.nextWire += 1
+                entry.subscribing = true
+                if let old = entry.wireID { state.routes[old] = nil }
+                entry.wireID = state.nextWire
+                state.routes[state.nextWire] = id
+                state.watches[id] = entry
+                return (state.nextWire, entry.glob, entry.nextRev)
+            }
+            guard let claim else { return }
             do {
-                let result = try await connection.call("watch", [.uint(id), .string(glob), .int(fromRev)], timeout: configuration.callTimeout)
+                let result = try await connection.call("watch", [.uint(claim.wire), .string(claim.glob), .int(claim.fromRev)], timeout: configuration.callTimeout)
                 let current = result["rev"]?.int64Value ?? 0
                 state.withLock { state in
-                    guard state.watches[id] != nil else { return }
+                    guard state.watches[id]?.wireID == claim.wire else { return }
+                    state.watches[id]!.subscribing = false
                     state.watches[id]!.subscribedOn = ObjectIdentifier(connection)
                     if state.watches[id]!.nextRev == 0 { state.watches[id]!.nextRev = current + 1 }
                 }
                 return
             } catch let error as RPCError where error.code == .unavailable || error.code == .deadlineExceeded {
+                state.withLock { $0.watches[id]?.subscribing = false }
                 try? await Task.sleep(for: backoff.next())
-            } catch let error as RPCError where error.code == .badRequest && error.message.contains("already in use") {
-                return   // a concurrent subscribe on this connection won
             } catch {
-                let continuation = state.withLock { $0.watches.removeValue(forKey: id)?.continuation }
+                let continuation = state.withLock { state -> AsyncThrowingStream<WatchUpdate, any Error>.Continuation? in
+                    state.routes[claim.wire] = nil
+                    return state.watches.removeValue(forKey: id)?.continuation
+                }
                 continuation?.finish(throwing: error)
                 return
             }
@@ -375,38 +422,62 @@ public final class CoordinatorClient: Sendable {
         switch notification.method {
         case "watch":
             // One notification may carry the same events for several watches: [[id, ...], events].
-            let ids = first.arrayValue.map { $0.compactMap(\.uint64Value) } ?? first.uint64Value.map { [$0] } ?? []
+            let wires = first.arrayValue.map { $0.compactMap(\.uint64Value) } ?? first.uint64Value.map { [$0] } ?? []
             guard notification.params.count == 2, let array = notification.params[1].arrayValue else { return }
             let events = array.compactMap { try? TreeEvent(wireValue: $0) }
+            var paused: [UInt64] = []
             state.withLock { state in
-                for id in ids {
-                    guard var entry = state.watches[id] else { continue }
+                for wire in wires {
+                    guard let id = state.routes[wire], var entry = state.watches[id], !entry.paused else { continue }
                     // After a reconnect the old connection may still hand over events the new
                     // subscription repeats; keep only what is new.
                     let fresh = events.filter { $0.rev >= entry.nextRev }
                     guard let last = fresh.last else { continue }
+                    if entry.buffered >= Self.maxBufferedUpdates {
+                        // The consumer is behind: drop this subscription; resume from
+                        // `nextRev` (these events included) once it has caught up.
+                        entry.paused = true
+                        entry.subscribedOn = nil
+                        state.routes[wire] = nil
+                        entry.wireID = nil
+                        state.watches[id] = entry
+                        paused.append(wire)
+                        continue
+                    }
                     entry.nextRev = last.rev + 1
+                    entry.buffered += 1
                     state.watches[id] = entry
                     entry.continuation.yield(WatchUpdate(revision: last.rev, events: fresh))
                 }
             }
+            for wire in paused { Task { _ = try? await connection.call("unwatch", [.uint(wire)]) } }
         case "progress":
-            guard let id = first.uint64Value, notification.params.count == 2, let rev = notification.params[1].int64Value else { return }
+            guard let wire = first.uint64Value, notification.params.count == 2, let rev = notification.params[1].int64Value else { return }
             state.withLock { state in
-                guard var entry = state.watches[id], entry.subscribedOn == ObjectIdentifier(connection) || entry.nextRev > 0, rev >= entry.nextRev - 1 else { return }
+                // Progress matters to an idle consumer; one with updates waiting needs none.
+                guard let id = state.routes[wire], var entry = state.watches[id], !entry.paused, entry.buffered == 0,
+                      entry.nextRev > 0, rev >= entry.nextRev - 1 else { return }
                 entry.nextRev = max(entry.nextRev, rev + 1)
+                entry.buffered += 1
                 state.watches[id] = entry
                 entry.continuation.yield(WatchUpdate(revision: rev, events: []))
             }
         case "watchCancelled":
-            guard let id = first.uint64Value else { return }
+            guard let wire = first.uint64Value, let id = state.withLock({ $0.routes[wire] }) else { return }
             let error = RPCError(value: notification.params.count > 1 ? notification.params[1] : .nil)
             if error.code == .slowConsumer {
                 // Everything before resumeFrom arrived; subscribe again from there.
-                state.withLock { $0.watches[id]?.subscribedOn = nil }
+                state.withLock { state in
+                    state.routes[wire] = nil
+                    state.watches[id]?.subscribedOn = nil
+                    state.watches[id]?.wireID = nil
+                }
                 Task { await self.subscribe(id) }
             } else {
-                let continuation = state.withLock { $0.watches.removeValue(forKey: id)?.continuation }
+                let continuation = state.withLock { state -> AsyncThrowingStream<WatchUpdate, any Error>.Continuation? in
+                    state.routes[wire] = nil
+                    return state.watches.removeValue(forKey: id)?.continuation
+                }
                 continuation?.finish(throwing: error)
             }
         default:
@@ -415,10 +486,39 @@ public final class CoordinatorClient: Sendable {
     }
 
     private func dropWatch(_ id: UInt64) {
-        let connection = state.withLock { state -> RPCConnection? in
-            guard let entry = state.watches.removeValue(forKey: id) else { return nil }
-            return entry.subscribedOn == state.connection.map(ObjectIdentifier.init) ? state.connection : nil
+        let (connection, wire) = state.withLock { state -> (RPCConnection?, UInt64?) in
+            guard let entry = state.watches.removeValue(forKey: id) else { return (nil, nil) }
+            if let wire = entry.wireID { state.routes[wire] = nil }
+            let live = entry.subscribedOn == state.connection.map(ObjectIdentifier.init) ? state.connection : nil
+            return (live, entry.wireID)
         }
-        if let connection { Task { _ = try? await connection.call("unwatch", [.uint(id)]) } }
+        if let connection, let wire { Task { _ = try? await connection.call("unwatch", [.uint(wire)]) } }
+    }
+}
+
+/// A coordinator watch: an `AsyncSequence` of `WatchUpdate`s (see `CoordinatorClient.watch`).
+/// Taking an update tells the client the consumer kept up, which is what lets a paused
+/// watch resume.
+public struct CoordinatorWatch: AsyncSequence, Sendable {
+    public typealias Element = WatchUpdate
+
+    let stream: AsyncThrowingStream<WatchUpdate, any Error>
+    let client: CoordinatorClient
+    let id: UInt64
+
+    public struct AsyncIterator: AsyncIteratorProtocol {
+        var base: AsyncThrowingStream<WatchUpdate, any Error>.AsyncIterator
+        let client: CoordinatorClient
+        let id: UInt64
+
+        public mutating func next() async throws -> WatchUpdate? {
+            let update = try await base.next()
+            if update != nil { client.watchConsumed(id) }
+            return update
+        }
+    }
+
+    public func makeAsyncIterator() -> AsyncIterator {
+        AsyncIterator(base: stream.makeAsyncIterator(), client: client, id: id)
     }
 }
