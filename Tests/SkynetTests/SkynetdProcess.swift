@@ -1,10 +1,8 @@
 import Foundation
 
 /// A real `skynetd` process on 127.0.0.1, started from the binary built beside the tests.
-final class SkynetdProcess: @unchecked Sendable {
-    // @unchecked: every stored property is set in init and never changed; Process itself
-    // is thread-safe for kill/waitUntilExit/terminationStatus.
-    let process: Process
+final class SkynetdProcess: TestChildProcess, @unchecked Sendable {
+    // @unchecked: every stored property is set in init and never changed (see TestChildProcess).
     let port: Int
     let dataDir: String
     let stderrPath: String
@@ -52,14 +50,27 @@ final class SkynetdProcess: @unchecked Sendable {
         let (process, text) = try Self.launch(
             Self.builtBinary("skynetd"), ["--listen", "127.0.0.1:\(port)", "--data-dir", dataDir, "--log-level", "info"] + extra,
             stderrPath: stderrPath)
-        self.process = process
         guard let colon = text.lastIndex(of: ":"), let bound = Int(text[text.index(after: colon)...]) else {
+            kill(process.processIdentifier, SIGKILL)
             throw SkynetdError("unexpected first line from skynetd: \(text)")
         }
         self.port = bound
+        super.init(process: process)
     }
 
     var address: String { "127.0.0.1:\(port)" }
+}
+
+/// A child process a test started: `stop` signals it and waits; one still running when the
+/// test lets go of it is killed, so no test leaves processes behind.
+class TestChildProcess: @unchecked Sendable {
+    // @unchecked: `process` is set in init and never changed; Process itself is
+    // thread-safe for kill/waitUntilExit/terminationStatus.
+    let process: Process
+
+    init(process: Process) {
+        self.process = process
+    }
 
     /// Sends `signal` and waits for the process to exit; returns its status.
     @discardableResult
