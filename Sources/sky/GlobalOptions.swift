@@ -33,7 +33,9 @@ struct GlobalOptions: ParsableArguments {
     func client() -> CoordinatorClient {
         var logger = Logger(label: "sky")
         logger.logLevel = .critical
-        return CoordinatorClient(configuration: .init(addresses: addresses, callTimeout: timeoutDuration, connectTimeout: timeoutDuration), logger: logger)
+        return CoordinatorClient(
+            configuration: .init(addresses: addresses, callTimeout: timeoutDuration, connectTimeout: timeoutDuration, failFast: true),
+            logger: logger)
     }
 }
 

@@ -165,11 +165,13 @@ struct CoordinatorClientFailoverTests {
         }
     }
 
-    @Test("when no coordinator answers, the error names every address tried")
-    func namesAddresses() async throws {
+    @Test("when no coordinator answers, the error names every address tried (waiting or failing fast)", arguments: [false, true])
+    func namesAddresses(failFast: Bool) async throws {
         let (a, b) = (try await Self.closedPort(), try await Self.closedPort())
         let client = CoordinatorClient(
-            configuration: .init(addresses: ["127.0.0.1:\(a)", "127.0.0.1:\(b)"], callTimeout: .milliseconds(300), backoff: .milliseconds(10)...(.milliseconds(50))),
+            configuration: .init(
+                addresses: ["127.0.0.1:\(a)", "127.0.0.1:\(b)"], callTimeout: .milliseconds(300),
+                backoff: .milliseconds(10)...(.milliseconds(50)), failFast: failFast),
             logger: quietLogger())
         do {
             _ = try await client.get("/x")

@@ -319,6 +319,17 @@ public final class CoordinatorClient: Sendable {
                     state.withLock { $0.lastError = "\(address): \((error as? RPCError)?.message ?? "\(error)")" }
                 }
             }
+            if configuration.failFast {
+                // Every address refused: tell whoever waits now rather than at their timeout.
+                let (waiters, message) = state.withLock { state in
+                    state.connecting = false
+                    defer { state.waiters = [:] }
+                    return (Array(state.waiters.values),
+                            "no coordinator answered at \(configuration.addresses.joined(separator: ", ")) (last error: \(state.lastError))")
+                }
+                for waiter in waiters { waiter.resume(throwing: RPCError(.unavailable, message)) }
+                return
+            }
             try? await Task.sleep(for: backoff.next())
         }
         state.withLock { $0.connecting = false }

@@ -8,13 +8,18 @@ public struct CoordinatorClientConfiguration: Sendable {
     public var connectTimeout: Duration
     /// First and longest wait between reconnection rounds (jittered, doubling).
     public var backoff: ClosedRange<Duration>
+    /// Fail waiting calls as soon as one round over every address failed, instead of
+    /// retrying until the call timeout: for tools (such as `sky`) where a person waits.
+    public var failFast: Bool
 
     /// Creates a configuration; by default `127.0.0.1:8046`, 5 s calls, 1 s connects,
     /// backoff from 50 ms to 2 s.
     public init(
         addresses: [String] = ["127.0.0.1:8046"], callTimeout: Duration = .seconds(5),
-        connectTimeout: Duration = .seconds(1), backoff: ClosedRange<Duration> = .milliseconds(50)...(.seconds(2))
+        connectTimeout: Duration = .seconds(1), backoff: ClosedRange<Duration> = .milliseconds(50)...(.seconds(2)),
+        failFast: Bool = false
     ) {
+        self.failFast = failFast
         self.addresses = addresses
         self.callTimeout = callTimeout
         self.connectTimeout = connectTimeout

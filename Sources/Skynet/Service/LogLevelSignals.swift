@@ -2,7 +2,12 @@ import Dispatch
 import Foundation
 
 /// SIGUSR1 / SIGUSR2 raise / lower a service's log level one notch while it runs.
-final class LogLevelSignals {
+///
+/// Installed by `start` (before the service says it serves), so a signal can never meet
+/// the default action, which would end the process.
+final class LogLevelSignals: @unchecked Sendable {
+    // @unchecked: `sources` is set in init and never changed; DispatchSource's cancel is
+    // thread-safe.
     private let sources: [any DispatchSourceSignal]
 
     init(service: Service) {

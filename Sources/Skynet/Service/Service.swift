@@ -16,7 +16,8 @@ import Synchronization
 /// under `/skynet/stats/...`, every few seconds. If the coordinator goes away the service
 /// keeps serving; if its session is lost, it opens a new one and registers again.
 /// As a swift-service-lifecycle `Service`, `run()` serves until graceful shutdown (SIGTERM,
-/// SIGINT in a `ServiceGroup`): unregister, drain in-flight calls, close the session.
+/// SIGINT in a `ServiceGroup`): unregister, drain in-flight calls, close the session. From
+/// `start` until `stop`, SIGUSR1 and SIGUSR2 raise and lower its log level one notch.
 public final class Service: ServiceLifecycle.Service, Sendable {
     private enum Phase { case idle, starting, running, stopping, stopped }
 
@@ -28,6 +29,7 @@ public final class Service: ServiceLifecycle.Service, Sendable {
         var session: CoordinatorSession?
         var tasks: [Task<Void, Never>] = []
         var ring = HashRing(members: [])
+        var signals: LogLevelSignals?
     }
 
     /// The configuration the service runs with.
@@ -117,7 +119,11 @@ public final class Service: ServiceLifecycle.Service, Sendable {
             }
             throw error
         }
-        state.withLock { $0.phase = .running }
+        let signals = LogLevelSignals(service: self)
+        state.withLock { state in
+            state.phase = .running
+            state.signals = signals
+        }
         log.info("service started", metadata: ["service.path": "\(config.instancePath(port: port))", "service.admin": "\(info.adminAddress)"])
         if register { await delegate.registered(self) }
         startBackgroundTasks()
@@ -158,8 +164,9 @@ public final class Service: ServiceLifecycle.Service, Sendable {
         if info?.registered == true { try? await setRegistered(false) }
         let rpc = state.withLock { $0.rpc }
         await rpc?.shutdown(gracePeriod: .seconds(10))
-        let (session, tasks) = state.withLock { ($0.session, $0.tasks) }
+        let (session, tasks, signals) = state.withLock { ($0.session, $0.tasks, $0.signals) }
         for task in tasks { task.cancel() }
+        signals?.cancel()
         try? await session?.close()
         await state.withLock { $0.admin }?.shutdown(gracePeriod: .seconds(1))
         await coordinator.close()
@@ -188,16 +195,13 @@ public final class Service: ServiceLifecycle.Service, Sendable {
     }
 
     /// Starts if needed, serves until graceful shutdown or until stopped, then stops.
-    /// SIGUSR1 and SIGUSR2 raise and lower the log level one notch meanwhile.
     public func run() async throws {
         if state.withLock({ $0.phase == .idle }) { try await start() }
-        let signals = LogLevelSignals(service: self)
         await withGracefulShutdownHandler {
             await waitUntilStopped()
         } onGracefulShutdown: {
             Task { await self.stop() }
         }
-        signals.cancel()
     }
 
     /// Moves the log level one notch: `up` is more verbose. Returns the new level.
