@@ -97,14 +97,13 @@ public final class ServiceClient: Sendable {
     private var now: Duration { ContinuousClock.now - origin }
 
     func sendRaw(_ method: String, _ params: [MessagePackValue], key: String?, timeout: Duration?, idempotent: Bool, retries: Bool) async throws -> MessagePackValue {
-        let start = now
-        let deadline = start + (timeout ?? config.timeout)
+        let deadline = now + (timeout ?? config.timeout)
         var tried: Set<String> = []
         var attempt = 0
         while true {
             let (address, connection) = try await acquire(key: key, excluding: tried, deadline: deadline, deposit: attempt == 0)
             attempt += 1
-            let remaining = deadline - (attempt == 1 ? start : now)
+            let remaining = deadline - now
             guard remaining > .zero else { throw RPCError(.deadlineExceeded, "\(method) on \(query.service ?? "?"): deadline passed before an answer") }
             let attemptTimeout = idempotent && retries ? max(remaining / 2, min(remaining, .milliseconds(100))) : remaining
             do {
@@ -251,16 +250,18 @@ public final class ServiceClient: Sendable {
         let host = String(address[..<colon])
         do {
             let connection = try await RPCConnection.connect(host: host, port: port, configuration: .init(connectTimeout: .seconds(1), defaultTimeout: nil), logger: logger)
-            let kept = state.withLock { state -> Bool in
-                guard !state.closed, state.pool.connectionState(of: address) == .connecting else { return false }
-                state.connections[address] = connection
+            let (kept, replaced) = state.withLock { state -> (Bool, RPCConnection?) in
+                guard !state.closed, state.pool.connectionState(of: address) == .connecting else { return (false, nil) }
+                let replaced = state.connections.updateValue(connection, forKey: address)
                 state.pool.connected(address)
-                return true
+                return (true, replaced)
             }
             guard kept else {
                 await connection.close()
                 return
             }
+            // A connection the instance refused calls on (it was draining) is not reused.
+            if let replaced, replaced !== connection { Task { await replaced.close() } }
             wake()
             // The moment the connection breaks, the instance leaves rotation.
             Task {
