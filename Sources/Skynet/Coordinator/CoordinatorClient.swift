@@ -407,12 +407,15 @@ public final class CoordinatorClient: Sendable {
             do {
                 let result = try await connection.call("watch", [.uint(claim.wire), .string(claim.glob), .int(claim.fromRev)], timeout: configuration.callTimeout)
                 let current = result["rev"]?.int64Value ?? 0
-                state.withLock { state in
-                    guard state.watches[id]?.wireID == claim.wire else { return }
+                let stale = state.withLock { state -> Bool in
+                    guard state.watches[id]?.wireID == claim.wire else { return true }
                     state.watches[id]!.subscribing = false
                     state.watches[id]!.subscribedOn = ObjectIdentifier(connection)
                     if state.watches[id]!.nextRev == 0 { state.watches[id]!.nextRev = current + 1 }
+                    return false
                 }
+                // The watch ended (or moved on) while this subscription was being made: undo it.
+                if stale { _ = try? await connection.call("unwatch", [.uint(claim.wire)]) }
                 return
             } catch let error as RPCError where error.code == .unavailable || error.code == .deadlineExceeded {
                 state.withLock { $0.watches[id]?.subscribing = false }
