@@ -16,7 +16,7 @@ struct GlobalOptions: ParsableArguments {
 
     func validate() throws {
         guard timeout > 0 else { throw ValidationError("--timeout must be a positive number of seconds, found \(timeout)") }
-        if let coordinators, coordinators.split(separator: ",").contains(where: { !$0.contains(":") }) {
+        if let coordinators, coordinators.split(separator: ",").contains(where: { HostPort(String($0).trimmingCharacters(in: .whitespaces)) == nil }) {
             throw ValidationError("--coordinators must be host:port[,host:port...], found \"\(coordinators)\"")
         }
     }

@@ -28,10 +28,8 @@ func operate(_ global: GlobalOptions, _ filters: InstanceFilters, method: String
         var result = OperationResult(address: info.serviceAddress, admin: info.adminAddress, service: info.name, version: info.version,
                                      region: info.region, host: info.host, ok: false)
         do {
-            guard let colon = info.adminAddress.lastIndex(of: ":"), let port = Int(info.adminAddress[info.adminAddress.index(after: colon)...]) else {
-                throw SkyFailure("bad admin address \(info.adminAddress)")
-            }
-            let admin = try await RPCConnection.connect(host: String(info.adminAddress[..<colon]), port: port, configuration: .init(connectTimeout: global.timeoutDuration))
+            guard let target = HostPort(info.adminAddress) else { throw SkyFailure("bad admin address \(info.adminAddress)") }
+            let admin = try await RPCConnection.connect(host: target.host, port: target.port, configuration: .init(connectTimeout: global.timeoutDuration))
             let answer = try await admin.call(method, params, timeout: global.timeoutDuration)
             await admin.close()
             result.ok = true

@@ -61,6 +61,15 @@ struct ServiceConfigTests {
         }
     }
 
+    @Test("host:port addresses")
+    func hostPort() throws {
+        let v4 = try #require(HostPort("127.0.0.1:8046"))
+        #expect(v4.host == "127.0.0.1" && v4.port == 8046 && v4.description == "127.0.0.1:8046")
+        #expect(HostPort("::1:9000")?.host == "::1")
+        for bad in ["8046", ":8046", "host:", "host:port", "host:70000"] { #expect(HostPort(bad) == nil, "\(bad)") }
+        #expect(throws: ServiceConfigError.self) { try ServiceConfig(name: "echo", coordinators: ["nowhere"]) }
+    }
+
     @Test("instance paths and globs")
     func paths() {
         #expect(ServicePath.glob(name: "echo", region: "us") == "/skynet/services/echo/*/us/*/*")

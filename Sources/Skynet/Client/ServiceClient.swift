@@ -246,10 +246,9 @@ public final class ServiceClient: Sendable {
     }
 
     private func connect(_ address: String) async {
-        guard let colon = address.lastIndex(of: ":"), let port = Int(address[address.index(after: colon)...]) else { return }
-        let host = String(address[..<colon])
+        guard let target = HostPort(address) else { return }
         do {
-            let connection = try await RPCConnection.connect(host: host, port: port, configuration: .init(connectTimeout: .seconds(1), defaultTimeout: nil), logger: logger)
+            let connection = try await RPCConnection.connect(host: target.host, port: target.port, configuration: .init(connectTimeout: .seconds(1), defaultTimeout: nil), logger: logger)
             let (kept, replaced) = state.withLock { state -> (Bool, RPCConnection?) in
                 guard !state.closed, state.pool.connectionState(of: address) == .connecting else { return (false, nil) }
                 let replaced = state.connections.updateValue(connection, forKey: address)

@@ -307,12 +307,12 @@ public final class CoordinatorClient: Sendable {
                     defer { state.cursor = (state.cursor + 1) % configuration.addresses.count }
                     return configuration.addresses[state.cursor % configuration.addresses.count]
                 }
-                guard let (host, port) = Self.split(address) else {
+                guard let target = HostPort(address) else {
                     state.withLock { $0.lastError = "\(address) is not host:port" }
                     continue
                 }
                 do {
-                    let connection = try await RPCConnection.connect(host: host, port: port, configuration: connectConfiguration, eventLoopGroup: group, logger: logger)
+                    let connection = try await RPCConnection.connect(host: target.host, port: target.port, configuration: connectConfiguration, eventLoopGroup: group, logger: logger)
                     adopt(connection, address: address)
                     return
                 } catch {
@@ -354,11 +354,6 @@ public final class CoordinatorClient: Sendable {
         for waiter in waiters { waiter.resume(returning: connection) }
         let watches = state.withLock { Array($0.watches.keys) }
         for id in watches { Task { await self.subscribe(id) } }
-    }
-
-    private static func split(_ address: String) -> (String, Int)? {
-        guard let colon = address.lastIndex(of: ":"), let port = Int(address[address.index(after: colon)...]) else { return nil }
-        return (String(address[..<colon]), port)
     }
 
     /// Routes the connection's notifications until it closes, then reconnects if watches need it.

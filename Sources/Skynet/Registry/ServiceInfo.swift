@@ -45,7 +45,7 @@ public struct ServiceInfo: Codable, Hashable, Sendable {
     }
 
     /// The port of the service address, when it has one.
-    public var port: Int? { serviceAddress.split(separator: ":").last.flatMap { Int($0) } }
+    public var port: Int? { HostPort(serviceAddress)?.port }
 
     /// The registry path of this instance.
     public var path: String? {

@@ -52,7 +52,7 @@ public struct ServiceConfig: Sendable {
         try ServicePath.validate(version, field: "version")
         try ServicePath.validate(region, field: "region")
         try ServicePath.validate(host, field: "host")
-        guard !coordinators.isEmpty, coordinators.allSatisfy({ $0.contains(":") }) else {
+        guard !coordinators.isEmpty, coordinators.allSatisfy({ HostPort($0) != nil }) else {
             throw ServiceConfigError(field: "coordinators", "expected host:port[,host:port...], found \"\(coordinators.joined(separator: ","))\"")
         }
         guard sessionTTL >= .milliseconds(100) else {
