@@ -299,7 +299,8 @@ public final class CoordinatorClient: Sendable {
     }
 
     private func connectLoop() async {
-        var backoff = Backoff(configuration.backoff, generator: SystemRandomNumberGenerator())
+        var backoff = Backoff(configuration.backoff)
+        var random = SystemRandomNumberGenerator()
         let connectConfiguration = RPCConnection.Configuration(connectTimeout: configuration.connectTimeout, defaultTimeout: configuration.callTimeout)
         while !Task.isCancelled {
             for _ in configuration.addresses {
@@ -330,7 +331,7 @@ public final class CoordinatorClient: Sendable {
                 for waiter in waiters { waiter.resume(throwing: RPCError(.unavailable, message)) }
                 return
             }
-            try? await Task.sleep(for: backoff.next())
+            try? await Task.sleep(for: backoff.next(using: &random))
         }
         state.withLock { $0.connecting = false }
     }
@@ -377,12 +378,13 @@ public final class CoordinatorClient: Sendable {
     // MARK: Watches
 
     private func subscribe(_ id: UInt64) async {
-        var backoff = Backoff(configuration.backoff, generator: SystemRandomNumberGenerator())
+        var backoff = Backoff(configuration.backoff)
+        var random = SystemRandomNumberGenerator()
         while !Task.isCancelled {
             let connection: RPCConnection
             do { connection = try await self.connection() } catch {
                 guard state.withLock({ $0.watches[id] != nil && !$0.closed }) else { return }
-                try? await Task.sleep(for: backoff.next())
+                try? await Task.sleep(for: backoff.next(using: &random))
                 continue
             }
             // One subscription per watch at a time, each under a fresh wire id, so answers and
@@ -414,7 +416,7 @@ public final class CoordinatorClient: Sendable {
                 return
             } catch let error as RPCError where error.code == .unavailable || error.code == .deadlineExceeded {
                 state.withLock { $0.watches[id]?.subscribing = false }
-                try? await Task.sleep(for: backoff.next())
+                try? await Task.sleep(for: backoff.next(using: &random))
             } catch {
                 let continuation = state.withLock { state -> AsyncThrowingStream<WatchUpdate, any Error>.Continuation? in
                     state.routes[claim.wire] = nil

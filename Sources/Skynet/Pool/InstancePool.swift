@@ -253,8 +253,7 @@ public struct InstancePool: Sendable {
     /// the shell calls `backoffElapsed`.
     public mutating func connectFailed(_ address: String, now: Duration, using generator: inout some RandomNumberGenerator) -> Duration? {
         guard var instance = self[address] else { return nil }
-        let ceiling = min(configuration.backoff.upperBound, configuration.backoff.lowerBound * (1 << min(instance.connectAttempts, 20)))
-        let delay = ceiling * Double.random(in: 0.5...1, using: &generator)
+        let delay = Backoff.delay(attempt: instance.connectAttempts, in: configuration.backoff, using: &generator)
         instance.connectAttempts += 1
         instance.connection = .backingOff(until: now + delay)
         self[address] = instance
