@@ -29,7 +29,8 @@ struct GlobalOptions: ParsableArguments {
 
     var timeoutDuration: Duration { .milliseconds(Int(timeout * 1000)) }
 
-    /// A coordinator client for this invocation (quiet: errors are reported by `sky`).
+    /// A coordinator client for this invocation (quiet: errors are reported by `sky`). It is
+    /// not closed: `sky` exits as soon as the command returns, which closes the connection.
     func client() -> CoordinatorClient {
         var logger = Logger(label: "sky")
         logger.logLevel = .critical

@@ -9,7 +9,6 @@ struct Instances: AsyncParsableCommand {
 
     func run() async throws {
         let coordinator = global.client()
-        defer { Task { await coordinator.close() } }
         let rows = try await InstanceRow.load(filters.query, coordinator)
         if global.json { try Output.json(rows) } else { Output.table(InstanceRow.headers, rows.map(\.cells)) }
     }
@@ -38,7 +37,6 @@ struct GroupRow: Codable {
 /// Shared body of `services`, `hosts`, `regions` and `service-versions`.
 func runGrouped(_ global: GlobalOptions, _ filters: InstanceFilters, title: String, key: @escaping (InstanceRow) -> String, columns: [String], cells: @escaping (GroupRow) -> [String]) async throws {
     let coordinator = global.client()
-    defer { Task { await coordinator.close() } }
     let groups = GroupRow.group(try await InstanceRow.load(filters.query, coordinator), by: key)
     if global.json { try Output.json(groups) } else { Output.table([title] + columns, groups.map { [$0.name] + cells($0) }) }
 }

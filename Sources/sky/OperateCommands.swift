@@ -21,7 +21,6 @@ struct OperationResult: Codable {
 /// fails (exit 1) when any refused or could not be reached.
 func operate(_ global: GlobalOptions, _ filters: InstanceFilters, method: String, params: [MessagePackValue], past: String) async throws {
     let coordinator = global.client()
-    defer { Task { await coordinator.close() } }
     let instances = try await filters.query.findInstances(coordinator)
     var results: [OperationResult] = []
     for info in instances {

@@ -14,7 +14,6 @@ struct Topology: AsyncParsableCommand {
 
     func run() async throws {
         let coordinator = global.client()
-        defer { Task { await coordinator.close() } }
         let rows = try await InstanceRow.load(filters.query, coordinator)
         let tree = Self.build(rows)
         if global.json {

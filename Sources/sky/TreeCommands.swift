@@ -34,7 +34,6 @@ struct GetFile: AsyncParsableCommand {
 
     func run() async throws {
         let coordinator = global.client()
-        defer { Task { await coordinator.close() } }
         guard let file = try await coordinator.get(path, atRev: rev) else { throw SkyFailure("\(path): no such file") }
         if global.json { try Output.json(FileRow(file)) } else { print(Output.text(file.value).text) }
     }
@@ -50,7 +49,6 @@ struct SetFile: AsyncParsableCommand {
 
     func run() async throws {
         let coordinator = global.client()
-        defer { Task { await coordinator.close() } }
         let written = try await coordinator.set(path, value, ifRev: rev ?? -1)
         if global.json { try Output.json(["rev": written]) } else { print("rev \(written)") }
     }
@@ -65,7 +63,6 @@ struct DelFile: AsyncParsableCommand {
 
     func run() async throws {
         let coordinator = global.client()
-        defer { Task { await coordinator.close() } }
         let written = try await coordinator.del(path, ifRev: rev ?? -1)
         if global.json { try Output.json(["rev": written]) } else { print("rev \(written)") }
     }
@@ -79,7 +76,6 @@ struct Ls: AsyncParsableCommand {
 
     func run() async throws {
         let coordinator = global.client()
-        defer { Task { await coordinator.close() } }
         let names = try await coordinator.getdir(path)
         if global.json { try Output.json(names) } else { for name in names { print(name) } }
     }
@@ -93,7 +89,6 @@ struct Walk: AsyncParsableCommand {
 
     func run() async throws {
         let coordinator = global.client()
-        defer { Task { await coordinator.close() } }
         let files = try await coordinator.walk(glob)
         if global.json { try Output.json(files.map(FileRow.init)) } else {
             for file in files { print("\(file.path) = \(Output.text(file.value).text)") }
@@ -118,7 +113,6 @@ struct Watch: AsyncParsableCommand {
 
     func run() async throws {
         let coordinator = global.client()
-        defer { Task { await coordinator.close() } }
         for try await update in coordinator.watch(glob, fromRev: rev) {
             for event in update.events {
                 let (text, encoding) = Output.text(event.value)
@@ -153,7 +147,6 @@ struct Status: AsyncParsableCommand {
 
     func run() async throws {
         let coordinator = global.client()
-        defer { Task { await coordinator.close() } }
         let status = try await coordinator.status()
         let row = Row(
             address: global.addresses.joined(separator: ","), name: status["name"]?.stringValue ?? "?",
