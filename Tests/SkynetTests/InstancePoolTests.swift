@@ -1,4 +1,5 @@
 import Skynet
+import SkynetRPC
 import SkynetTestSupport
 import Testing
 
@@ -109,5 +110,23 @@ struct InstancePoolTests {
         }
         pool.connected("a:1")
         #expect(pool.connectionState(of: "a:1") == .ready)
+    }
+}
+
+@Suite("Retry rule")
+struct RetryRuleTests {
+    @Test("only what cannot have run is always retried; idempotent calls also after a lost connection or timeout")
+    func verdicts() {
+        let notSent = RPCError.notSent("server is shutting down; the call did not run")
+        let lost = RPCError(.unavailable, "connection to x closed")
+        let timeout = RPCError(.deadlineExceeded, "no answer")
+        for idempotent in [false, true] {
+            #expect(RetryRule.judge(notSent, connectionActive: true, idempotent: idempotent) == (.lost, true))
+            #expect(RetryRule.judge(lost, connectionActive: false, idempotent: idempotent) == (.lost, idempotent))
+            #expect(RetryRule.judge(lost, connectionActive: true, idempotent: idempotent) == (.failed, idempotent))
+            #expect(RetryRule.judge(timeout, connectionActive: true, idempotent: idempotent) == (.failed, idempotent))
+            #expect(RetryRule.judge(RPCError(.internal, "boom"), connectionActive: true, idempotent: idempotent) == (.failed, false))
+            #expect(RetryRule.judge(RPCError(.badRequest, "params[0]"), connectionActive: true, idempotent: idempotent) == (.answered, false))
+        }
     }
 }

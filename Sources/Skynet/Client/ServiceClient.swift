@@ -110,27 +110,11 @@ public final class ServiceClient: Sendable {
                 // Retries say so (call metadata); first attempts go bare, as any client's would.
                 let metadata = attempt > 1 ? RPCCallMetadata(timeout: attemptTimeout, attempt: attempt) : nil
                 let result = try await connection.call(method, params, timeout: attemptTimeout, metadata: metadata)
-                finished(address, .success)
+                finished(address, .answered)
                 return result
             } catch let error as RPCError {
-                let retryable: Bool
-                switch error.code {
-                case .unavailable where error.wasNotSent:
-                    finished(address, .lost)
-                    retryable = true
-                case .unavailable:
-                    finished(address, connection.isActive ? .failed : .lost)
-                    retryable = idempotent
-                case .deadlineExceeded:
-                    finished(address, .failed)
-                    retryable = idempotent
-                case .internal:
-                    finished(address, .failed)
-                    throw error
-                default:
-                    finished(address, .success)   // the instance answered; the error is the caller's
-                    throw error
-                }
+                let (health, retryable) = RetryRule.judge(error, connectionActive: connection.isActive, idempotent: idempotent)
+                finished(address, health)
                 let allowed = retries && retryable && now < deadline && state.withLock { $0.budget.tryWithdraw(now: now) }
                 guard allowed else { throw error }
                 logger.debug("retrying call on another instance", metadata: ["rpc.method": "\(method)", "service.instance": "\(address)", "error": "\(error)"])
@@ -139,13 +123,11 @@ public final class ServiceClient: Sendable {
         }
     }
 
-    private enum Outcome { case success, failed, lost }
-
-    private func finished(_ address: String, _ outcome: Outcome) {
+    private func finished(_ address: String, _ outcome: RetryRule.Health) {
         let now = self.now
         let actions = state.withLock { state -> [InstancePool.Action] in
             switch outcome {
-            case .success:
+            case .answered:
                 state.pool.callSucceeded(address)
                 return []
             case .failed: return state.pool.callFailed(address, .callFailed, now: now)

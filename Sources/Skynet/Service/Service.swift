@@ -43,12 +43,19 @@ public final class Service: ServiceLifecycle.Service, Sendable {
     private let stopped = Mutex<[CheckedContinuation<Void, Never>]>([])
     /// How often load figures are published.
     public let statsInterval: Duration
+    /// How long `stop` keeps serving after leaving rotation, so clients following the
+    /// registry move their calls away before the server drains and closes connections.
+    public let drainDelay: Duration
 
     /// Creates a service; nothing is bound until `start`.
-    public init(config: ServiceConfig, delegate: some ServiceProtocol, statsInterval: Duration = .seconds(3)) {
+    public init(
+        config: ServiceConfig, delegate: some ServiceProtocol, statsInterval: Duration = .seconds(3),
+        drainDelay: Duration = .milliseconds(250)
+    ) {
         self.config = config
         self.delegate = delegate
         self.statsInterval = statsInterval
+        self.drainDelay = drainDelay
         logger = Mutex(config.logger)
         coordinator = CoordinatorClient(configuration: .init(addresses: config.coordinators), logger: config.logger)
     }
@@ -148,8 +155,9 @@ public final class Service: ServiceLifecycle.Service, Sendable {
         return state.withLock { $0.ring.owner(of: key) } == address
     }
 
-    /// Stops: out of rotation, in-flight calls drained (up to 10 s), session closed (its
-    /// registration goes at once), servers closed. Safe to call more than once.
+    /// Stops: out of rotation (then `drainDelay` for clients to move away), in-flight calls
+    /// drained (up to 10 s), session closed (its registration goes at once), servers
+    /// closed. Safe to call more than once.
     public func stop() async {
         let proceed = state.withLock { state -> Bool in
             guard state.phase == .running || state.phase == .starting else { return false }
@@ -161,7 +169,10 @@ public final class Service: ServiceLifecycle.Service, Sendable {
             return
         }
         log.info("service stopping")
-        if info?.registered == true { try? await setRegistered(false) }
+        if info?.registered == true, (try? await setRegistered(false)) != nil {
+            // Calls already on their way still land; new ones go elsewhere meanwhile.
+            try? await Task.sleep(for: drainDelay)
+        }
         let rpc = state.withLock { $0.rpc }
         await rpc?.shutdown(gracePeriod: .seconds(10))
         let (session, tasks, signals) = state.withLock { ($0.session, $0.tasks, $0.signals) }
