@@ -1,6 +1,4 @@
-#if canImport(Glibc)
 import Glibc
-#endif
 
 /// A coordinator's data directory: WAL segments, snapshots and the lock that keeps a
 /// second process out.

@@ -1,8 +1,5 @@
-#if canImport(Glibc)
+// Linux only: fdatasync and the Glibc spellings of the calls below. skynetd targets Linux.
 import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 
 /// A file descriptor with the few calls storage needs, each failure a `StorageError.io`.
 ///

@@ -1,3 +1,5 @@
+import Glibc
+
 /// Why the data directory cannot be used. Each case names the file and, for damage, the offset.
 public enum StorageError: Error, Hashable, Sendable, CustomStringConvertible {
     /// Another process holds the directory's lock.
@@ -26,9 +28,3 @@ public enum StorageError: Error, Hashable, Sendable, CustomStringConvertible {
         }
     }
 }
-
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
