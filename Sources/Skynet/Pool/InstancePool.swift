@@ -125,9 +125,6 @@ public struct InstancePool: Sendable {
     /// An instance's connection state, or `nil` when it is not in the pool.
     public func connectionState(of address: String) -> ConnectionState? { self[address]?.connection }
 
-    /// Calls in flight on an instance.
-    public func outstanding(of address: String) -> Int { self[address]?.outstanding ?? 0 }
-
     /// True when the instance is ejected at `now`.
     public func isEjected(_ address: String, now: Duration) -> Bool {
         self[address]?.ejectedUntil.map { $0 > now } ?? false

@@ -73,9 +73,6 @@ public final class WriteAheadLog: Sendable {
         handlers.withLock { $0 = (onDurable, onFailure) }
     }
 
-    /// The index the next append gets.
-    public var nextIndex: UInt64 { state.withLock { $0.nextIndex } }
-
     /// Counters so far.
     public var stats: Stats { state.withLock { $0.stats } }
 

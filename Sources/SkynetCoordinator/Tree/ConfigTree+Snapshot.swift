@@ -25,7 +25,4 @@ extension ConfigTree {
                 session: version.session, size: value.count)))
         }
     }
-
-    /// Sessions that own at least one file, sorted.
-    public var sessionsWithFiles: [UInt64] { sessionFiles.keys.sorted() }
 }
