@@ -47,7 +47,6 @@ public enum CoordinatorSnapshot {
     /// Reads a snapshot written by `write`.
     public static func read(_ path: String, limits: TreeLimits = .default) throws -> (machine: CoordinatorStateMachine, history: [TreeEvent]) {
         var machine: CoordinatorStateMachine?
-        var tree: ConfigTree?
         var history: [TreeEvent] = []
         let readLimits = MessagePackLimits(maxMessageSize: StorageRecord.maxPayload, maxDepth: 8, maxContainerLength: .max)
         try SnapshotFile.read(path) { record in
@@ -62,18 +61,17 @@ public enum CoordinatorSnapshot {
                     guard parts.count == 2 else { throw WireError("snapshot session: expected [id, ttl]") }
                     sessions[try parts[0].wireUInt("session id")] = try parts[1].wireInt("session ttl")
                 }
-                tree = ConfigTree(restoringAt: revision, limits: limits)
                 machine = CoordinatorStateMachine(
-                    tree: ConfigTree(limits: limits), sessions: sessions,
+                    tree: ConfigTree(restoringAt: revision, limits: limits), sessions: sessions,
                     nextSession: try value.field("nextSession", in: "snapshot header").wireUInt("nextSession"),
                     appliedIndex: try value.field("index", in: "snapshot header").wireUInt("index"))
             case files:
-                guard tree != nil else { throw WireError("\(path): files before the header") }
+                guard machine != nil else { throw WireError("\(path): files before the header") }
                 for element in try value.wireArray("files") {
                     let f = try element.wireArray("file")
                     guard f.count == 6 else { throw WireError("snapshot file: expected 6 fields, found \(f.count)") }
                     let bytes = try f[1].wireBytes("value")
-                    tree!.restore(TreeFile(
+                    machine!.tree.restore(TreeFile(
                         path: TreePath(unchecked: try f[0].wireString("path")), value: bytes,
                         stat: FileStat(createRev: try f[2].wireInt("createRev"), modRev: try f[3].wireInt("modRev"),
                                        version: try f[4].wireInt("version"), session: f[5].isNil ? nil : try f[5].wireUInt("session"),
@@ -92,8 +90,7 @@ public enum CoordinatorSnapshot {
                 throw WireError("\(path): unknown snapshot record tag \(tag)")
             }
         }
-        guard var machine, let tree else { throw WireError("\(path): snapshot has no header") }
-        machine.tree = tree
+        guard let machine else { throw WireError("\(path): snapshot has no header") }
         return (machine, history)
     }
 
