@@ -25,9 +25,7 @@ public final class CoordinatorNode: Sendable {
     }
 
     struct State: ~Copyable {
-        var machine: CoordinatorStateMachine
-        var hub: WatchHub
-        var leases = SessionLeases()
+        var replica: CoordinatorReplica
         var pending: [UInt64: Pending] = [:]
         var sinks: [WatchID: WatchSink] = [:]
         var byConnection: [ObjectIdentifier: [UInt64: WatchID]] = [:]
@@ -62,7 +60,8 @@ public final class CoordinatorNode: Sendable {
                 throw StorageError.corrupt(path: snapshot.path, offset: 0, reason: "snapshot holds index \(machine.appliedIndex), its name says \(snapshot.index)")
             }
         }
-        var hub = WatchHub(revision: machine.tree.revision, history: history, limits: configuration.watchLimits)
+        let start = now()
+        var replica = CoordinatorReplica(machine: machine, history: history, watchLimits: configuration.watchLimits, now: start)
         for entry in recovered.entries {
             let command: CoordinatorCommand
             do {
@@ -70,13 +69,13 @@ public final class CoordinatorNode: Sendable {
             } catch {
                 throw StorageError.corrupt(path: directory.path, offset: 0, reason: "log entry \(entry.index) does not decode: \(error)")
             }
-            let (_, events) = machine.apply(command, at: entry.index)
-            if let rev = events.first?.rev { _ = hub.onCommit(revision: rev, events: events) }
+            _ = replica.apply(command, at: entry.index, now: start)
         }
+        machine = replica.machine
         let log = try WriteAheadLog(directory: directory, lastIndex: recovered.lastIndex, segmentName: recovered.segmentName, logger: logger)
         let node = CoordinatorNode(
             configuration: configuration, directory: directory, consensus: SingleNodeConsensus(log: log),
-            machine: machine, hub: hub, lastSnapshotIndex: recovered.snapshot?.index ?? 0, logger: logger, now: now)
+            replica: replica, lastSnapshotIndex: recovered.snapshot?.index ?? 0, logger: logger, now: now)
         logger.info("coordinator recovered", metadata: [
             "coordinator.snapshot_index": "\(recovered.snapshot?.index ?? 0)", "coordinator.replayed": "\(recovered.entries.count)",
             "coordinator.revision": "\(machine.tree.revision)", "coordinator.files": "\(machine.tree.fileCount)",
@@ -87,7 +86,7 @@ public final class CoordinatorNode: Sendable {
 
     private init(
         configuration: CoordinatorNodeConfiguration, directory: DataDirectory, consensus: any Consensus,
-        machine: CoordinatorStateMachine, hub: WatchHub, lastSnapshotIndex: UInt64, logger: Logger,
+        replica: CoordinatorReplica, lastSnapshotIndex: UInt64, logger: Logger,
         now: @escaping @Sendable () -> Duration
     ) {
         self.configuration = configuration
@@ -95,11 +94,7 @@ public final class CoordinatorNode: Sendable {
         self.consensus = consensus
         self.logger = logger
         self.now = now
-        var leases = SessionLeases()
-        // Sessions restored from disk get a full TTL from now, as after a leader change.
-        let start = now()
-        for (id, ttl) in machine.sessions { leases.grant(id, ttl: .milliseconds(ttl), now: start) }
-        state = Mutex(State(machine: machine, hub: hub, leases: leases, lastSnapshotIndex: lastSnapshotIndex))
+        state = Mutex(State(replica: replica, lastSnapshotIndex: lastSnapshotIndex))
         consensus.start(
             apply: { [weak self] entries in self?.applyCommitted(entries) },
             fail: { [weak self] entries, error in self?.failCommitted(entries, error) })
@@ -137,8 +132,8 @@ public final class CoordinatorNode: Sendable {
     /// sessions are refused without taking a log entry.
     public func precheck(_ operation: TreeOperation) throws(RPCError) {
         let session: UInt64? = try state.withLock { (state) throws(RPCError) -> UInt64? in
-            do throws(TreeError) { try state.machine.tree.validate(operation) } catch { throw error.rpcError }
-            if case let .set(_, _, _, session?) = operation, !state.leases.isLive(session) { return session }
+            do throws(TreeError) { try state.replica.machine.tree.validate(operation) } catch { throw error.rpcError }
+            if case let .set(_, _, _, session?) = operation, !state.replica.leases.isLive(session) { return session }
             return nil
         }
         if let session { throw CoordinatorError.sessionNotFound(session).rpcError }
@@ -146,7 +141,7 @@ public final class CoordinatorNode: Sendable {
 
     /// Renews a session's lease; returns its TTL. Throws `SessionNotFound` when it expired.
     public func keepAlive(_ session: UInt64) throws(RPCError) -> Duration {
-        let ttl = state.withLock { $0.leases.renew(session, now: now()) }
+        let ttl = state.withLock { $0.replica.leases.renew(session, now: now()) }
         guard let ttl else { throw CoordinatorError.sessionNotFound(session).rpcError }
         return ttl
     }
@@ -155,7 +150,7 @@ public final class CoordinatorNode: Sendable {
 
     /// Runs `body` on the applied state under the node's lock; keep it short.
     public func read<T>(_ body: (borrowing CoordinatorStateMachine) throws -> T) rethrows -> T {
-        try state.withLock { state in try body(state.machine) }
+        try state.withLock { state in try body(state.replica.machine) }
     }
 
     /// The node's view of itself.
@@ -165,10 +160,10 @@ public final class CoordinatorNode: Sendable {
             + ((try? directory.snapshots().map(\.name)) ?? []).map(directory.file)
         return state.withLock { state in
             CoordinatorStatus(
-                name: configuration.name, revision: state.machine.tree.revision,
-                oldestRevision: max(state.machine.tree.oldestRevision, min(state.hub.historyStart, state.machine.tree.revision + 1)),
-                appliedIndex: state.machine.appliedIndex, files: state.machine.tree.fileCount,
-                sessions: state.machine.sessions.count, watches: state.hub.watchCount,
+                name: configuration.name, revision: state.replica.machine.tree.revision,
+                oldestRevision: max(state.replica.machine.tree.oldestRevision, min(state.replica.hub.historyStart, state.replica.machine.tree.revision + 1)),
+                appliedIndex: state.replica.machine.appliedIndex, files: state.replica.machine.tree.fileCount,
+                sessions: state.replica.machine.sessions.count, watches: state.replica.hub.watchCount,
                 dataSize: dataSize.reduce(0) { $0 + ((try? PosixFile.size($1)) ?? 0) },
                 fsyncs: stats.syncs, isLeader: consensus.isLeader)
         }
@@ -186,12 +181,12 @@ public final class CoordinatorNode: Sendable {
             }
             let id: WatchID
             let actions: [WatchAction]
-            do throws(WatchError) { (id, actions) = try state.hub.watch(glob, fromRev: fromRev) } catch { throw error.rpcError }
+            do throws(WatchError) { (id, actions) = try state.replica.hub.watch(glob, fromRev: fromRev) } catch { throw error.rpcError }
             let first = state.byConnection[connection.id] == nil
             state.byConnection[connection.id, default: [:]][clientID] = id
             state.sinks[id] = WatchSink(connection: connection, clientID: clientID)
-            metrics.watches.record(state.hub.watchCount)
-            return (state.hub.revision, Self.route(actions, &state), first)
+            metrics.watches.record(state.replica.hub.watchCount)
+            return (state.replica.hub.revision, Self.route(actions, &state), first)
         }
         if firstOnConnection {
             connection.onClose { [weak self] in self?.dropWatches(of: connection.id) }
@@ -204,7 +199,7 @@ public final class CoordinatorNode: Sendable {
     public func unwatch(connection: RPCServerConnection, clientID: UInt64) -> Bool {
         state.withLock { state in
             guard let id = state.byConnection[connection.id]?.removeValue(forKey: clientID) else { return false }
-            state.hub.cancel(id)
+            state.replica.hub.cancel(id)
             state.sinks[id] = nil
             return true
         }
@@ -213,7 +208,7 @@ public final class CoordinatorNode: Sendable {
     private func dropWatches(of connection: ObjectIdentifier) {
         state.withLock { state in
             for id in (state.byConnection.removeValue(forKey: connection) ?? [:]).values {
-                state.hub.cancel(id)
+                state.replica.hub.cancel(id)
                 state.sinks[id] = nil
             }
         }
@@ -226,7 +221,7 @@ public final class CoordinatorNode: Sendable {
         let moment = now()
         state.withLock { state in
             guard state.failure == nil else { return }
-            for session in state.leases.expired(now: moment) {
+            for session in state.replica.leases.expired(now: moment) {
                 let command = CoordinatorCommand.expireSession(session)
                 do {
                     let index = try consensus.propose(command.encoded)
@@ -234,7 +229,7 @@ public final class CoordinatorNode: Sendable {
                     metrics.sessionsExpired.increment()
                     logger.info("session expired", metadata: ["coordinator.session": "\(session)"])
                 } catch {
-                    state.leases.expiryFailed(session)
+                    state.replica.leases.expiryFailed(session)
                 }
             }
         }
@@ -242,7 +237,7 @@ public final class CoordinatorNode: Sendable {
 
     /// Tells idle watchers the current revision.
     public func progressTick() {
-        let routed = state.withLock { state in Self.route(state.hub.onProgressTick(), &state) }
+        let routed = state.withLock { state in Self.route(state.replica.hub.onProgressTick(), &state) }
         perform(routed)
     }
 
@@ -270,13 +265,8 @@ public final class CoordinatorNode: Sendable {
                         preconditionFailure("committed log entry \(entry.index) does not decode: \(error)")
                     }
                 }
-                let (result, events) = state.machine.apply(command, at: entry.index)
-                switch result {
-                case let .success(.sessionOpened(id, ttl)): state.leases.grant(id, ttl: .milliseconds(ttl), now: moment)
-                case let .success(.sessionEnded(id, _, _)): state.leases.revoke(id)
-                default: break
-                }
-                if let rev = events.first?.rev { actions += state.hub.onCommit(revision: rev, events: events) }
+                let (result, produced) = state.replica.apply(command, at: entry.index, now: moment)
+                actions += produced
                 if let pending {
                     let (seconds, attoseconds) = (ContinuousClock.now - pending.proposedAt).components
                     metrics.commitLatency.recordNanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
@@ -286,10 +276,10 @@ public final class CoordinatorNode: Sendable {
             }
             metrics.applied.increment(by: entries.count)
             metrics.batchSize.record(entries.count)
-            metrics.revision.record(state.machine.tree.revision)
-            metrics.files.record(state.machine.tree.fileCount)
-            metrics.sessions.record(state.machine.sessions.count)
-            compactIfDue(&state)
+            metrics.revision.record(state.replica.machine.tree.revision)
+            metrics.files.record(state.replica.machine.tree.fileCount)
+            metrics.sessions.record(state.replica.machine.sessions.count)
+            state.replica.compactIfDue()
             return (Self.route(actions, &state), snapshotIfDue(&state))
         }
         // Watchers first: a change reaches them no later than its writer's acknowledgement.
@@ -313,20 +303,11 @@ public final class CoordinatorNode: Sendable {
         }
     }
 
-    /// Keeps past versions in the tree only as far back as the watch history reaches.
-    private func compactIfDue(_ state: inout State) {
-        let step = Int64(max(1, configuration.watchLimits.maxHistoryEvents / 10))
-        let target = min(state.hub.historyStart, state.machine.tree.revision)
-        if target - state.machine.tree.oldestRevision >= step {
-            state.machine.tree.compact(keepingFrom: target)
-        }
-    }
-
     private func snapshotIfDue(_ state: inout State) -> (CoordinatorStateMachine, [TreeEvent])? {
-        guard !state.snapshotting, state.machine.appliedIndex - state.lastSnapshotIndex >= configuration.snapshotEvery else { return nil }
+        guard !state.snapshotting, state.replica.machine.appliedIndex - state.lastSnapshotIndex >= configuration.snapshotEvery else { return nil }
         state.snapshotting = true
         // Copies are cheap (copy-on-write); the snapshot is written off the apply path.
-        return (state.machine, state.hub.retainedHistory)
+        return (state.replica.machine, state.replica.hub.retainedHistory)
     }
 
     private func writeSnapshot(_ machine: CoordinatorStateMachine, _ history: [TreeEvent]) {
@@ -392,7 +373,7 @@ public final class CoordinatorNode: Sendable {
             box.connection.writeEncoded(bytes) { [weak self] written in
                 guard written, !charges.isEmpty, let self else { return }
                 let routed = self.state.withLock { state in
-                    Self.route(charges.flatMap { state.hub.onSent($0.0, bytes: $0.1) }, &state)
+                    Self.route(charges.flatMap { state.replica.hub.onSent($0.0, bytes: $0.1) }, &state)
                 }
                 self.perform(routed)
             }
