@@ -130,3 +130,23 @@ struct RetryRuleTests {
         }
     }
 }
+
+@Suite("Instance pool: key affinity")
+struct InstancePoolKeyTests {
+    @Test("a key goes to its ring owner among available instances; a retry avoids it; all tried, any will do")
+    func keys() {
+        var rng = SeededGenerator(seed: 9)
+        var pool = InstancePoolTests.ready(["a:1", "b:1", "c:1"].map { InstancePoolTests.descriptor($0) })
+        let ring = HashRing(members: ["a:1", "b:1", "c:1"])
+        for key in (0..<50).map({ "k\($0)" }) {
+            #expect(pool.pick(now: .zero, key: key, avoiding: [], using: &rng) == ring.owner(of: key))
+        }
+        let owner = ring.owner(of: "k1")!
+        let retry = pool.pick(now: .zero, key: "k1", avoiding: [owner], using: &rng)
+        #expect(retry != nil && retry != owner)
+        #expect(pool.pick(now: .zero, key: "k1", avoiding: ["a:1", "b:1", "c:1"], using: &rng) != nil)
+        _ = pool.callFailed(owner, .connectionLost, now: .zero)
+        let moved = pool.pick(now: .zero, key: "k1", avoiding: [], using: &rng)
+        #expect(moved == HashRing(members: ["a:1", "b:1", "c:1"].filter { $0 != owner }).owner(of: "k1"), "the ring follows the available set")
+    }
+}

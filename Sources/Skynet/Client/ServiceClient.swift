@@ -23,8 +23,6 @@ public final class ServiceClient: Sendable {
         var nextWaiter: UInt64 = 0
         var closed = false
         var routing: [String: InstanceRouting] = [:]
-        /// The key-affinity ring, rebuilt only when the available instances change.
-        var ring = HashRing(members: [])
     }
 
     /// The criteria the pool follows.
@@ -145,17 +143,8 @@ public final class ServiceClient: Sendable {
             let now = self.now
             let chosen = state.withLock { state -> (String, RPCConnection)? in
                 if deposit { state.budget.deposit(now: now) }
-                var address: String?
-                if let key {
-                    let available = state.pool.available(now: now)
-                    if available != state.ring.members { state.ring = HashRing(members: available) }
-                    address = state.ring.owner(of: key).flatMap { tried.contains($0) ? nil : $0 }
-                }
-                if address == nil {
-                    address = state.pool.pick(now: now, excluding: tried, using: &state.rng)
-                        ?? state.pool.pick(now: now, using: &state.rng)   // every instance tried: any will do
-                }
-                guard let address, let connection = state.connections[address] else { return nil }
+                guard let address = state.pool.pick(now: now, key: key, avoiding: tried, using: &state.rng),
+                      let connection = state.connections[address] else { return nil }
                 state.pool.callStarted(address)
                 state.routing[address, default: InstanceRouting()].record()
                 return (address, connection)

@@ -102,6 +102,8 @@ public struct InstancePool: Sendable {
     /// Instances sorted by address (so seeded picks replay), and where each one is.
     private var slots: [Instance] = []
     private var position: [String: Int] = [:]
+    /// The key-affinity ring over the available instances, rebuilt when they change.
+    private var ring = HashRing(members: [])
 
     /// The instance at `address`, read and written in place.
     private subscript(_ address: String) -> Instance? {
@@ -187,6 +189,19 @@ public struct InstancePool: Sendable {
         }
         guard let a, let b else { return nil }
         return (b.outstanding < a.outstanding ? b : a).descriptor.address
+    }
+
+    /// The instance for a call (or a retry, `avoiding` the instances it already tried):
+    /// with a `key`, its owner on the ring of available instances, so a key keeps its
+    /// instance while the set is stable; otherwise, or when the owner is to be avoided,
+    /// `pick`; when every instance was tried, any will do.
+    public mutating func pick(now: Duration, key: String?, avoiding tried: Set<String>, using generator: inout some RandomNumberGenerator) -> String? {
+        if let key {
+            let available = available(now: now)
+            if available != ring.members { ring = HashRing(members: available) }
+            if let owner = ring.owner(of: key), !tried.contains(owner) { return owner }
+        }
+        return pick(now: now, excluding: tried, using: &generator) ?? pick(now: now, using: &generator)
     }
 
     /// A call was sent to `address`.
