@@ -21,6 +21,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        // `make docs`: DocC for the public modules (a plugin; nothing of it is linked).
+        .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.5.0"),
     ],
     targets: [
         // libmsgpack-c from the system (Debian: libmsgpack-dev, pkg-config `msgpack`).
@@ -67,9 +69,22 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
+        // What every executable shares: Go-style flags, help and exit codes, error sentences,
+        // the build's version and git commit. Not a product.
+        .target(
+            name: "SkynetCLI",
+            dependencies: [
+                "SkynetRPC",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            plugins: ["BuildInfoPlugin"]
+        ),
+        .plugin(name: "BuildInfoPlugin", capability: .buildTool()),
         .executableTarget(
             name: "sky",
             dependencies: [
+                "SkynetCLI",
                 "Skynet",
                 "SkynetCoordinator",
                 "SkynetRPC",
@@ -81,6 +96,7 @@ let package = Package(
         .executableTarget(
             name: "skynetd",
             dependencies: [
+                "SkynetCLI",
                 "SkynetCoordinator",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -90,6 +106,7 @@ let package = Package(
         .executableTarget(
             name: "sky-bench",
             dependencies: [
+                "SkynetCLI",
                 "MessagePack",
                 "SkynetRPC",
                 "SkynetCoordinator",
@@ -101,25 +118,27 @@ let package = Package(
             ],
             path: "tools/sky-bench"
         ),
+        // The README's service and client, verbatim. examples/consumer builds the same files
+        // as a user's own package that depends on Skynet; here they are the `make run` demo
+        // and what the process tests and benchmarks start.
         .executableTarget(
             name: "echo-service",
-            dependencies: [
-                "Skynet",
-                "SkynetRPC",
-                .product(name: "Logging", package: "swift-log"),
-                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-            ],
-            path: "examples/echo-service"
+            dependencies: ["Skynet", "SkynetRPC"],
+            path: "examples/consumer/Sources/EchoService"
         ),
         .executableTarget(
             name: "echo-client",
             dependencies: ["Skynet"],
-            path: "examples/echo-client"
+            path: "examples/consumer/Sources/EchoClient"
         ),
         // Helpers shared by the test targets (seeded randomness); not a product.
         .target(
             name: "SkynetTestSupport",
             path: "Tests/SkynetTestSupport"
+        ),
+        .testTarget(
+            name: "SkynetCLITests",
+            dependencies: ["SkynetCLI", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         .testTarget(
             name: "MessagePackTests",

@@ -3,7 +3,14 @@ import Skynet
 
 /// `sky instances`: every matching instance with its load figures.
 struct Instances: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "List instances (address, registered, uptime, requests, mean latency).")
+    static let configuration = CommandConfiguration(
+        abstract: "List instances (address, registered, uptime, requests, mean latency).",
+        discussion: """
+            Examples:
+              sky instances -service=echo
+              sky instances -registered=false
+              sky instances -region eu -json
+            """)
     @OptionGroup var global: GlobalOptions
     @OptionGroup var filters: InstanceFilters
 
@@ -43,7 +50,13 @@ func runGrouped(_ global: GlobalOptions, _ filters: InstanceFilters, title: Stri
 
 /// `sky services`.
 struct Services: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "List services with their versions, regions and instance counts.")
+    static let configuration = CommandConfiguration(
+        abstract: "List services with their versions, regions and instance counts.",
+        discussion: """
+            Examples:
+              sky services
+              sky services -region=us
+            """)
     @OptionGroup var global: GlobalOptions
     @OptionGroup var filters: InstanceFilters
 
@@ -56,7 +69,13 @@ struct Services: AsyncParsableCommand {
 
 /// `sky hosts`.
 struct Hosts: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "List hosts with their regions, services and instance counts.")
+    static let configuration = CommandConfiguration(
+        abstract: "List hosts with their regions, services and instance counts.",
+        discussion: """
+            Examples:
+              sky hosts
+              sky hosts -service=echo
+            """)
     @OptionGroup var global: GlobalOptions
     @OptionGroup var filters: InstanceFilters
 
@@ -69,7 +88,13 @@ struct Hosts: AsyncParsableCommand {
 
 /// `sky regions`.
 struct Regions: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "List regions with their hosts, services and instance counts.")
+    static let configuration = CommandConfiguration(
+        abstract: "List regions with their hosts, services and instance counts.",
+        discussion: """
+            Examples:
+              sky regions
+              sky regions -service=echo -json
+            """)
     @OptionGroup var global: GlobalOptions
     @OptionGroup var filters: InstanceFilters
 
@@ -83,7 +108,13 @@ struct Regions: AsyncParsableCommand {
 /// `sky service-versions` (alias `versions`).
 struct ServiceVersions: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "service-versions", abstract: "List service versions with their instance counts.", aliases: ["versions"])
+        commandName: "service-versions", abstract: "List service versions with their instance counts.",
+        discussion: """
+            Examples:
+              sky service-versions
+              sky versions -service=echo
+            """,
+        aliases: ["versions"])
     @OptionGroup var global: GlobalOptions
     @OptionGroup var filters: InstanceFilters
 

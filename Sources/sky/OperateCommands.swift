@@ -58,7 +58,12 @@ func operate(_ global: GlobalOptions, _ filters: InstanceFilters, method: String
 
 /// `sky register`.
 struct Register: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Put matching instances back in rotation.")
+    static let configuration = CommandConfiguration(
+        abstract: "Put matching instances back in rotation.",
+        discussion: """
+            Examples:
+              sky register -service=echo -host=host-a
+            """)
     @OptionGroup var global: GlobalOptions
     @OptionGroup var filters: InstanceFilters
     func run() async throws { try await operate(global, filters, method: "register", params: [], past: "registered") }
@@ -66,7 +71,13 @@ struct Register: AsyncParsableCommand {
 
 /// `sky unregister`.
 struct Unregister: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Take matching instances out of rotation (they keep running).")
+    static let configuration = CommandConfiguration(
+        abstract: "Take matching instances out of rotation (they keep running).",
+        discussion: """
+            Examples:
+              sky unregister -service=echo -host=host-a
+              sky unregister -region=eu -json
+            """)
     @OptionGroup var global: GlobalOptions
     @OptionGroup var filters: InstanceFilters
     func run() async throws { try await operate(global, filters, method: "unregister", params: [], past: "unregistered") }
@@ -74,7 +85,13 @@ struct Unregister: AsyncParsableCommand {
 
 /// `sky stop`.
 struct Stop: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Stop matching instances gracefully (asks first when no filter is given, unless --yes).")
+    static let configuration = CommandConfiguration(
+        abstract: "Stop matching instances gracefully (asks first when no filter is given, unless --yes).",
+        discussion: """
+            Examples:
+              sky stop -service=echo -region=eu
+              sky stop -yes          (every instance of every service)
+            """)
     @OptionGroup var global: GlobalOptions
     @OptionGroup var filters: InstanceFilters
     @Flag(help: "Do not ask before stopping every instance.") var yes = false
@@ -92,7 +109,13 @@ struct Stop: AsyncParsableCommand {
 
 /// `sky log-level <level>`.
 struct LogLevel: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "log-level", abstract: "Set the log level of matching instances.")
+    static let configuration = CommandConfiguration(
+        commandName: "log-level", abstract: "Set the log level of matching instances.",
+        discussion: """
+            Examples:
+              sky log-level debug -service=echo
+              sky log-level info -host=host-a
+            """)
     @OptionGroup var global: GlobalOptions
     @OptionGroup var filters: InstanceFilters
     @Argument(help: "trace, debug, info, notice, warning, error or critical") var level: String

@@ -1,58 +1,64 @@
 import ArgumentParser
-import Foundation
-import SkynetRPC
+import SkynetCLI
 
 /// `sky`: look at and operate a Skynet deployment.
 struct Sky: AsyncParsableCommand {
+    /// The commands by section, in the order help lists them.
+    static let sections: [(title: String, commands: [any ParsableCommand.Type])] = [
+        ("Look at the topology", [Topology.self, Services.self, Hosts.self, Regions.self, Instances.self, ServiceVersions.self]),
+        ("Operate instances", [Register.self, Unregister.self, Stop.self, LogLevel.self]),
+        ("The config tree", [GetFile.self, SetFile.self, DelFile.self, Ls.self, Walk.self, Watch.self]),
+        ("The coordinator", [Status.self]),
+        ("This tool", [VersionCommand.self]),
+    ]
+
     static let configuration = CommandConfiguration(
         commandName: "sky",
         abstract: "Look at and operate Skynet: topology, services, instances, the config tree, the coordinator.",
+        usage: "sky [-flag=value ...] <command> [<arguments>]",
         discussion: """
             Flags may be written Go-style as in the seed: -region=us, -region us and --region us are the same.
             Exit status: 0 ok, 1 the operation failed, 2 usage error.
             """,
-        subcommands: [
-            Topology.self, Services.self, Hosts.self, Regions.self, Instances.self, ServiceVersions.self,
-            Register.self, Unregister.self, Stop.self, LogLevel.self,
-            GetFile.self, SetFile.self, DelFile.self, Ls.self, Walk.self, Watch.self, Status.self,
-        ])
+        subcommands: sections.flatMap(\.commands))
+
+    /// The overview `sky`, `sky help`, `sky -h`, `sky -help` and `sky --help` print: every
+    /// command with its description and flags, read from the command definitions.
+    static func overview() -> String {
+        let shared = Set(["coordinators", "json", "timeout"])
+        let commands: String
+        do {
+            commands = try CommandIndex(Sky.self, shared: shared)
+                .render(sections: sections.map { ($0.title, $0.commands.map { $0._commandName }) })
+        } catch {
+            commands = "\n" + Sky.helpMessage()
+        }
+        return """
+            sky: look at and operate Skynet — topology, services, instances, the config tree, the coordinator.
+
+            Usage: sky [-flag=value ...] <command> [<arguments>]
+                   sky help <command>          a command's flags, with examples
+            \(commands)
+            Every command also takes:
+              -coordinators=HOST:PORT,...   the coordinators (default: $SKYNET_COORDINATORS, else 127.0.0.1:8046)
+              -json                         machine-readable output with stable field names
+              -timeout=SECONDS              how long to wait for the coordinator and each instance (default 3)
+
+            Flags are Go-style as in the seed: -region=us, -region us and --region us are the same.
+            Exit status: 0 ok, 1 the operation failed, 2 usage error.
+            Shell completions: sky --generate-completion-script bash|zsh|fish (see the README).
+
+            Examples:
+              sky topology -region=us
+              sky stop -service=echo -host=host-a
+              sky watch '/skynet/services/**'
+            """
+    }
 }
 
 @main
 enum SkyMain {
     static func main() async {
-        let arguments = GoStyleArguments.normalize(Array(CommandLine.arguments.dropFirst()))
-        let command: any ParsableCommand
-        do {
-            command = try Sky.parseAsRoot(arguments)
-        } catch {
-            let code = Sky.exitCode(for: error)
-            if code == .success {
-                print(Sky.fullMessage(for: error))
-                exit(0)
-            }
-            FileHandle.standardError.write(Data((Sky.fullMessage(for: error) + "\n").utf8))
-            exit(2)
-        }
-        do {
-            if var asyncCommand = command as? any AsyncParsableCommand {
-                try await asyncCommand.run()
-            } else {
-                var command = command
-                try command.run()
-            }
-            exit(0)
-        } catch let failure as SkyFailure {
-            fail(failure.description)
-        } catch let error as RPCError {
-            fail(error.message.isEmpty ? "\(error.code)" : "\(error.code): \(error.message)")
-        } catch {
-            fail("\(error)")
-        }
-    }
-
-    static func fail(_ message: String) -> Never {
-        FileHandle.standardError.write(Data("sky: \(message)\n".utf8))
-        exit(1)
+        await CommandLineTool.main(Sky.self, rootHelp: Sky.overview)
     }
 }

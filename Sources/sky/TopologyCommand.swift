@@ -3,7 +3,14 @@ import Skynet
 
 /// `sky topology`: region -> host -> service -> version -> instance, drawn as a tree.
 struct Topology: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Show the topology: region > host > service > version > instance.")
+    static let configuration = CommandConfiguration(
+        abstract: "Show the topology: region > host > service > version > instance.",
+        discussion: """
+            Examples:
+              sky topology
+              sky topology -region=us
+              sky topology -service echo -json
+            """)
     @OptionGroup var global: GlobalOptions
     @OptionGroup var filters: InstanceFilters
 

@@ -27,7 +27,13 @@ struct FileRow: Codable {
 
 /// `sky get <path>`.
 struct GetFile: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "get", abstract: "Print a file's value (with -json: its stat too).")
+    static let configuration = CommandConfiguration(
+        commandName: "get", abstract: "Print a file's value (with -json: its stat too).",
+        discussion: """
+            Examples:
+              sky get /skynet/config/echo/greeting
+              sky get /skynet/config/echo/greeting -rev=12 -json
+            """)
     @OptionGroup var global: GlobalOptions
     @Argument(help: "The file's path.") var path: String
     @Option(help: "Read as of this past revision.") var rev: Int64?
@@ -41,7 +47,14 @@ struct GetFile: AsyncParsableCommand {
 
 /// `sky set <path> <value>`.
 struct SetFile: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "set", abstract: "Write a file; --rev makes it a compare-and-set (0: must not exist).")
+    static let configuration = CommandConfiguration(
+        commandName: "set", abstract: "Write a file; --rev makes it a compare-and-set (0: must not exist).",
+        discussion: """
+            Examples:
+              sky set /skynet/config/echo/greeting hello
+              sky set /skynet/config/echo/greeting hi -rev=13   (only if still at 13)
+              sky set /skynet/config/lock me -rev=0   (only if absent)
+            """)
     @OptionGroup var global: GlobalOptions
     @Argument(help: "The file's path.") var path: String
     @Argument(help: "The value (UTF-8 text).") var value: String
@@ -56,7 +69,13 @@ struct SetFile: AsyncParsableCommand {
 
 /// `sky del <path>`.
 struct DelFile: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "del", abstract: "Delete a file; --rev makes it a compare-and-delete.")
+    static let configuration = CommandConfiguration(
+        commandName: "del", abstract: "Delete a file; --rev makes it a compare-and-delete.",
+        discussion: """
+            Examples:
+              sky del /skynet/config/echo/greeting
+              sky del /skynet/config/echo/greeting -rev=14
+            """)
     @OptionGroup var global: GlobalOptions
     @Argument(help: "The file's path.") var path: String
     @Option(help: "Only if the file's modRev is this.") var rev: Int64?
@@ -70,7 +89,13 @@ struct DelFile: AsyncParsableCommand {
 
 /// `sky ls <path>`.
 struct Ls: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "List a directory.")
+    static let configuration = CommandConfiguration(
+        abstract: "List a directory.",
+        discussion: """
+            Examples:
+              sky ls
+              sky ls /skynet/services/echo
+            """)
     @OptionGroup var global: GlobalOptions
     @Argument(help: "The directory (default /).") var path = "/"
 
@@ -83,7 +108,13 @@ struct Ls: AsyncParsableCommand {
 
 /// `sky walk <glob>`.
 struct Walk: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Print every file matching a glob (* one segment, ** any depth, ? one character).")
+    static let configuration = CommandConfiguration(
+        abstract: "Print every file matching a glob (* one segment, ** any depth, ? one character).",
+        discussion: """
+            Examples:
+              sky walk '/skynet/services/**'
+              sky walk '/skynet/config/*/greeting' -json
+            """)
     @OptionGroup var global: GlobalOptions
     @Argument(help: "The glob, such as /skynet/**.") var glob: String
 
@@ -98,7 +129,13 @@ struct Walk: AsyncParsableCommand {
 
 /// `sky watch <glob>`.
 struct Watch: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Stream changes to files matching a glob until Ctrl-C; resumes after reconnects.")
+    static let configuration = CommandConfiguration(
+        abstract: "Stream changes to files matching a glob until Ctrl-C; resumes after reconnects.",
+        discussion: """
+            Examples:
+              sky watch '/skynet/services/**'
+              sky watch '/skynet/config/**' -rev=100 -json
+            """)
     @OptionGroup var global: GlobalOptions
     @Argument(help: "The glob, such as /skynet/services/**.") var glob: String
     @Option(help: "Start from this revision (default: changes from now on).") var rev: Int64 = 0
@@ -129,7 +166,13 @@ struct Watch: AsyncParsableCommand {
 
 /// `sky status`.
 struct Status: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Show the coordinator's status: revision, data size, sessions, members, leader.")
+    static let configuration = CommandConfiguration(
+        abstract: "Show the coordinator's status: revision, data size, sessions, members, leader.",
+        discussion: """
+            Examples:
+              sky status
+              sky status -coordinators=10.0.0.1:8046,10.0.0.2:8046 -json
+            """)
     @OptionGroup var global: GlobalOptions
 
     struct Row: Codable {

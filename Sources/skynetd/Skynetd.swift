@@ -2,20 +2,29 @@ import ArgumentParser
 import Foundation
 import Logging
 import ServiceLifecycle
+import SkynetCLI
 import SkynetCoordinator
 
 /// `skynetd`: the Skynet coordinator daemon.
-@main
 struct Skynetd: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "skynetd",
         abstract: "The Skynet coordinator: a durable config tree with revisions, watches and sessions, served over MessagePack-RPC.",
+        usage: "skynetd [-flag=value ...]",
         discussion: """
             `skynetd --dev` runs the embedded default: one node on 127.0.0.1:8046 with its data in ./.skynet.
             Otherwise name the data directory with --data-dir (or SKYNET_DATA_DIR).
             Once it serves, skynetd prints one line to standard output: `skynetd listening on HOST:PORT`.
             SIGINT and SIGTERM stop it gracefully: in-flight calls finish, the log is closed.
-            """)
+            Flags may be written Go-style: -dev, -listen=127.0.0.1:8046 and --listen 127.0.0.1:8046 are alike.
+            Exit status: 0 stopped cleanly, 1 could not start, 2 usage error.
+
+            Examples:
+              skynetd --dev
+              skynetd --name n1 --listen 0.0.0.0:8046 --data-dir /var/lib/skynet
+              SKYNET_DATA_DIR=/var/lib/skynet skynetd --log-level notice
+            """,
+        version: "skynetd \(BuildInfo.description)")
 
     @Flag(help: "Development mode: one node on 127.0.0.1:8046, data in ./.skynet (flags below still override).")
     var dev = false
@@ -62,8 +71,7 @@ struct Skynetd: AsyncParsableCommand {
                 configuration: .init(name: name ?? (dev ? "dev" : "skynetd"), dataDirectory: directory, snapshotEvery: snapshotEvery),
                 logger: logger)
         } catch {
-            logger.critical("cannot open the data directory", metadata: ["error": "\(error)"])
-            throw ExitCode(1)
+            throw StartFailure(ErrorText.sentence(error))
         }
         let server = CoordinatorServer(node: node, host: address.host, port: address.port, logger: logger)
         let bound: String
@@ -71,12 +79,24 @@ struct Skynetd: AsyncParsableCommand {
             let local = try await server.start()
             bound = "\(address.host):\(local.port ?? address.port)"
         } catch {
-            logger.critical("cannot listen", metadata: ["address": "\(listen)", "error": "\(error)"])
             node.stop()
-            throw ExitCode(1)
+            throw StartFailure("cannot listen on \(listen): \(ErrorText.sentence(error))")
         }
         FileHandle.standardOutput.write(Data("skynetd listening on \(bound)\n".utf8))
         let group = ServiceGroup(services: [server], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
         try await group.run()
+    }
+}
+
+/// Why skynetd could not start, as the one sentence it prints.
+struct StartFailure: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
+}
+
+@main
+enum SkynetdMain {
+    static func main() async {
+        await CommandLineTool.main(Skynetd.self)
     }
 }

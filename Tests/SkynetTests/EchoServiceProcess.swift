@@ -10,13 +10,18 @@ final class EchoServiceProcess: TestChildProcess, @unchecked Sendable {
         let (process, line) = try SkynetdProcess.launch(
             SkynetdProcess.builtBinary("echo-service"),
             ["-coordinators", coordinator, "-l", "127.0.0.1:0", "-admin", "127.0.0.1:0"] + extra,
-            stderrPath: logDirectory + "-\(label).stderr.log")
-        // "echo-service serving 127.0.0.1:PORT, registered at PATH"
-        guard let served = line.split(separator: " ").dropFirst(2).first?.trimmingCharacters(in: CharacterSet(charactersIn: ",")) else {
+            stderrPath: logDirectory + "-\(label).stderr.log", marker: "] serving ")
+        guard let served = EchoServiceProcess.servedAddress(in: line) else {
             kill(process.processIdentifier, SIGKILL)
-            throw SkynetdError("unexpected first line from echo-service: \(line)")
+            throw SkynetdError("unexpected serving line from echo-service: \(line)")
         }
         address = served
         super.init(process: process)
+    }
+
+    /// The address in a service's log line "... serving 127.0.0.1:PORT (admin ...), ...".
+    static func servedAddress(in line: String) -> String? {
+        guard let range = line.range(of: "] serving ") else { return nil }
+        return line[range.upperBound...].split(separator: " ").first.map(String.init)
     }
 }

@@ -16,8 +16,10 @@ final class SkynetdProcess: TestChildProcess, @unchecked Sendable {
     }
 
     /// Starts `binary` with `arguments`, stderr to `stderrPath`, and returns the process and
-    /// its first stdout line (EOF first means it died: the error carries its log).
-    static func launch(_ binary: String, _ arguments: [String], stderrPath: String) throws -> (Process, String) {
+    /// the first stdout line containing `marker` (EOF first means it died: the error carries
+    /// its log). Later output is drained into `stderrPath + ".out"`, so a chatty child never
+    /// blocks on a full pipe.
+    static func launch(_ binary: String, _ arguments: [String], stderrPath: String, marker: String = "") throws -> (Process, String) {
         guard FileManager.default.isExecutableFile(atPath: binary) else {
             throw SkynetdError("\(binary) is not built; run `swift build` first")
         }
@@ -29,18 +31,39 @@ final class SkynetdProcess: TestChildProcess, @unchecked Sendable {
         process.standardOutput = stdout
         process.standardError = FileHandle(forWritingAtPath: stderrPath)
         try process.run()
-        var line = [UInt8]()
         let handle = stdout.fileHandleForReading
-        while !line.contains(UInt8(ascii: "\n")) {
+        var pending = [UInt8]()
+        var seen: [String] = []
+        while true {
+            if let newline = pending.firstIndex(of: UInt8(ascii: "\n")) {
+                let line = String(decoding: pending[..<newline], as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+                pending.removeSubrange(...newline)
+                seen.append(line)
+                if line.contains(marker) { break }
+                continue
+            }
             let chunk = handle.availableData
             if chunk.isEmpty {
                 process.waitUntilExit()
                 let log = (try? String(contentsOfFile: stderrPath, encoding: .utf8)) ?? ""
-                throw SkynetdError("\(URL(fileURLWithPath: binary).lastPathComponent) exited (\(process.terminationStatus)) before serving:\n\(log)")
+                throw SkynetdError("\(URL(fileURLWithPath: binary).lastPathComponent) exited (\(process.terminationStatus)) before serving:\n\(seen.joined(separator: "\n"))\n\(log)")
             }
-            line += chunk
+            pending += chunk
         }
-        return (process, String(decoding: line, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines))
+        drain(handle, into: stderrPath + ".out", after: pending)
+        return (process, seen.last!)
+    }
+
+    /// Copies what `handle` still produces into `path` until EOF, on a thread of its own.
+    private static func drain(_ handle: FileHandle, into path: String, after pending: [UInt8]) {
+        _ = FileManager.default.createFile(atPath: path, contents: Data(pending))
+        let thread = Thread {
+            let file = FileHandle(forWritingAtPath: path)
+            file?.seekToEndOfFile()
+            while case let chunk = handle.availableData, !chunk.isEmpty { file?.write(chunk) }
+            try? file?.close()
+        }
+        thread.start()
     }
 
     /// Starts skynetd on `port` (0 = a free one) with `dataDir`, and waits until it serves.
@@ -49,7 +72,7 @@ final class SkynetdProcess: TestChildProcess, @unchecked Sendable {
         stderrPath = dataDir + ".stderr.log"
         let (process, text) = try Self.launch(
             Self.builtBinary("skynetd"), ["--listen", "127.0.0.1:\(port)", "--data-dir", dataDir, "--log-level", "info"] + extra,
-            stderrPath: stderrPath)
+            stderrPath: stderrPath, marker: "listening on")
         guard let colon = text.lastIndex(of: ":"), let bound = Int(text[text.index(after: colon)...]) else {
             kill(process.processIdentifier, SIGKILL)
             throw SkynetdError("unexpected first line from skynetd: \(text)")

@@ -10,7 +10,11 @@ import Synchronization
 struct CoordinatorBenchmark: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "coordinator",
-        abstract: "Puts, gets, watch latency, fsyncs and memory of a skynetd it starts itself, vs the disk's raw fsync rate.")
+        abstract: "Puts, gets, watch latency, fsyncs and memory of a skynetd it starts itself, vs the disk's raw fsync rate.",
+        discussion: """
+            Examples:
+              sky-bench coordinator
+            """)
 
     @Option(help: "Seconds each throughput phase runs.")
     var seconds = 5.0

@@ -1,12 +1,13 @@
 import Foundation
 
 /// A process a benchmark starts from a release binary beside `sky-bench`, on 127.0.0.1;
-/// its first stdout line says where it serves. Stopped by `stop()`.
+/// the first stdout line containing `marker` says where it serves (later output is read and
+/// dropped, so the child never blocks on a full pipe). Stopped by `stop()`.
 final class ChildProcess {
     let process: Process
     let firstLine: String
 
-    init(_ name: String, _ arguments: [String]) throws {
+    init(_ name: String, _ arguments: [String], marker: String = "") throws {
         let binary = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent(name).path
         guard FileManager.default.isExecutableFile(atPath: binary) else {
             throw BenchError("\(name) is not built beside sky-bench at \(binary); run `swift build -c release` (make bench does)")
@@ -19,13 +20,22 @@ final class ChildProcess {
         process.standardError = FileHandle.nullDevice
         try process.run()
         self.process = process
-        var line = [UInt8]()
-        while !line.contains(UInt8(ascii: "\n")) {
-            let chunk = stdout.fileHandleForReading.availableData
+        let handle = stdout.fileHandleForReading
+        var pending = [UInt8]()
+        var found: String?
+        while found == nil {
+            if let newline = pending.firstIndex(of: UInt8(ascii: "\n")) {
+                let line = String(decoding: pending[..<newline], as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+                pending.removeSubrange(...newline)
+                if line.contains(marker) { found = line }
+                continue
+            }
+            let chunk = handle.availableData
             if chunk.isEmpty { throw BenchError("\(name) exited before serving") }
-            line += chunk
+            pending += chunk
         }
-        firstLine = String(decoding: line, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        firstLine = found!
+        Thread { while !handle.availableData.isEmpty {} }.start()
     }
 
     /// Resident memory, in MiB, from /proc.
@@ -50,7 +60,7 @@ final class DaemonProcess {
 
     init(extra: [String] = []) throws {
         dataDir = NSTemporaryDirectory() + "sky-bench-\(UUID().uuidString.prefix(8))"
-        child = try ChildProcess("skynetd", ["--listen", "127.0.0.1:0", "--data-dir", dataDir, "--log-level", "warning"] + extra)
+        child = try ChildProcess("skynetd", ["--listen", "127.0.0.1:0", "--data-dir", dataDir, "--log-level", "warning"] + extra, marker: "listening on")
         guard let port = child.firstLine.split(separator: ":").last.flatMap({ Int($0) }) else {
             throw BenchError("unexpected skynetd output: \(child.firstLine)")
         }
@@ -73,10 +83,12 @@ final class EchoProcess {
     let address: String
 
     init(coordinator: String) throws {
-        child = try ChildProcess("echo-service", ["-coordinators", coordinator, "-l", "127.0.0.1:0", "-admin", "127.0.0.1:0"])
-        // "echo-service serving 127.0.0.1:PORT, registered at PATH"
-        guard let served = child.firstLine.split(separator: " ").dropFirst(2).first else { throw BenchError("unexpected echo-service output: \(child.firstLine)") }
-        address = String(served.dropLast(served.hasSuffix(",") ? 1 : 0))
+        child = try ChildProcess("echo-service", ["-coordinators", coordinator, "-l", "127.0.0.1:0", "-admin", "127.0.0.1:0"], marker: "] serving ")
+        // "... [Skynet] serving 127.0.0.1:PORT (admin 127.0.0.1:PORT), registered at PATH"
+        guard let range = child.firstLine.range(of: "] serving "), let served = child.firstLine[range.upperBound...].split(separator: " ").first else {
+            throw BenchError("unexpected echo-service output: \(child.firstLine)")
+        }
+        address = String(served)
     }
 
     var port: Int { Int(address.split(separator: ":").last!)! }

@@ -9,7 +9,11 @@ import SkynetRPC
 struct RPCBenchmark: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "rpc",
-        abstract: "Serial latency and pipelined throughput of SkynetRPC vs a raw NIO echo, plus Codable speed.")
+        abstract: "Serial latency and pipelined throughput of SkynetRPC vs a raw NIO echo, plus Codable speed.",
+        discussion: """
+            Examples:
+              sky-bench rpc
+            """)
 
     @Option(help: "Serial calls measured per round (after as many warm-up calls).")
     var serialCalls = 10_000

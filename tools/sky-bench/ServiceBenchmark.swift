@@ -9,7 +9,11 @@ import Synchronization
 struct ServiceBenchmark: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "service",
-        abstract: "ServiceClient throughput and latency vs direct connections, and failover when an instance dies.")
+        abstract: "ServiceClient throughput and latency vs direct connections, and failover when an instance dies.",
+        discussion: """
+            Examples:
+              sky-bench service
+            """)
 
     @Option(help: "Seconds each throughput phase runs (per round).")
     var seconds = 3.0

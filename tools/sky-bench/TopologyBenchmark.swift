@@ -9,7 +9,11 @@ import SkynetCoordinator
 struct TopologyBenchmark: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "topology",
-        abstract: "Time `sky topology` over thousands of registered instances (real sessions), vs `sky status`.")
+        abstract: "Time `sky topology` over thousands of registered instances (real sessions), vs `sky status`.",
+        discussion: """
+            Examples:
+              sky-bench topology
+            """)
 
     @Option(help: "Instances to register, each with its own session.")
     var instances = 2_000

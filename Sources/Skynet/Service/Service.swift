@@ -7,17 +7,28 @@ import SkynetCoordinator
 import SkynetRPC
 import Synchronization
 
-/// A running Skynet service: serves the delegate's methods, registers itself in the
-/// coordinator, and keeps its registration and load figures current.
+/// A Skynet service: serves the delegate's methods over MessagePack-RPC, registers itself in
+/// the coordinator, and keeps its registration current.
 ///
-/// `start(register:)` binds the first free port of the service address range, binds the
-/// admin address, opens a session and writes the `ServiceInfo` ephemeral file at
-/// `/skynet/services/<name>/<version>/<region>/<host>/<port>`; load figures go beside it,
-/// under `/skynet/stats/...`, every few seconds. If the coordinator goes away the service
-/// keeps serving; if its session is lost, it opens a new one and registers again.
-/// As a swift-service-lifecycle `Service`, `run()` serves until graceful shutdown (SIGTERM,
-/// SIGINT in a `ServiceGroup`): unregister, drain in-flight calls, close the session. From
-/// `start` until `stop`, SIGUSR1 and SIGUSR2 raise and lower its log level one notch.
+/// `start()` is the whole program of a service: it binds the first free port of the service
+/// address range and of the admin range, opens a session, writes the `ServiceInfo`
+/// ephemeral file at `/skynet/services/<name>/<version>/<region>/<host>/<port>`, and serves
+/// until SIGINT or SIGTERM, an admin `stop` (`sky stop`) or a call to `stop()`; then it
+/// leaves rotation, drains in-flight calls, closes its session and returns.
+///
+/// ```swift
+/// try await Service(config: config, delegate: Echo()).start()
+/// ```
+///
+/// Code that needs the address before serving on (tests, a program running several
+/// things) calls `bind()`, which returns once the service is registered and serving in the
+/// background, and later `stop()`. As a swift-service-lifecycle `Service` it also runs in
+/// a `ServiceGroup` of your own: `run()` binds when needed and serves until graceful
+/// shutdown.
+///
+/// If the coordinator goes away the service keeps serving; if its session is lost, it opens
+/// a new one and registers again. From binding until `stop`, SIGUSR1 and SIGUSR2 raise and
+/// lower its log level one notch.
 public final class Service: ServiceLifecycle.Service, Sendable {
     private enum Phase { case idle, starting, running, stopping, stopped }
 
@@ -30,6 +41,13 @@ public final class Service: ServiceLifecycle.Service, Sendable {
         var tasks: [Task<Void, Never>] = []
         var ring = HashRing(members: [])
         var signals: LogLevelSignals?
+        var launch: Launch?
+    }
+
+    /// How `start` asked `run` to launch.
+    private struct Launch {
+        var register = true
+        var onServing: (@Sendable (ServiceInfo) async -> Void)?
     }
 
     /// The configuration the service runs with.
@@ -66,11 +84,39 @@ public final class Service: ServiceLifecycle.Service, Sendable {
     /// The service's logger, at the level set by `logLevel` and SIGUSR1/SIGUSR2.
     public var log: Logger { logger.withLock { $0 } }
 
-    /// Binds, registers (unless `register` is false: running but out of rotation) and serves.
+    /// Binds, registers and serves until SIGINT or SIGTERM, an admin `stop` or `stop()`, then
+    /// stops gracefully and returns.
+    ///
+    /// While no coordinator answers, the service waits for one (logging a warning) and
+    /// registers as soon as it can, so a service may start before the coordinator does.
+    /// `onServing` runs once the instance is registered, with its record (its address and
+    /// registry path); standard output is flushed after it, so a supervisor reading a line
+    /// printed there sees it at once. With `register: false` the instance runs out of
+    /// rotation until an admin `register` (`sky register`).
+    ///
     /// Throws `ServiceConfigError` naming the range when no port in it is free, or the
-    /// coordinator's error when it cannot be reached.
+    /// coordinator's error when it refuses the registration. To handle signals yourself, or
+    /// to run beside other services, put the service in a `ServiceGroup` instead.
+    public func start(register: Bool = true, onServing: (@Sendable (ServiceInfo) async -> Void)? = nil) async throws {
+        state.withLock { $0.launch = Launch(register: register, onServing: onServing) }
+        let group = ServiceGroup(configuration: ServiceGroupConfiguration(
+            services: [.init(service: self, successTerminationBehavior: .gracefullyShutdownGroup)],
+            gracefulShutdownSignals: [.sigterm, .sigint], logger: log))
+        try await group.run()
+    }
+
+    /// Binds, registers (unless `register` is false: running but out of rotation) and returns
+    /// the instance record while the service serves in the background until `stop()`.
+    ///
+    /// Unlike `start`, it does not wait for an absent coordinator: it throws the
+    /// coordinator's error (`Unavailable`), or `ServiceConfigError` naming the range when no
+    /// port in it is free. It installs no SIGINT/SIGTERM handling; call `stop()` yourself.
     @discardableResult
-    public func start(register: Bool = true) async throws -> ServiceInfo {
+    public func bind(register: Bool = true) async throws -> ServiceInfo {
+        try await launch(register: register, waitForCoordinator: false)
+    }
+
+    private func launch(register: Bool, waitForCoordinator: Bool) async throws -> ServiceInfo {
         try state.withLock { state in
             guard state.phase == .idle else { throw RPCError(.unavailable, "service already started") }
             state.phase = .starting
@@ -118,7 +164,7 @@ public final class Service: ServiceLifecycle.Service, Sendable {
         }
         await delegate.started(self)
         do {
-            try await publish(info, newSession: true)
+            try await publishFirst(info, waitForCoordinator: waitForCoordinator)
         } catch {
             await shutdownServers()
             state.withLock { state in
@@ -131,7 +177,8 @@ public final class Service: ServiceLifecycle.Service, Sendable {
             state.phase = .running
             state.signals = signals
         }
-        log.info("service started", metadata: ["service.path": "\(config.instancePath(port: port))", "service.admin": "\(info.adminAddress)"])
+        // One line a person or a supervisor can read: where it serves, and where it registered.
+        log.info("serving \(info.serviceAddress) (admin \(info.adminAddress)), \(register ? "registered" : "out of rotation") at \(config.instancePath(port: port))")
         if register { await delegate.registered(self) }
         startBackgroundTasks()
         return info
@@ -205,9 +252,23 @@ public final class Service: ServiceLifecycle.Service, Sendable {
         }
     }
 
-    /// Starts if needed, serves until graceful shutdown or until stopped, then stops.
+    /// Binds if `bind` has not, serves until graceful shutdown (or until stopped), then
+    /// stops. Like `start`, it waits for an absent coordinator; graceful shutdown while it
+    /// waits ends it without error.
     public func run() async throws {
-        if state.withLock({ $0.phase == .idle }) { try await start() }
+        let launch = state.withLock { $0.phase == .idle ? ($0.launch ?? Launch()) : nil }
+        if let launch {
+            let info: ServiceInfo
+            do {
+                info = try await cancelWhenGracefulShutdown {
+                    try await self.launch(register: launch.register, waitForCoordinator: true)
+                }
+            } catch is CancellationError {
+                return
+            }
+            await launch.onServing?(info)
+            fflush(nil)
+        }
         await withGracefulShutdownHandler {
             await waitUntilStopped()
         } onGracefulShutdown: {
@@ -242,6 +303,27 @@ public final class Service: ServiceLifecycle.Service, Sendable {
         state.withLock { $0.info = info }
         try await publish(info, newSession: false)
         log.info(registered ? "service registered" : "service unregistered")
+    }
+
+    /// The first registration; while no coordinator answers and `waitForCoordinator` holds,
+    /// tries again with backoff (a graceful shutdown meanwhile cancels the wait).
+    private func publishFirst(_ info: ServiceInfo, waitForCoordinator: Bool) async throws {
+        var wait = Duration.milliseconds(100)
+        var warned = false
+        while true {
+            do {
+                return try await publish(info, newSession: true)
+            } catch let error as RPCError where waitForCoordinator && [.unavailable, .deadlineExceeded].contains(error.code) {
+                if !warned {
+                    log.warning(
+                        "no coordinator answers; serving unregistered until one does",
+                        metadata: ["service.coordinators": "\(config.coordinators.joined(separator: ","))", "error": "\(error.message)"])
+                    warned = true
+                }
+                try await Task.sleep(for: wait)
+                wait = min(wait * 2, .seconds(2))
+            }
+        }
     }
 
     /// Writes the instance file (and a first stats file), opening a session first when asked.

@@ -27,8 +27,19 @@ public struct ServiceConfig: Sendable {
     /// Where the service logs.
     public var logger: Logger
 
-    /// The flags `overriding(environment:arguments:)` understands.
-    public static let flags: Set<String> = ["name", "version", "region", "host", "l", "admin", "coordinators"]
+    /// The flags `overriding(environment:arguments:)` and `commandLine` understand.
+    public static var flags: Set<String> { Set(flagTable.map(\.name)) }
+
+    /// Each flag with the variable it overrides and its help line.
+    package static let flagTable: [ConfigFlag] = [
+        ConfigFlag("name", "SKYNET_NAME", value: "NAME", help: "the service's name"),
+        ConfigFlag("version", "SKYNET_VERSION", value: "VERSION", help: "its version"),
+        ConfigFlag("region", "SKYNET_REGION", value: "REGION", help: "its region"),
+        ConfigFlag("host", "SKYNET_HOST", value: "HOST", help: "the host it registers under"),
+        ConfigFlag("l", "SKYNET_SERVICE_ADDR", value: "HOST:PORT[-PORT]", help: "where it serves calls; the first free port wins"),
+        ConfigFlag("admin", "SKYNET_ADMIN_ADDR", value: "HOST:PORT[-PORT]", help: "where it serves admin calls"),
+        ConfigFlag("coordinators", "SKYNET_COORDINATORS", value: "HOST:PORT,...", help: "the coordinator addresses"),
+    ]
 
     /// Creates and checks a configuration.
     public init(
@@ -73,6 +84,9 @@ public struct ServiceConfig: Sendable {
     /// (without the program name). Errors name the variable or flag at fault.
     public func overriding(environment: [String: String], arguments: [String] = []) throws(ServiceConfigError) -> ServiceConfig {
         let flags = try GoFlags(arguments, known: Self.flags)
+        if let stray = flags.positional.first {
+            throw ServiceConfigError(field: stray, "unexpected argument; flags start with -, such as -region=us")
+        }
         func pick(_ flag: String, _ variable: String) -> (String, String)? {
             if let value = flags[flag] { return (value, "-" + flag) }
             if let value = environment[variable] { return (value, variable) }

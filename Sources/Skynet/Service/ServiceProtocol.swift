@@ -8,8 +8,7 @@ import SkynetRPC
 ///         router.register("echo") { (text: String) in text }
 ///     }
 /// }
-/// let service = try Service(config: ServiceConfig(name: "echo"), delegate: Echo())
-/// try await service.start()
+/// try await Service(config: .commandLine(name: "echo"), delegate: Echo()).start()
 /// ```
 /// Hooks run on the service's own tasks; the defaults do nothing.
 public protocol ServiceProtocol: Sendable {

@@ -2,8 +2,8 @@
 /// `-region=us` and `-region us` become `--region=us` and `--region us`. Single-letter
 /// flags (`-h`), `--` flags, `-` alone and negative numbers are left as they are, and
 /// everything after `--` is passed through untouched.
-enum GoStyleArguments {
-    static func normalize(_ arguments: [String]) -> [String] {
+package enum GoStyleArguments {
+    package static func normalize(_ arguments: [String]) -> [String] {
         var out: [String] = []
         var passthrough = false
         for argument in arguments {

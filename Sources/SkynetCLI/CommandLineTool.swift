@@ -1,0 +1,124 @@
+import ArgumentParser
+import Foundation
+
+/// How every executable of the platform turns its arguments into a run and an exit status.
+///
+/// The rules are the same for each tool, so a user learns them once:
+/// - flags are Go-style as in the seed (`-region=us`, `-region us`, `--region us`);
+/// - `help`, `-h`, `-help` and `--help` print help on stdout and exit 0, as do
+///   `--version` and `--generate-completion-script`;
+/// - a usage error prints one line on stderr, with a hint naming the help to read, and
+///   exits 2;
+/// - a failed operation prints one sentence on stderr and exits 1; a command that has
+///   already said why it failed throws `ExitCode` and only the status is used.
+package enum CommandLineTool {
+    /// Parses `arguments` (without the program name) for `Root`, runs the chosen command and
+    /// exits. `rootHelp`, when given, replaces the generated help of the root command.
+    package static func main<Root: ParsableCommand>(
+        _ root: Root.Type, arguments: [String] = Array(CommandLine.arguments.dropFirst()),
+        rootHelp: (() -> String)? = nil
+    ) async -> Never {
+        let invocation = Invocation(root, arguments)
+        if let rootHelp, invocation.asksForRootHelp {
+            emit(rootHelp(), to: .standardOutput)
+            exit(0)
+        }
+        let command: any ParsableCommand
+        do {
+            command = try Root.parseAsRoot(invocation.normalized)
+        } catch {
+            finish(error, invocation, duringParse: true)
+        }
+        do {
+            if var asyncCommand = command as? any AsyncParsableCommand {
+                try await asyncCommand.run()
+            } else {
+                var command = command
+                try command.run()
+            }
+        } catch {
+            finish(error, invocation, duringParse: false)
+        }
+        exit(0)
+    }
+
+    private static func finish<Root: ParsableCommand>(_ error: any Error, _ invocation: Invocation<Root>, duringParse: Bool) -> Never {
+        if let code = error as? ExitCode { exit(code.rawValue) }
+        let code = Root.exitCode(for: error)
+        if code == .success {
+            emit(Root.fullMessage(for: error), to: .standardOutput)
+            exit(0)
+        }
+        if duringParse || code == .validationFailure {
+            emit("\(invocation.toolName): \(invocation.usageMessage(Root.message(for: error)))", to: .standardError)
+            exit(2)
+        }
+        emit("\(invocation.toolName): \(ErrorText.sentence(error))", to: .standardError)
+        exit(1)
+    }
+
+    /// Writes `text` and a newline at once (no buffering left behind at `exit`).
+    package static func emit(_ text: String, to handle: FileHandle) {
+        handle.write(Data((text.hasSuffix("\n") ? text : text + "\n").utf8))
+    }
+}
+
+/// One command line as typed and as the parser reads it.
+struct Invocation<Root: ParsableCommand> {
+    let original: [String]
+    let normalized: [String]
+
+    init(_ root: Root.Type, _ arguments: [String]) {
+        original = arguments
+        var normalized = GoStyleArguments.normalize(arguments)
+        // `tool help` works for tools without subcommands too, and `tool --version` for tools
+        // whose version is a `version` command.
+        if Root.configuration.subcommands.isEmpty, normalized == ["help"] { normalized = ["--help"] }
+        if normalized == ["--version"], Root.configuration.version.isEmpty,
+           Root.configuration.subcommands.contains(where: { $0._commandName == "version" }) {
+            normalized = ["version"]
+        }
+        self.normalized = normalized
+    }
+
+    var toolName: String { Root.configuration.commandName ?? "\(Root.self)".lowercased() }
+
+    private var subcommandNames: Set<String> {
+        Set(Root.configuration.subcommands.flatMap { [$0._commandName] + $0.configuration.aliases })
+    }
+
+    /// The words that are not flags.
+    private var positional: [String] { normalized.filter { !$0.hasPrefix("-") } }
+
+    /// True for `tool`, `tool help`, `tool -h`, `tool -help` and `tool --help`.
+    var asksForRootHelp: Bool {
+        let words = positional
+        if normalized.isEmpty || words == ["help"] { return true }
+        return words.isEmpty && normalized.contains { HelpRequest.flags.contains($0) }
+    }
+
+    /// The subcommand the user named, if any.
+    var subcommand: String? { positional.first { subcommandNames.contains($0) } }
+
+    /// The parser's message on one line, in the spelling the user typed, with a hint.
+    func usageMessage(_ message: String) -> String {
+        var text = message.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }
+            .filter { !$0.isEmpty }.joined(separator: " ")
+        // Answer in the user's style: one who types -region reads -region, suggestions too.
+        if zip(original, normalized).contains(where: { typed, read in typed != read && !typed.hasPrefix("--") }) {
+            text = text.replacingOccurrences(of: "'--", with: "'-")
+        }
+        if let first = text.first, first.isUppercase, text.dropFirst().first?.isLowercase == true {
+            text = first.lowercased() + text.dropFirst()
+        }
+        let help = Root.configuration.subcommands.isEmpty
+            ? "\(toolName) --help" : subcommand.map { "\(toolName) help \($0)" } ?? "\(toolName) help"
+        return "\(text) (see '\(help)')"
+    }
+}
+
+/// The spellings of a request for help.
+package enum HelpRequest {
+    /// `-h`, `-help` (read as `--help`) and `--help`.
+    package static let flags: Set<String> = ["-h", "--help"]
+}

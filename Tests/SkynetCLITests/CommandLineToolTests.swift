@@ -1,0 +1,112 @@
+import ArgumentParser
+import Foundation
+import NIOCore
+import Testing
+
+@testable import SkynetCLI
+
+/// A tool shaped like `sky`: shared options, a filter group, positional arguments, an alias.
+private struct Tool: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "tool", subcommands: [Look.self, Put.self])
+}
+
+private struct Shared: ParsableArguments {
+    @Flag var json = false
+    @Option var coordinators: String?
+}
+
+private struct Look: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Look at things.", aliases: ["see"])
+    @OptionGroup var shared: Shared
+    @Option var region: String?
+    @Option(help: ArgumentHelp("Only in or out of rotation.", valueName: "true|false")) var registered: Bool?
+}
+
+private struct Put: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Put a value.")
+    @OptionGroup var shared: Shared
+    @Argument var path: String
+    @Argument var value: String?
+    @Option var rev: Int?
+}
+
+/// A tool without subcommands, like `skynetd`.
+private struct Daemon: ParsableCommand {
+    @Flag var dev = false
+}
+
+@Suite("How every executable reads its command line")
+struct CommandLineToolTests {
+    @Test("Go-style flags become double-dash ones; single letters, numbers and what follows -- stay")
+    func goStyle() {
+        #expect(GoStyleArguments.normalize(["-region=us", "-region", "us", "--json", "-h", "-5", "-", "--", "-raw"])
+            == ["--region=us", "--region", "us", "--json", "-h", "-5", "-", "--", "-raw"])
+    }
+
+    @Test("the root help is asked for by every spelling, and only then", arguments: [
+        ([], true), (["help"], true), (["-h"], true), (["-help"], true), (["--help"], true),
+        (["look"], false), (["help", "look"], false), (["look", "--help"], false), (["-json"], false),
+    ] as [([String], Bool)])
+    func rootHelp(arguments: [String], expected: Bool) {
+        #expect(Invocation(Tool.self, arguments).asksForRootHelp == expected)
+    }
+
+    @Test("`help` alone means --help for a tool without subcommands")
+    func helpWithoutSubcommands() {
+        #expect(Invocation(Daemon.self, ["help"]).normalized == ["--help"])
+        #expect(Invocation(Tool.self, ["help"]).normalized == ["help"])
+    }
+
+    @Test("a usage error is one line, in the spelling the user typed, with the help to read")
+    func usageLine() throws {
+        let invocation = Invocation(Tool.self, ["look", "-regio=us"])
+        let message: String
+        do {
+            _ = try Tool.parseAsRoot(invocation.normalized)
+            Issue.record("an unknown flag parsed")
+            return
+        } catch {
+            message = invocation.usageMessage(Tool.message(for: error))
+        }
+        #expect(message.contains("'-regio"), "\(message)")
+        #expect(!message.contains("--regio"), "\(message)")
+        #expect(message.hasSuffix("(see 'tool help look')"), "\(message)")
+        #expect(!message.contains("\n"))
+        #expect(Invocation(Daemon.self, ["-x"]).usageMessage("Unknown option '--x'") == "unknown option '-x' (see 'daemon --help')")
+    }
+
+    @Test("the command index lists every command with its arguments and flags, shared flags apart")
+    func index() throws {
+        let index = try CommandIndex(Tool.self, shared: ["json", "coordinators"])
+        #expect(index.entries.map(\.name) == ["look", "put"])
+        #expect(index.entry("see")?.name == "look")
+        #expect(index.entry("look")?.flags == ["-region", "-registered"])
+        #expect(index.entry("put")?.arguments == ["<path>", "[<value>]"])
+        #expect(index.entry("put")?.flags == ["-rev"])
+        let text = index.render(sections: [("Looking", ["look"])])
+        #expect(text.contains("Looking\n  look"))
+        #expect(text.contains("Other\n  put <path> [<value>]"))
+        #expect(text.contains("(also: see)"))
+        #expect(!text.contains("-json"))
+    }
+
+    @Test("errors read as sentences: system errors by their meaning, dumps never")
+    func sentences() {
+        #expect(ErrorText.sentence(IOError(errnoCode: EADDRINUSE, reason: "bind(descriptor:ptr:bytes:)")) == "address already in use")
+        struct Opaque: Error {}
+        #expect(ErrorText.sentence(Opaque()) == "unexpected failure")
+        struct Dump: Error, CustomStringConvertible { var description = "CommandError(commandStack: [sky.Sky])" }
+        #expect(ErrorText.sentence(Dump()) == "unexpected failure")
+        struct Plain: Error, CustomStringConvertible { var description = "no such file /a\nat revision 3" }
+        #expect(ErrorText.sentence(Plain()) == "no such file /a at revision 3")
+        #expect(ErrorText.looksInternal("Swift.DecodingError.typeMismatch"))
+        #expect(!ErrorText.looksInternal("NotFound: /skynet/x. Retry later"))
+    }
+
+    @Test("the build knows its version and commit")
+    func build() {
+        #expect(!BuildInfo.version.isEmpty)
+        #expect(!BuildInfo.commit.isEmpty)
+        #expect(BuildInfo.description.contains(BuildInfo.version))
+    }
+}
