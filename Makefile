@@ -1,7 +1,8 @@
 # The two commands of the README: `make run` and `make test`. Both install what they need.
 SWIFT ?= swift
+DOCS ?= .build/docs/site
 
-.PHONY: deps run test bench
+.PHONY: deps run test consumer docs bench
 
 deps:
 	@scripts/install-deps.sh
@@ -11,9 +12,25 @@ deps:
 run: deps
 	SWIFT=$(SWIFT) scripts/run-dev.sh
 
-# Every test, from a fresh clone.
-test: deps
+# Every test, from a fresh clone: the package's tests (examples/consumer is built first, as
+# a user's own package, so the test that runs it finds it current), then the documentation
+# with warnings as errors (a broken symbol link fails).
+test: deps consumer
 	$(SWIFT) test
+	$(MAKE) --no-print-directory docs
+
+# examples/consumer: the README's service and client in a package that depends on Skynet.
+consumer: deps
+	$(SWIFT) build --package-path examples/consumer
+
+# DocC for the public modules, combined into one site under $(DOCS); serve it with
+# `python3 -m http.server --directory $(DOCS)` and open /documentation/skynet.
+docs: deps
+	rm -rf $(DOCS) && mkdir -p $(dir $(DOCS))
+	$(SWIFT) package --allow-writing-to-directory $(dir $(DOCS)) generate-documentation \
+		--target Skynet --target SkynetRPC --target SkynetCoordinator --target MessagePack \
+		--enable-experimental-combined-documentation --warnings-as-errors --output-path $(DOCS)
+	@echo "documentation in $(DOCS): python3 -m http.server --directory $(DOCS), then open /documentation/skynet"
 
 # The benchmarks, in release mode; each prints one JSON object.
 bench: deps

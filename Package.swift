@@ -152,6 +152,7 @@ let package = Package(
             name: "SkynetTests",
             dependencies: [
                 "Skynet",
+                "SkynetCLI",
                 "SkynetCoordinator",
                 "SkynetRPC",
                 "MessagePack",

@@ -6,7 +6,14 @@ set -euo pipefail
 
 as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 
-if ! { [ -f /usr/include/msgpack.h ] && ls /usr/lib/*/pkgconfig/msgpack.pc /usr/lib/pkgconfig/msgpack.pc >/dev/null 2>&1; }; then
+# The .pc file is under /usr/lib/<triple>/pkgconfig on Debian, /usr/lib/pkgconfig elsewhere.
+have_msgpack() {
+    [ -f /usr/include/msgpack.h ] || return 1
+    for pc in /usr/lib/*/pkgconfig/msgpack.pc /usr/lib/pkgconfig/msgpack.pc; do [ -f "$pc" ] && return 0; done
+    return 1
+}
+
+if ! have_msgpack; then
     echo "installing libmsgpack-dev (libmsgpack-c)..." >&2
     as_root apt-get update -qq
     as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libmsgpack-dev >/dev/null

@@ -21,34 +21,37 @@ stop() {
 }
 trap stop INT TERM EXIT
 
-# Starts "$@" in the background, logging to .skynet/NAME.log, and waits (up to 10 s) for
-# its first line on stdout, which it prints.
+# Starts "$@" in the background, its output in .skynet/NAME.out and .skynet/NAME.log, and
+# waits (up to 10 s) for a line of its stdout matching PATTERN, which it prints from there on.
 start() {
-    local name="$1"; shift
+    local name="$1" pattern="$2"; shift 2
     "$@" > ".skynet/$name.out" 2> ".skynet/$name.log" &
     local pid=$!
     PIDS+=("$pid")
     for _ in $(seq 100); do
-        if [ -s ".skynet/$name.out" ]; then cat ".skynet/$name.out"; return 0; fi
+        if grep -q -- "$pattern" ".skynet/$name.out" 2>/dev/null; then
+            grep -m1 -o -- "$pattern.*" ".skynet/$name.out"
+            return 0
+        fi
         if ! kill -0 "$pid" 2>/dev/null; then
             echo "$name did not start:" >&2
-            tail -5 ".skynet/$name.log" >&2
+            tail -5 ".skynet/$name.out" ".skynet/$name.log" >&2
             exit 1
         fi
         sleep 0.1
     done
-    echo "$name did not start within 10 s (log: .skynet/$name.log)" >&2
+    echo "$name did not start within 10 s (output: .skynet/$name.out, .skynet/$name.log)" >&2
     exit 1
 }
 
-start skynetd "$BIN/skynetd" --dev
+start skynetd "skynetd listening" "$BIN/skynetd" --dev
 export SKYNET_COORDINATORS=127.0.0.1:8046
-start echo-service "$BIN/echo-service"
+start echo-service "echo-service serving" "$BIN/echo-service"
 "$BIN/echo-client"
 echo '$ sky topology -region=us'
 "$BIN/sky" topology -region=us
 
 if [ -t 0 ] && [ -z "${CI:-}" ]; then
-    echo "skynetd --dev and the echo service are up (logs in .skynet/); Ctrl-C stops them."
+    echo "skynetd --dev and the echo service are up (logs in .skynet/); try $BIN/sky help. Ctrl-C stops them."
     wait "${PIDS[0]}"
 fi

@@ -45,6 +45,13 @@ public final class RPCServer: Service, Sendable {
         self.stopped = eventLoopGroup.next().makePromise()
     }
 
+    deinit {
+        // A server that never started (or whose bind failed) and is dropped without
+        // `shutdown()` still completes its lifecycle promise: NIO reports a promise left
+        // pending at deinit as a leak and stops the process in debug builds.
+        if case .idle = state.withLockedValue({ $0.phase }) { stopped.succeed() }
+    }
+
     /// The bound address once listening, else `nil`.
     public var localAddress: SocketAddress? {
         state.withLockedValue { state in

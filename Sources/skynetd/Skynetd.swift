@@ -79,7 +79,7 @@ struct Skynetd: AsyncParsableCommand {
             let local = try await server.start()
             bound = "\(address.host):\(local.port ?? address.port)"
         } catch {
-            node.stop()
+            await server.shutdown()   // closes the log; the server never listened
             throw StartFailure("cannot listen on \(listen): \(ErrorText.sentence(error))")
         }
         FileHandle.standardOutput.write(Data("skynetd listening on \(bound)\n".utf8))

@@ -72,7 +72,8 @@ struct CommandLineToolTests {
         #expect(!message.contains("--regio"), "\(message)")
         #expect(message.hasSuffix("(see 'tool help look')"), "\(message)")
         #expect(!message.contains("\n"))
-        #expect(Invocation(Daemon.self, ["-x"]).usageMessage("Unknown option '--x'") == "unknown option '-x' (see 'daemon --help')")
+        #expect(Invocation(Daemon.self, ["-dev", "-x"]).usageMessage("Unknown option '--x'") == "unknown option '-x' (see 'daemon --help')")
+        #expect(Invocation(Daemon.self, ["--x"]).usageMessage("Unknown option '--x'") == "unknown option '--x' (see 'daemon --help')")
     }
 
     @Test("the command index lists every command with its arguments and flags, shared flags apart")

@@ -41,4 +41,21 @@ struct RPCServerLifecycleTests {
         #expect(address.port == port)
         await second.shutdown()
     }
+
+    @Test("a server whose bind failed, or that never started, can be dropped without shutdown (no leaked promise)")
+    func droppedUnstarted() async throws {
+        let first = RPCServer(router: RPCRouter(), logger: quietLogger())
+        let port = try await first.start().port!
+        do {
+            let second = RPCServer(configuration: .init(port: port), router: RPCRouter(), logger: quietLogger())
+            await #expect(throws: (any Error).self) { try await second.start() }
+            _ = RPCServer(router: RPCRouter(), logger: quietLogger())
+        }
+        // In a debug build NIO stops the process at the deinit of a pending promise, so
+        // reaching this line is the check; the first server still serves.
+        let connection = try await RPCConnection.connect(host: "127.0.0.1", port: port)
+        await #expect(throws: RPCError.self) { try await connection.call("nothing", []) }
+        await connection.close()
+        await first.shutdown()
+    }
 }

@@ -2,22 +2,10 @@ import Foundation
 import Skynet
 import Testing
 
-/// Runs the built `sky` binary; returns its exit status, stdout and stderr.
+/// Runs the built `sky` binary; returns its exit status, stdout and stderr. Whatever it
+/// prints is checked for internal text (type names, value dumps) on the way.
 func runSky(_ arguments: [String], stdin: String? = nil) throws -> (status: Int32, out: String, err: String) {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: SkynetdProcess.builtBinary("sky"))
-    process.arguments = arguments
-    let out = Pipe(), err = Pipe(), input = Pipe()
-    process.standardOutput = out
-    process.standardError = err
-    process.standardInput = input
-    try process.run()
-    if let stdin { input.fileHandleForWriting.write(Data(stdin.utf8)) }
-    try input.fileHandleForWriting.close()
-    let stdout = out.fileHandleForReading.readDataToEndOfFile()
-    let stderr = err.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    return (process.terminationStatus, String(decoding: stdout, as: UTF8.self), String(decoding: stderr, as: UTF8.self))
+    try runTool("sky", arguments, stdin: stdin)
 }
 
 func json(_ text: String) throws -> Any {

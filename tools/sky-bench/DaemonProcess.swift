@@ -83,12 +83,12 @@ final class EchoProcess {
     let address: String
 
     init(coordinator: String) throws {
-        child = try ChildProcess("echo-service", ["-coordinators", coordinator, "-l", "127.0.0.1:0", "-admin", "127.0.0.1:0"], marker: "] serving ")
-        // "... [Skynet] serving 127.0.0.1:PORT (admin 127.0.0.1:PORT), registered at PATH"
-        guard let range = child.firstLine.range(of: "] serving "), let served = child.firstLine[range.upperBound...].split(separator: " ").first else {
+        child = try ChildProcess("echo-service", ["-coordinators", coordinator, "-l", "127.0.0.1:0", "-admin", "127.0.0.1:0"], marker: "echo-service serving ")
+        // "echo-service serving 127.0.0.1:PORT, registered at PATH"
+        guard let range = child.firstLine.range(of: "echo-service serving "), let served = child.firstLine[range.upperBound...].split(separator: " ").first else {
             throw BenchError("unexpected echo-service output: \(child.firstLine)")
         }
-        address = String(served)
+        address = String(served.dropLast(served.hasSuffix(",") ? 1 : 0))
     }
 
     var port: Int { Int(address.split(separator: ":").last!)! }

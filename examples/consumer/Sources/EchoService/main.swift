@@ -12,4 +12,6 @@ struct Echo: ServiceProtocol {
 // these defaults; -help lists them. start binds, registers and serves until SIGINT/SIGTERM
 // or `sky stop`, then leaves rotation, drains and returns.
 let config = ServiceConfig.commandLine(name: "echo", version: "1", region: "us")
-try await Service(config: config, delegate: Echo()).start()
+try await Service(config: config, delegate: Echo()).start { info in
+    print("echo-service serving \(info.serviceAddress), registered at \(info.path ?? "")")
+}
