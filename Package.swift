@@ -158,6 +158,7 @@ let package = Package(
                 "MessagePack",
                 "SkynetTestSupport",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
         .testTarget(

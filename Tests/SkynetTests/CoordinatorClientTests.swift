@@ -37,6 +37,19 @@ struct CoordinatorClientTests {
         }
     }
 
+    @Test("a call waiting for an absent coordinator ends at once when its task is cancelled, before or during the wait")
+    func cancelWhileWaiting() async throws {
+        // A call timeout far beyond the suite's time limit: only cancellation can end these calls.
+        let client = CoordinatorClient(configuration: .init(addresses: ["127.0.0.1:1"], callTimeout: .seconds(3600)), logger: quietLogger())
+        for yields in [0, 10, 1_000] {
+            let call = Task { try await client.get("/skynet/x") }
+            for _ in 0..<yields { await Task.yield() }
+            call.cancel()
+            await #expect(throws: CancellationError.self, "cancelled after \(yields) yields") { try await call.value }
+        }
+        await client.close()
+    }
+
     @Test("bad input gets a precise error code, nothing is logged, and the server keeps serving")
     func badInput() async throws {
         try await withCoordinator({ $0.watchLimits = WatchHubLimits(maxHistoryEvents: 5) }) { server, client in

@@ -262,21 +262,33 @@ public final class CoordinatorClient: Sendable {
             return state.nextWaiter
         }
         let timeout = configuration.callTimeout
-        return try await withCheckedThrowingContinuation { continuation in
-            let immediate: Result<RPCConnection, RPCError>? = state.withLock { state in
-                if state.closed { return .failure(RPCError(.unavailable, "the coordinator client is closed")) }
-                if configuration.addresses.isEmpty { return .failure(RPCError(.badRequest, "no coordinator addresses are configured")) }
-                if let connection = state.connection, connection.isActive { return .success(connection) }
-                state.waiters[waiter] = continuation
-                return nil
+        return try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { continuation in
+                let immediate: Result<RPCConnection, any Error>? = state.withLock { state in
+                    // Checked under the lock that `cancelWaiter` takes, so a cancellation
+                    // either sees this waiter or is seen here.
+                    if Task.isCancelled { return .failure(CancellationError()) }
+                    if state.closed { return .failure(RPCError(.unavailable, "the coordinator client is closed")) }
+                    if configuration.addresses.isEmpty { return .failure(RPCError(.badRequest, "no coordinator addresses are configured")) }
+                    if let connection = state.connection, connection.isActive { return .success(connection) }
+                    state.waiters[waiter] = continuation
+                    return nil
+                }
+                if let immediate { continuation.resume(with: immediate); return }
+                ensureConnecting()
+                Task { [weak self] in
+                    try? await Task.sleep(for: timeout)
+                    self?.expireWaiter(waiter)
+                }
             }
-            if let immediate { continuation.resume(with: immediate); return }
-            ensureConnecting()
-            Task { [weak self] in
-                try? await Task.sleep(for: timeout)
-                self?.expireWaiter(waiter)
-            }
+        } onCancel: { [weak self] in
+            self?.cancelWaiter(waiter)
         }
+    }
+
+    /// A caller waiting for a connection was cancelled: it stops waiting at once.
+    private func cancelWaiter(_ id: UInt64) {
+        state.withLock { $0.waiters.removeValue(forKey: id) }?.resume(throwing: CancellationError())
     }
 
     private func expireWaiter(_ id: UInt64) {
