@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import MessagePack
 import Skynet
+import SkynetCLI
 import SkynetRPC
 
 /// What happened to one instance an operate command touched.
@@ -36,7 +37,7 @@ func operate(_ global: GlobalOptions, _ filters: InstanceFilters, method: String
         } catch let error as RPCError {
             result.error = error.message
         } catch {
-            result.error = "\(error)"
+            result.error = ErrorText.sentence(error)
         }
         results.append(result)
     }
