@@ -1,5 +1,6 @@
-import Testing
 import SkynetCoordinator
+import SkynetTestSupport
+import Testing
 
 @Suite("Session leases (manual clock)")
 struct SessionLeasesTests {
@@ -30,5 +31,61 @@ struct SessionLeasesTests {
         #expect(leases.count == 0)
         #expect(leases.renew(7, now: .milliseconds(160)) == nil)
         #expect(leases.nextDeadline == nil)
+    }
+
+    @Test("the deadline heap agrees with a scan of every lease over 200 seeded random runs, and holds one entry per lease")
+    func heapAgainstScan() {
+        for seed in UInt64(1)...200 {
+            var random = SeededGenerator(seed: seed)
+            var leases = SessionLeases()
+            var model = ScanModel()
+            var now = Duration.zero
+            for step in 0..<300 {
+                let session = UInt64.random(in: 1...12, using: &random)
+                switch Int.random(in: 0..<10, using: &random) {
+                case 0, 1:
+                    let ttl = Duration.milliseconds(Int.random(in: 100...2_000, using: &random))
+                    leases.grant(session, ttl: ttl, now: now)
+                    model.grant(session, ttl: ttl, now: now)
+                case 2, 3, 4:
+                    #expect(leases.renew(session, now: now) == model.renew(session, now: now), "seed \(seed) step \(step)")
+                case 5:
+                    leases.revoke(session)
+                    model.revoke(session)
+                case 6:
+                    leases.expiryFailed(session)
+                    model.expiryFailed(session)
+                default:
+                    now += .milliseconds(Int.random(in: 0...400, using: &random))
+                    #expect(leases.expired(now: now) == model.expired(now: now), "seed \(seed) step \(step)")
+                }
+                #expect(leases.count == model.leases.count)
+                #expect((1...12).allSatisfy { leases.isLive($0) == model.isLive($0) }, "seed \(seed) step \(step)")
+            }
+            // Once every old deadline has come up, the heap holds exactly the live leases.
+            now += .seconds(10)
+            #expect(leases.expired(now: now) == model.expired(now: now))
+            for session in model.leases.keys { leases.expiryFailed(session); model.expiryFailed(session) }
+            #expect(leases.queued == model.leases.values.filter { !$0.expiring }.count, "seed \(seed)")
+        }
+    }
+
+    /// The plain definition: every lease scanned at every look.
+    private struct ScanModel {
+        var leases: [UInt64: (ttl: Duration, deadline: Duration, expiring: Bool)] = [:]
+        mutating func grant(_ s: UInt64, ttl: Duration, now: Duration) { leases[s] = (ttl, now + ttl, false) }
+        mutating func renew(_ s: UInt64, now: Duration) -> Duration? {
+            guard let lease = leases[s], !lease.expiring else { return nil }
+            leases[s]!.deadline = max(lease.deadline, now + lease.ttl)
+            return lease.ttl
+        }
+        mutating func revoke(_ s: UInt64) { leases[s] = nil }
+        mutating func expiryFailed(_ s: UInt64) { leases[s]?.expiring = false }
+        func isLive(_ s: UInt64) -> Bool { leases[s].map { !$0.expiring } ?? false }
+        mutating func expired(now: Duration) -> [UInt64] {
+            let due = leases.filter { !$0.value.expiring && $0.value.deadline <= now }.keys.sorted()
+            for s in due { leases[s]!.expiring = true }
+            return due
+        }
     }
 }

@@ -1,3 +1,5 @@
+import HeapModule
+
 /// When each session expires: the leader-local timing half of sessions, as a pure core.
 ///
 /// The replicated half (which sessions exist, their TTL, their files) lives in the state
@@ -13,9 +15,25 @@ public struct SessionLeases: Sendable {
         var deadline: Duration
         /// An expiry command is in flight; do not propose another.
         var expiring = false
+        /// The deadline of this lease's entry in the heap (nil while expiring). Entries
+        /// whose deadline differs are leftovers of a revoke or a re-grant, dropped when
+        /// they come up.
+        var queuedAt: Duration?
+    }
+
+    /// An entry of the deadline heap. A live lease that is not expiring has one current
+    /// entry, at or before its deadline: a renewal only moves the lease's deadline (O(1)),
+    /// and the entry is pushed back to it when it comes up. So `expired(now:)` looks only
+    /// at entries that are due, never at every session.
+    struct Due: Comparable, Sendable {
+        var deadline: Duration
+        var session: UInt64
+
+        static func < (a: Due, b: Due) -> Bool { (a.deadline, a.session) < (b.deadline, b.session) }
     }
 
     private var leases: [UInt64: Lease] = [:]
+    private var heap = Heap<Due>()
 
     /// Creates an empty table.
     public init() {}
@@ -23,16 +41,27 @@ public struct SessionLeases: Sendable {
     /// Number of live sessions.
     public var count: Int { leases.count }
 
+    /// Entries in the deadline heap: one per live lease, plus leftovers of revoked or
+    /// re-granted leases until their old deadline passes.
+    package var queued: Int { heap.count }
+
     /// Starts (or restarts) the lease of `session`: it expires `ttl` after `now`.
     public mutating func grant(_ session: UInt64, ttl: Duration, now: Duration) {
-        leases[session] = Lease(ttl: ttl, deadline: now + ttl)
+        var lease = Lease(ttl: ttl, deadline: now + ttl)
+        if let old = leases[session], let queuedAt = old.queuedAt, queuedAt <= lease.deadline {
+            lease.queuedAt = queuedAt   // the current entry comes up first; it will be pushed back
+        } else {
+            lease.queuedAt = lease.deadline
+            heap.insert(Due(deadline: lease.deadline, session: session))
+        }
+        leases[session] = lease
     }
 
     /// Renews `session` for a full TTL. Returns its TTL, or `nil` when the session is
     /// unknown or already expiring (its keepalive came too late).
     public mutating func renew(_ session: UInt64, now: Duration) -> Duration? {
         guard var lease = leases[session], !lease.expiring else { return nil }
-        lease.deadline = now + lease.ttl
+        lease.deadline = max(lease.deadline, now + lease.ttl)
         leases[session] = lease
         return lease.ttl
     }
@@ -48,24 +77,36 @@ public struct SessionLeases: Sendable {
     }
 
     /// The sessions whose deadline is at or before `now` and that have no expiry in flight,
-    /// sorted; each is marked expiring.
+    /// sorted; each is marked expiring. Costs O(log n) per entry that came up, whatever the
+    /// number of sessions.
     public mutating func expired(now: Duration) -> [UInt64] {
         var due: [UInt64] = []
-        for (session, lease) in leases where !lease.expiring && lease.deadline <= now {
-            due.append(session)
+        while let top = heap.min, top.deadline <= now {
+            heap.removeMin()
+            guard var lease = leases[top.session], !lease.expiring, lease.queuedAt == top.deadline else { continue }
+            if lease.deadline > now {
+                lease.queuedAt = lease.deadline
+                heap.insert(Due(deadline: lease.deadline, session: top.session))
+            } else {
+                lease.expiring = true
+                lease.queuedAt = nil
+                due.append(top.session)
+            }
+            leases[top.session] = lease
         }
         due.sort()
-        for session in due { leases[session]?.expiring = true }
         return due
     }
 
     /// An expiry proposal failed (for instance the log refused it); try again later.
     public mutating func expiryFailed(_ session: UInt64) {
-        leases[session]?.expiring = false
+        guard var lease = leases[session], lease.expiring else { return }
+        lease.expiring = false
+        lease.queuedAt = lease.deadline
+        heap.insert(Due(deadline: lease.deadline, session: session))
+        leases[session] = lease
     }
 
-    /// The earliest deadline among sessions not already expiring.
-    public var nextDeadline: Duration? {
-        leases.values.lazy.filter { !$0.expiring }.map(\.deadline).min()
-    }
+    /// A time at or before the next expiry (nil when nothing is queued): when to look again.
+    public var nextDeadline: Duration? { heap.min?.deadline }
 }

@@ -2,7 +2,15 @@
 /// segment, `**` any number of whole segments (zero or more). Everything else is literal.
 ///
 /// `/skynet/services/*/1/**` matches every file under version 1 of every service.
+///
+/// Matching takes time linear in pattern × path, whatever the pattern: a glob is matched
+/// inside the commit path for every watcher it feeds, so no pattern may backtrack
+/// exponentially. Repeated `**` segments are collapsed into one, and a pattern may hold at
+/// most `maxWildcardSegments` segments with wildcards.
 public struct TreeGlob: Hashable, Sendable, CustomStringConvertible {
+    /// The most segments with `*`, `?` or `**` one pattern may hold.
+    public static let maxWildcardSegments = 32
+
     /// The pattern as written.
     public let pattern: String
     let segments: [Substring]
@@ -14,9 +22,19 @@ public struct TreeGlob: Hashable, Sendable, CustomStringConvertible {
         }
         guard pattern.hasPrefix("/") else { throw .badPath(path: pattern, rule: "must start with /") }
         self.pattern = pattern
-        segments = pattern.split(separator: "/", omittingEmptySubsequences: false).dropFirst().filter { !$0.isEmpty }
+        var segments: [Substring] = []
+        for segment in pattern.split(separator: "/", omittingEmptySubsequences: false).dropFirst() where !segment.isEmpty {
+            // `**/**` matches exactly what `**` does.
+            if segment == "**", segments.last == "**" { continue }
+            segments.append(segment)
+        }
+        self.segments = segments
         for segment in segments where segment.contains("**") && segment != "**" {
             throw .badPath(path: pattern, rule: "** must be a whole segment")
+        }
+        let wildcards = segments.count { $0.contains("*") || $0.contains("?") }
+        guard wildcards <= Self.maxWildcardSegments else {
+            throw .badPath(path: pattern, rule: "at most \(Self.maxWildcardSegments) segments may hold wildcards, found \(wildcards)")
         }
         for segment in segments {
             for char in segment.utf8 where !(char == UInt8(ascii: "*") || char == UInt8(ascii: "?")) {
@@ -49,19 +67,32 @@ public struct TreeGlob: Hashable, Sendable, CustomStringConvertible {
         return path
     }
 
+    /// Segment-level wildcard matching, `**` playing the part `*` plays within a segment:
+    /// on a mismatch, only the latest `**` is retried one segment further, which is enough
+    /// because `**` matches any run of segments. At most pattern × path segment
+    /// comparisons, never exponential.
     private static func match(_ pattern: ArraySlice<Substring>, _ path: ArraySlice<Substring>) -> Bool {
-        guard let first = pattern.first else { return path.isEmpty }
-        if first == "**" {
-            let rest = pattern.dropFirst()
-            var remaining = path
-            while true {
-                if match(rest, remaining) { return true }
-                guard !remaining.isEmpty else { return false }
-                remaining = remaining.dropFirst()
+        var p = pattern.startIndex, t = path.startIndex
+        var star: Int?
+        var resume = path.startIndex
+        while t < path.endIndex {
+            if p < pattern.endIndex, pattern[p] == "**" {
+                star = p
+                p += 1
+                resume = t
+            } else if p < pattern.endIndex, matchSegment(pattern[p].utf8[...], path[t].utf8[...]) {
+                p += 1
+                t += 1
+            } else if let s = star {
+                p = s + 1
+                resume += 1
+                t = resume
+            } else {
+                return false
             }
         }
-        guard let segment = path.first, matchSegment(first.utf8[...], segment.utf8[...]) else { return false }
-        return match(pattern.dropFirst(), path.dropFirst())
+        while p < pattern.endIndex, pattern[p] == "**" { p += 1 }
+        return p == pattern.endIndex
     }
 
     /// Whether `directory` is a possible prefix of a match (so its subtree is worth walking).
