@@ -44,6 +44,35 @@ struct WatchHubTests {
         #expect(hub.watchCount == 0)
     }
 
+    @Test("20,000 watchers on distinct prefixes: a commit looks only at the watchers on its path, and cancelling them empties the index")
+    func prefixIndex() throws {
+        var hub = WatchHub(revision: 0)
+        var ids: [WatchID] = []
+        for i in 0..<20_000 { ids.append(try hub.watch(try TreeGlob("/skynet/services/svc\(i)/1/**"), fromRev: 0).0) }
+        let everything = try hub.watch(try TreeGlob("/**"), fromRev: 0).0
+        let wild = try hub.watch(try TreeGlob("/skynet/*/svc7/**"), fromRev: 0).0
+        #expect(hub.onCommit(revision: 1, events: [put(1, "/skynet/config/x")]) == [.deliver(everything, [put(1, "/skynet/config/x")])])
+        #expect(hub.candidatesLastCommit == 2, "only the watchers hanging on /, /skynet and /skynet/config")
+        let actions = hub.onCommit(revision: 2, events: [put(2, "/skynet/services/svc7/1/us/h/9000")])
+        #expect(actions == [ids[7], everything, wild].map { .deliver($0, [put(2, "/skynet/services/svc7/1/us/h/9000")]) })
+        #expect(hub.candidatesLastCommit == 3)
+        #expect(hub.onProgressTick().count == 20_002 - 3, "the others are told the revision")
+        for id in ids + [everything, wild] { hub.cancel(id) }
+        #expect(hub.watchCount == 0 && hub.indexNodeCount == 1, "only the root is left")
+        #expect(hub.onCommit(revision: 3, events: [put(3, "/skynet/services/svc7/1/x")]).isEmpty)
+    }
+
+    @Test("a watch started ahead of the tree gets nothing before its revision, then everything")
+    func startAhead() throws {
+        var hub = WatchHub(revision: 0)
+        let (id, catchUp) = try hub.watch(try TreeGlob("/k"), fromRev: 3)
+        #expect(catchUp.isEmpty)
+        #expect(hub.onCommit(revision: 1, events: [put(1, "/k")]).isEmpty)
+        #expect(hub.onCommit(revision: 2, events: [put(2, "/k")]).isEmpty)
+        #expect(hub.onCommit(revision: 3, events: [put(3, "/k")]) == [.deliver(id, [put(3, "/k")])])
+        #expect(hub.behindCount == 0)
+    }
+
     @Test("randomized: every subscription sees each matching event once, in order, whole revisions", arguments: 0..<20)
     func randomized(seed: UInt64) throws {
         var rng = SeededGenerator(seed: seed)

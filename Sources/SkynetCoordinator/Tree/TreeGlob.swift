@@ -13,7 +13,9 @@ public struct TreeGlob: Hashable, Sendable, CustomStringConvertible {
 
     /// The pattern as written.
     public let pattern: String
-    let segments: [Substring]
+    /// The segments (`**` runs collapsed); Strings rather than Substrings, so short ones
+    /// sit inline instead of holding on to the whole pattern.
+    let segments: [String]
 
     /// Parses `pattern`; it must start with `/`. Literal characters follow path rules.
     public init(_ pattern: String, limits: TreeLimits = .default) throws(TreeError) {
@@ -22,11 +24,11 @@ public struct TreeGlob: Hashable, Sendable, CustomStringConvertible {
         }
         guard pattern.hasPrefix("/") else { throw .badPath(path: pattern, rule: "must start with /") }
         self.pattern = pattern
-        var segments: [Substring] = []
+        var segments: [String] = []
         for segment in pattern.split(separator: "/", omittingEmptySubsequences: false).dropFirst() where !segment.isEmpty {
             // `**/**` matches exactly what `**` does.
             if segment == "**", segments.last == "**" { continue }
-            segments.append(segment)
+            segments.append(String(segment))
         }
         self.segments = segments
         for segment in segments where segment.contains("**") && segment != "**" {
@@ -57,6 +59,11 @@ public struct TreeGlob: Hashable, Sendable, CustomStringConvertible {
         Self.prefixMatch(segments[...], directory.segments[...])
     }
 
+    /// The literal leading segments: every path the glob matches starts with them.
+    var literalSegments: ArraySlice<String> {
+        segments.prefix { !$0.contains("*") && !$0.contains("?") }
+    }
+
     /// The literal leading segments, as a directory to start walking from.
     var literalPrefix: TreePath {
         var path = TreePath.root
@@ -71,7 +78,7 @@ public struct TreeGlob: Hashable, Sendable, CustomStringConvertible {
     /// on a mismatch, only the latest `**` is retried one segment further, which is enough
     /// because `**` matches any run of segments. At most pattern × path segment
     /// comparisons, never exponential.
-    private static func match(_ pattern: ArraySlice<Substring>, _ path: ArraySlice<Substring>) -> Bool {
+    private static func match(_ pattern: ArraySlice<String>, _ path: ArraySlice<Substring>) -> Bool {
         var p = pattern.startIndex, t = path.startIndex
         var star: Int?
         var resume = path.startIndex
@@ -96,7 +103,7 @@ public struct TreeGlob: Hashable, Sendable, CustomStringConvertible {
     }
 
     /// Whether `directory` is a possible prefix of a match (so its subtree is worth walking).
-    private static func prefixMatch(_ pattern: ArraySlice<Substring>, _ directory: ArraySlice<Substring>) -> Bool {
+    private static func prefixMatch(_ pattern: ArraySlice<String>, _ directory: ArraySlice<Substring>) -> Bool {
         guard let segment = directory.first else { return true }
         guard let first = pattern.first else { return false }
         if first == "**" { return true }

@@ -8,13 +8,26 @@
 /// events and catches up from history as it drains; if history moves past it, it is
 /// cancelled with `slowConsumer` and the revision to resume from. Memory is bounded by
 /// the history limits plus `maxPendingBytes` per watcher.
+///
+/// Cost does not grow with watchers that a commit does not concern: watchers hang in a
+/// `WatchPrefixIndex` by the literal prefix of their globs, so a commit glob-matches only
+/// those on its paths; a watcher that is caught up needs no bookkeeping per revision (only
+/// watchers behind, catching up from history, carry a revision to resume from); and
+/// watchers sit in slots, so a progress tick walks them in a stable order without sorting.
 public struct WatchHub: Sendable {
     struct Watcher: Sendable {
+        var id: WatchID
         var glob: TreeGlob
-        /// The first revision not yet delivered (nor skipped as not matching).
-        var nextRev: Int64
+        /// While behind: the first revision not yet delivered (nor skipped as not matching),
+        /// to catch up from history. `nil` when caught up: everything through `revision`
+        /// that it watches has been handed out.
+        var behindAt: Int64?
+        /// Live events of revisions below this are not for it (a watch started ahead).
+        var from: Int64
         var pendingBytes = 0
         var deliveredSinceTick = false
+        /// Its node in the prefix index.
+        var node: Int
     }
 
     /// The limits in force.
@@ -26,7 +39,12 @@ public struct WatchHub: Sendable {
     private var history: [TreeEvent] = []
     private var historyHead = 0
     private var historyBytes = 0
-    private var watchers: [WatchID: Watcher] = [:]
+    private var slots: [Watcher?] = []
+    private var freeSlots: [Int] = []
+    private var slotOf: [WatchID: Int] = [:]
+    /// Watchers catching up from history.
+    private var behind: Set<WatchID> = []
+    private var index = WatchPrefixIndex()
     private var nextID: UInt64 = 1
 
     /// Creates a hub for a tree at `revision`, with no history yet.
@@ -51,10 +69,19 @@ public struct WatchHub: Sendable {
     public var retainedHistory: [TreeEvent] { Array(history[historyHead...]) }
 
     /// Number of live watches.
-    public var watchCount: Int { watchers.count }
+    public var watchCount: Int { slotOf.count }
 
     /// Events currently kept in history.
     public var historyCount: Int { history.count - historyHead }
+
+    /// Watches catching up from history rather than receiving live events.
+    public var behindCount: Int { behind.count }
+
+    /// Nodes of the prefix index in use (for memory figures and tests).
+    package var indexNodeCount: Int { index.nodeCount }
+
+    /// Watchers the last commit looked at (those on its paths' prefixes): what a commit costs.
+    package private(set) var candidatesLastCommit = 0
 
     /// Starts a watch of `glob` from `fromRev` (0 = from the next revision). Returns its id
     /// and the catch-up deliveries from history.
@@ -63,13 +90,26 @@ public struct WatchHub: Sendable {
         if start < historyStart { throw .compacted(requested: fromRev, oldest: historyStart) }
         let id = WatchID(nextID)
         nextID += 1
-        watchers[id] = Watcher(glob: glob, nextRev: start)
+        let node = index.insert(id, prefix: glob.literalSegments)
+        let watcher = Watcher(id: id, glob: glob, behindAt: start <= revision ? start : nil, from: start, node: node)
+        if let slot = freeSlots.popLast() {
+            slots[slot] = watcher
+            slotOf[id] = slot
+        } else {
+            slots.append(watcher)
+            slotOf[id] = slots.count - 1
+        }
+        if watcher.behindAt != nil { behind.insert(id) }
         return (id, pump(id))
     }
 
     /// Ends a watch; later events for it are not produced.
     public mutating func cancel(_ id: WatchID) {
-        watchers[id] = nil
+        guard let slot = slotOf.removeValue(forKey: id), let watcher = slots[slot] else { return }
+        slots[slot] = nil
+        freeSlots.append(slot)
+        index.remove(id, node: watcher.node)
+        behind.remove(id)
     }
 
     /// Records one committed revision and delivers it to the watchers that are caught up.
@@ -78,56 +118,56 @@ public struct WatchHub: Sendable {
         precondition(events.allSatisfy { $0.rev == rev }, "events must carry their revision")
         revision = rev
         appendToHistory(events)
+        var candidates = Set<WatchID>()
+        for event in events { index.collect(event.path, into: &candidates) }
+        candidatesLastCommit = candidates.count
         var actions: [WatchAction] = []
-        for id in watchers.keys.sorted() {
-            guard var watcher = watchers[id], watcher.nextRev == rev else { continue }
+        for id in candidates.sorted() {
+            guard let slot = slotOf[id], let watcher = slots[slot], watcher.behindAt == nil, rev >= watcher.from else { continue }
             let matching = events.filter { watcher.glob.matches($0.path) }
+            guard !matching.isEmpty else { continue }
             let bytes = matching.reduce(0) { $0 + Self.size(of: $1) }
-            if matching.isEmpty {
-                watcher.nextRev = rev + 1
-            } else if watcher.pendingBytes + bytes <= limits.maxPendingBytes || watcher.pendingBytes == 0 {
-                watcher.nextRev = rev + 1
-                watcher.pendingBytes += bytes
-                watcher.deliveredSinceTick = true
+            if watcher.pendingBytes + bytes <= limits.maxPendingBytes || watcher.pendingBytes == 0 {
+                slots[slot]!.pendingBytes += bytes
+                slots[slot]!.deliveredSinceTick = true
                 actions.append(.deliver(id, matching))
+            } else {
+                // Over its budget: it stays at `rev` and catches up from history once it drains.
+                slots[slot]!.behindAt = rev
+                behind.insert(id)
             }
-            // Otherwise it stays at `rev` and catches up from history once it drains.
-            watchers[id] = watcher
         }
         return actions + cancelWatchersBehindHistory()
     }
 
     /// The shell sent `bytes` of a watcher's deliveries; it may receive more now.
     public mutating func onSent(_ id: WatchID, bytes: Int) -> [WatchAction] {
-        guard var watcher = watchers[id] else { return [] }
-        watcher.pendingBytes = max(0, watcher.pendingBytes - bytes)
-        watchers[id] = watcher
+        guard let slot = slotOf[id], slots[slot] != nil else { return [] }
+        slots[slot]!.pendingBytes = max(0, slots[slot]!.pendingBytes - bytes)
         return pump(id)
     }
 
     /// Progress for every caught-up watcher that received nothing since the last tick.
     public mutating func onProgressTick() -> [WatchAction] {
         var actions: [WatchAction] = []
-        for id in watchers.keys.sorted() {
-            guard var watcher = watchers[id] else { continue }
-            if !watcher.deliveredSinceTick, watcher.nextRev > revision {
-                actions.append(.progress(id, revision: revision))
+        for slot in slots.indices where slots[slot] != nil {
+            if !slots[slot]!.deliveredSinceTick, slots[slot]!.behindAt == nil {
+                actions.append(.progress(slots[slot]!.id, revision: revision))
             }
-            watcher.deliveredSinceTick = false
-            watchers[id] = watcher
+            slots[slot]!.deliveredSinceTick = false
         }
         return actions
     }
 
     /// Delivers history to a watcher that is behind, whole revisions at a time, while its budget lasts.
     private mutating func pump(_ id: WatchID) -> [WatchAction] {
-        guard var watcher = watchers[id], watcher.nextRev <= revision else { return [] }
-        if watcher.nextRev < historyStart {
-            watchers[id] = nil
-            return [.cancel(id, .slowConsumer(resumeFrom: watcher.nextRev))]
+        guard let slot = slotOf[id], var watcher = slots[slot], var next = watcher.behindAt else { return [] }
+        if next < historyStart {
+            cancel(id)
+            return [.cancel(id, .slowConsumer(resumeFrom: next))]
         }
         var batch: [TreeEvent] = []
-        var index = firstIndex(atOrAfter: watcher.nextRev)
+        var index = firstIndex(atOrAfter: next)
         while index < history.count {
             let rev = history[index].rev
             var end = index
@@ -137,12 +177,17 @@ public struct WatchHub: Sendable {
             if !matching.isEmpty, watcher.pendingBytes + bytes > limits.maxPendingBytes, watcher.pendingBytes > 0 { break }
             batch += matching
             watcher.pendingBytes += bytes
-            watcher.nextRev = rev + 1
+            next = rev + 1
             index = end
         }
-        if index >= history.count { watcher.nextRev = revision + 1 }
+        if index >= history.count {
+            watcher.behindAt = nil
+            behind.remove(id)
+        } else {
+            watcher.behindAt = next
+        }
         if !batch.isEmpty { watcher.deliveredSinceTick = true }
-        watchers[id] = watcher
+        slots[slot] = watcher
         return batch.isEmpty ? [] : [.deliver(id, batch)]
     }
 
@@ -164,10 +209,13 @@ public struct WatchHub: Sendable {
         }
     }
 
+    /// Only watchers that are behind can fall out of history.
     private mutating func cancelWatchersBehindHistory() -> [WatchAction] {
-        let behind = watchers.filter { $0.value.nextRev < historyStart }.keys.sorted()
-        return behind.map { id in
-            let resumeFrom = watchers.removeValue(forKey: id)!.nextRev
+        guard !behind.isEmpty else { return [] }
+        let out = behind.filter { id in slotOf[id].flatMap { slots[$0]?.behindAt }.map { $0 < historyStart } ?? false }.sorted()
+        return out.map { id in
+            let resumeFrom = slots[slotOf[id]!]!.behindAt!
+            cancel(id)
             return .cancel(id, .slowConsumer(resumeFrom: resumeFrom))
         }
     }
