@@ -20,8 +20,10 @@ test: deps consumer
 	$(MAKE) --no-print-directory docs
 
 # examples/consumer: the README's service and client in a package that depends on Skynet.
+# --disable-build-manifest-caching: a file added to Skynet's sources must reach this build
+# too, and a cached build plan of a path dependency would not see it.
 consumer: deps
-	$(SWIFT) build --package-path examples/consumer
+	$(SWIFT) build --package-path examples/consumer --disable-build-manifest-caching
 
 # DocC for the public modules, combined into one site under $(DOCS); serve it with
 # `python3 -m http.server --directory $(DOCS)` and open /documentation/skynet.

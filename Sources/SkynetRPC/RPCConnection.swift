@@ -28,20 +28,27 @@ public final class RPCConnection: Sendable {
         }
     }
 
+    /// Notifications buffered for a consumer that has not read them; one more ends the
+    /// connection (`Unavailable`) rather than dropping one silently.
+    public static let maxBufferedNotifications = 8_192
+
     private let channel: any Channel
     private let configuration: Configuration
     private let nextMsgid = Atomic<UInt32>(0)
-    private let closing = Atomic<Bool>(false)
+    private let closing: RPCClosingFlag
     /// Where the connection goes.
     public let peer: String
     /// Notifications pushed by the server, in arrival order; finishes when the connection closes.
     public let notifications: AsyncStream<RPCNotification>
 
-    private init(channel: any Channel, configuration: Configuration, peer: String, notifications: AsyncStream<RPCNotification>) {
+    private init(
+        channel: any Channel, configuration: Configuration, peer: String, notifications: AsyncStream<RPCNotification>, closing: RPCClosingFlag
+    ) {
         self.channel = channel
         self.configuration = configuration
         self.peer = peer
         self.notifications = notifications
+        self.closing = closing
     }
 
     /// Connects to `host:port`.
@@ -51,7 +58,8 @@ public final class RPCConnection: Sendable {
         logger: Logger = Logger(label: "skynet.rpc.client")
     ) async throws -> RPCConnection {
         let peer = "\(host):\(port)"
-        let (stream, continuation) = AsyncStream.makeStream(of: RPCNotification.self)
+        let (stream, continuation) = AsyncStream.makeStream(of: RPCNotification.self, bufferingPolicy: .bufferingOldest(maxBufferedNotifications))
+        let closing = RPCClosingFlag()
         let bootstrap = ClientBootstrap(group: eventLoopGroup)
             .connectTimeout(TimeAmount(configuration.connectTimeout))
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
@@ -59,20 +67,21 @@ public final class RPCConnection: Sendable {
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandlers(
                         ByteToMessageHandler(RPCFrameDecoder(limits: configuration.limits)),
-                        RPCConnectionHandler(peer: peer, notifications: continuation, logger: logger))
+                        RPCConnectionHandler(peer: peer, notifications: continuation, closing: closing, logger: logger))
                 }
             }
         do {
             let channel = try await bootstrap.connect(host: host, port: port).get()
-            return RPCConnection(channel: channel, configuration: configuration, peer: peer, notifications: stream)
+            return RPCConnection(channel: channel, configuration: configuration, peer: peer, notifications: stream, closing: closing)
         } catch {
             continuation.finish()
             throw RPCError(.unavailable, "cannot connect to \(peer): \(error)")
         }
     }
 
-    /// True until the connection is closed or lost.
-    public var isActive: Bool { channel.isActive && !closing.load(ordering: .relaxed) }
+    /// True until the connection is closing (closed by its user, or asked to go away by a
+    /// server shutting down) or lost: pick another for new calls.
+    public var isActive: Bool { channel.isActive && !closing.isSet }
 
     /// Calls `method` with raw positional params and returns the raw result.
     ///
@@ -82,7 +91,7 @@ public final class RPCConnection: Sendable {
     public func call(
         _ method: String, _ params: [MessagePackValue], timeout: Duration? = nil, metadata: RPCCallMetadata? = nil
     ) async throws -> MessagePackValue {
-        guard !closing.load(ordering: .relaxed) else { throw RPCError.notSent("connection to \(peer) is closing") }
+        guard !closing.isSet else { throw RPCError.notSent("connection to \(peer) is closing") }
         let msgid = nextMsgid.wrappingAdd(1, ordering: .relaxed).newValue
         var buffer = channel.allocator.buffer(capacity: 64)
         RPCMessage.request(msgid: msgid, method: method, params: metadata.map { params + [$0.value] } ?? params).write(to: &buffer)
@@ -127,7 +136,7 @@ public final class RPCConnection: Sendable {
     /// Closes cleanly: new calls are refused at once, calls in flight get their answers
     /// (or their deadlines), then the TCP connection is closed.
     public func close() async {
-        guard !closing.exchange(true, ordering: .relaxed) else {
+        guard !closing.set() else {
             try? await channel.closeFuture.get()
             return
         }

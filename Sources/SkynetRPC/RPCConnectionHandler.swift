@@ -1,6 +1,7 @@
 import Logging
 import MessagePack
 import NIOCore
+import Synchronization
 
 /// One call on its way out: already encoded, with the promise its response completes.
 struct RPCOutboundCall {
@@ -25,6 +26,19 @@ struct RPCCancelCall {
 /// Asks the connection handler to complete the event's promise once no call is in flight.
 struct RPCDrainEvent {}
 
+/// Set once a connection takes no new calls: its user closed it, or the server asked it to
+/// go away. Shared by the connection and its handler.
+final class RPCClosingFlag: Sendable {
+    private let value = Atomic<Bool>(false)
+
+    /// True once set.
+    var isSet: Bool { value.load(ordering: .relaxed) }
+
+    /// Sets it; returns whether it was set already.
+    @discardableResult
+    func set() -> Bool { value.exchange(true, ordering: .relaxed) }
+}
+
 /// The client side of one connection: the NIO shell around `RPCPendingCalls`, which
 /// decides what is pending, what expired and when the one deadline timer fires; this
 /// handler completes the promises and schedules that timer.
@@ -38,11 +52,13 @@ final class RPCConnectionHandler: ChannelDuplexHandler {
     private var eventLoop: (any EventLoop)?
     private let peer: String
     private let notifications: AsyncStream<RPCNotification>.Continuation
+    private let closing: RPCClosingFlag
     private let logger: Logger
 
-    init(peer: String, notifications: AsyncStream<RPCNotification>.Continuation, logger: Logger) {
+    init(peer: String, notifications: AsyncStream<RPCNotification>.Continuation, closing: RPCClosingFlag, logger: Logger) {
         self.peer = peer
         self.notifications = notifications
+        self.closing = closing
         self.logger = logger
     }
 
@@ -87,8 +103,22 @@ final class RPCConnectionHandler: ChannelDuplexHandler {
             finish(calls.remove(msgid)) { promise in
                 if error.isNil { promise.succeed(result) } else { promise.fail(RPCError(value: error)) }
             }
+        case let .notification(method, params) where method == RPCNotification.goAway:
+            // The server is closing this connection gracefully: send nothing more, let the
+            // calls in flight finish, then close it ourselves.
+            logger.debug("server asked to go away", metadata: ["rpc.peer": "\(peer)", "reason": "\(params.first?.stringValue ?? "")"])
+            closing.set()
+            let bound = NIOLoopBound(context, eventLoop: context.eventLoop)
+            let idle = context.eventLoop.makePromise(of: Void.self)
+            idle.futureResult.whenComplete { _ in bound.value.close(promise: nil) }
+            calls.whenIdle(idle)?.succeed()
         case let .notification(method, params):
-            notifications.yield(RPCNotification(method: method, params: params))
+            if case .dropped = notifications.yield(RPCNotification(method: method, params: params)) {
+                // The consumer fell a whole buffer behind: losing a notification silently
+                // would break whatever relies on them (watches), so the connection ends and
+                // its user reconnects and resumes.
+                errorCaught(context: context, error: RPCError(.unavailable, "notifications from \(peer) were not read: \(RPCConnection.maxBufferedNotifications) waiting"))
+            }
         case .request(let msgid, let method, _):
             var buffer = context.channel.allocator.buffer(capacity: 64)
             RPCMessage.failure(msgid, RPCError(.noSuchMethod, "this client serves no method \"\(method)\"")).write(to: &buffer)
@@ -106,6 +136,8 @@ final class RPCConnectionHandler: ChannelDuplexHandler {
         let reason: RPCError
         if let violation = error as? RPCProtocolError {
             reason = RPCError(.unavailable, "\(peer) broke the protocol: \(violation.error.message)")
+        } else if let own = error as? RPCError {
+            reason = own
         } else {
             reason = RPCError(.unavailable, "connection to \(peer) failed: \(error)")
         }

@@ -26,6 +26,9 @@ public struct RPCErrorCode: RawRepresentable, Hashable, Sendable, ExpressibleByS
     public static let unauthorized: RPCErrorCode = "Unauthorized"
     /// A message or value is over a size, depth or length limit.
     public static let tooLarge: RPCErrorCode = "TooLarge"
+    /// A limit on what one caller may hold is reached (connections, watches on a
+    /// connection, writes waiting for the log); the message names the limit.
+    public static let resourceExhausted: RPCErrorCode = "ResourceExhausted"
     /// The handler failed for a reason of its own.
     public static let `internal`: RPCErrorCode = "Internal"
 }

@@ -13,3 +13,11 @@ public struct RPCNotification: Equatable, Sendable {
         self.params = params
     }
 }
+
+extension RPCNotification {
+    /// What a server sends a connection it is about to close gracefully (shutdown, idle):
+    /// `[2, "skynet.goaway", [reason]]`. A client stops sending calls on that connection,
+    /// lets the ones in flight finish and closes it; calls it sends meanwhile are refused
+    /// unrun (`Unavailable`, not sent), so they are safe to retry elsewhere.
+    public static let goAway = "skynet.goaway"
+}

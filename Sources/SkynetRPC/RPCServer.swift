@@ -80,12 +80,29 @@ public final class RPCServer: Service, Sendable {
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
             .childChannelOption(.maxMessagesPerRead, value: 16)
             .childChannelInitializer { [weak self] channel in
-                guard let self, self.track(channel) else { return channel.close() }
+                guard let self else { return channel.close() }
+                switch self.track(channel) {
+                case .shuttingDown:
+                    return channel.close()
+                case .overLimit:
+                    logger.warning("refusing a connection over the limit", metadata: ["rpc.max_connections": "\(configuration.maxConnections)"])
+                    return channel.eventLoop.makeCompletedFuture {
+                        try channel.pipeline.syncOperations.addHandlers(
+                            ByteToMessageHandler(RPCFrameDecoder(limits: configuration.limits)),
+                            RPCRefusingHandler(RPCError(.resourceExhausted, "the server is at its limit of \(configuration.maxConnections) connections; try again later or another instance")))
+                    }
+                case .accepted:
+                    break
+                }
                 let executor = configuration.handlerExecution == .eventLoop ? EventLoopTaskExecutor(channel.eventLoop) : nil
                 return channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandlers(
+                    let sync = channel.pipeline.syncOperations
+                    if let idle = configuration.idleTimeout { try sync.addHandler(IdleStateHandler(allTimeout: TimeAmount(idle))) }
+                    try sync.addHandlers(
                         ByteToMessageHandler(RPCFrameDecoder(limits: configuration.limits)),
-                        RPCServerConnectionHandler(router: router, executor: executor, logger: logger))
+                        RPCServerConnectionHandler(
+                            router: router, executor: executor, maxInFlight: configuration.maxInFlightPerConnection,
+                            goAwayLinger: configuration.goAwayLinger, logger: logger))
                 }
             }
         let channel: any Channel
@@ -101,20 +118,23 @@ public final class RPCServer: Service, Sendable {
         return address
     }
 
-    /// Registers a new connection; false when the server is already shutting down.
-    private func track(_ channel: any Channel) -> Bool {
+    private enum Admission { case accepted, overLimit, shuttingDown }
+
+    /// Registers a new connection, unless the server is shutting down or at its limit.
+    private func track(_ channel: any Channel) -> Admission {
         let id = ObjectIdentifier(channel)
-        let accepted = state.withLockedValue { state -> Bool in
-            guard case .listening = state.phase else { return false }
+        let admission = state.withLockedValue { state -> Admission in
+            guard case .listening = state.phase else { return .shuttingDown }
+            guard state.connections.count < configuration.maxConnections else { return .overLimit }
             state.connections[id] = channel
-            return true
+            return .accepted
         }
-        if accepted {
+        if admission == .accepted {
             channel.closeFuture.whenComplete { [weak self] _ in
                 _ = self?.state.withLockedValue { $0.connections.removeValue(forKey: id) }
             }
         }
-        return accepted
+        return admission
     }
 
     /// Serves until graceful shutdown (or cancellation), then shuts down within the grace period.

@@ -25,11 +25,24 @@ public struct RPCServerConfiguration: Sendable {
     public var handlerExecution: HandlerExecution
     /// Pending-connection queue length of the listening socket.
     public var backlog: Int32
+    /// Open connections at most; one more is answered `ResourceExhausted` and closed.
+    public var maxConnections: Int
+    /// Calls one connection may have running before the server stops reading from it
+    /// (a soft cap: what one read already brought in still runs).
+    public var maxInFlightPerConnection: Int
+    /// A connection with no traffic either way for this long is told to go away and
+    /// closed; `nil` keeps idle connections open.
+    public var idleTimeout: Duration?
+    /// After telling a connection to go away, how long requests already on the wire are
+    /// still answered (refused unrun) before the connection closes.
+    public var goAwayLinger: Duration
 
     /// Creates a configuration.
     public init(
         host: String = "127.0.0.1", port: Int = 0, limits: MessagePackLimits = .default,
-        gracePeriod: Duration = .seconds(10), handlerExecution: HandlerExecution = .eventLoop, backlog: Int32 = 256
+        gracePeriod: Duration = .seconds(10), handlerExecution: HandlerExecution = .eventLoop, backlog: Int32 = 256,
+        maxConnections: Int = 16_384, maxInFlightPerConnection: Int = 1_024, idleTimeout: Duration? = nil,
+        goAwayLinger: Duration = .milliseconds(100)
     ) {
         self.host = host
         self.port = port
@@ -37,5 +50,9 @@ public struct RPCServerConfiguration: Sendable {
         self.gracePeriod = gracePeriod
         self.handlerExecution = handlerExecution
         self.backlog = backlog
+        self.maxConnections = maxConnections
+        self.maxInFlightPerConnection = maxInFlightPerConnection
+        self.idleTimeout = idleTimeout
+        self.goAwayLinger = goAwayLinger
     }
 }

@@ -3,18 +3,27 @@ import MessagePack
 import NIOCore
 
 /// Serves one connection: starts a task per request, writes each response when its
-/// handler finishes (so responses may leave out of order), and drains on shutdown.
-final class RPCServerConnectionHandler: ChannelInboundHandler {
+/// handler finishes (so responses may leave out of order), holds back reading while too
+/// many calls run or the peer does not read its answers, answers `DeadlineExceeded` (and
+/// cancels the handler) when a caller's deadline passes, and goes away gracefully on
+/// shutdown or when idle. The decisions are `RPCServerConnectionState`'s.
+final class RPCServerConnectionHandler: ChannelDuplexHandler {
     typealias InboundIn = RPCMessage
+    typealias OutboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
 
     private let router: RPCRouter
     private let executor: EventLoopTaskExecutor?
+    private let goAwayLinger: Duration
     private var logger: Logger
-    private var state = RPCServerConnectionState()
+    private var state: RPCServerConnectionState
     /// Calls whose handler has not finished; `tasks` holds the handles of those that suspended.
     private var active: Set<UInt64> = []
     private var tasks: [UInt64: Task<Void, Never>] = [:]
+    /// Deadline timers of calls whose caller said how long it waits.
+    private var deadlines: [UInt64: Scheduled<Void>] = [:]
+    /// Requests that arrived while `maxInFlight` calls ran, in order; bounded by one read.
+    private var queued: [(msgid: UInt32, method: String, params: [MessagePackValue])] = []
     private var nextTaskID: UInt64 = 0
     private var flushScheduled = false
     /// Between `channelRead` and `channelReadComplete`: responses wait for one flush at the end.
@@ -23,10 +32,12 @@ final class RPCServerConnectionHandler: ChannelInboundHandler {
     private var context: ChannelHandlerContext?
     private var remoteAddress: SocketAddress?
 
-    init(router: RPCRouter, executor: EventLoopTaskExecutor?, logger: Logger) {
+    init(router: RPCRouter, executor: EventLoopTaskExecutor?, maxInFlight: Int, goAwayLinger: Duration, logger: Logger) {
         self.router = router
         self.executor = executor
+        self.goAwayLinger = goAwayLinger
         self.logger = logger
+        state = RPCServerConnectionState(maxInFlight: maxInFlight)
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
@@ -43,7 +54,12 @@ final class RPCServerConnectionHandler: ChannelInboundHandler {
         reading = true
         switch unwrapInboundIn(data) {
         case let .request(msgid, method, params):
-            serve(msgid: msgid, method: method, params: params, context: context)
+            if state.inFlight >= state.maxInFlight, state.isAccepting {
+                // What one read brought in beyond the cap waits its turn; reading has stopped.
+                queued.append((msgid, method, params))
+            } else {
+                serve(msgid: msgid, method: method, params: params, context: context)
+            }
         case let .notification(method, params):
             guard state.isAccepting, let handler = router.notifications[method] else {
                 logger.debug("dropping notification", metadata: ["rpc.method": "\(method)"])
@@ -68,6 +84,10 @@ final class RPCServerConnectionHandler: ChannelInboundHandler {
             return
         }
         let (params, metadata) = RPCCallMetadata.split(params)
+        if let timeout = metadata?.timeout, timeout <= .zero {
+            respond(.failure(msgid, RPCError(.deadlineExceeded, "the caller's deadline had passed when the call arrived; it did not run")), context: context)
+            return
+        }
         let callContext = makeContext(method: method, msgid: msgid, metadata: metadata, context: context)
         state.callStarted()
         let id = nextTaskID
@@ -96,7 +116,23 @@ final class RPCServerConnectionHandler: ChannelInboundHandler {
         // On the event loop a handler that does not suspend finishes right here, with no
         // job enqueued; one that suspends resumes on this loop.
         let task = executor.map { Task.immediate(executorPreference: $0, operation: operation) } ?? Task(operation: operation)
-        if active.contains(id) { tasks[id] = task }
+        guard active.contains(id) else { return }
+        tasks[id] = task
+        if let timeout = metadata?.timeout {
+            deadlines[id] = loop.scheduleTask(in: TimeAmount(timeout)) { bound.value.expire(taskID: id, msgid: msgid, method: method) }
+        }
+    }
+
+    /// The caller's deadline passed: it has stopped waiting, so the handler is cancelled and
+    /// the answer says so (a late result is dropped).
+    private func expire(taskID: UInt64, msgid: UInt32, method: String) {
+        deadlines[taskID] = nil
+        guard active.contains(taskID), let context else { return }
+        tasks[taskID]?.cancel()
+        logger.debug("call cancelled at its caller's deadline", metadata: ["rpc.method": "\(method)", "rpc.msgid": "\(msgid)"])
+        var buffer = context.channel.allocator.buffer(capacity: 96)
+        RPCMessage.failure(msgid, RPCError(.deadlineExceeded, "\(method) did not finish before the caller's deadline; it was cancelled")).write(to: &buffer)
+        finish(taskID: taskID, response: buffer)
     }
 
     private func makeContext(method: String, msgid: UInt32, metadata: RPCCallMetadata?, context: ChannelHandlerContext) -> RPCCallContext {
@@ -110,12 +146,21 @@ final class RPCServerConnectionHandler: ChannelInboundHandler {
     private func finish(taskID: UInt64, response: ByteBuffer) {
         guard active.remove(taskID) != nil, let context else { return }
         tasks[taskID] = nil
+        deadlines.removeValue(forKey: taskID)?.cancel()
         let action = state.callFinished()
         context.write(wrapOutboundOut(response), promise: nil)
         if action == .close {
             context.flush()
             context.close(promise: nil)
-        } else if reading {
+            return
+        }
+        if let next = queued.first, state.inFlight < state.maxInFlight {
+            queued.removeFirst()
+            serve(msgid: next.msgid, method: next.method, params: next.params, context: context)
+        }
+        // A queued request took the freed place: ask again, which holds the read back if full.
+        if action == .read, state.readRequested() { context.read() }
+        if reading {
             needsFlush = true
         } else if state.inFlight == 0 {
             // Nothing else is about to answer: send now rather than wait for a batch.
@@ -153,12 +198,43 @@ final class RPCServerConnectionHandler: ChannelInboundHandler {
         context.fireChannelReadComplete()
     }
 
+    // MARK: Backpressure
+
+    func read(context: ChannelHandlerContext) {
+        if state.readRequested() { context.read() }
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        if state.writabilityChanged(context.channel.isWritable) == .read { context.read() }
+        context.fireChannelWritabilityChanged()
+    }
+
+    // MARK: Going away
+
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        guard event is RPCServerQuiesceEvent else {
+        if event is RPCServerQuiesceEvent {
+            goAway(context, reason: "the server is shutting down")
+        } else if let idle = event as? IdleStateHandler.IdleStateEvent, idle == .all {
+            if state.inFlight == 0 { goAway(context, reason: "the connection was idle") }
+        } else {
             context.fireUserInboundEventTriggered(event)
-            return
         }
-        if state.quiesce() == .close {
+    }
+
+    /// Tells the peer to send nothing more here (`skynet.goaway`), keeps answering what is
+    /// in flight, and closes once that is done and the linger has passed.
+    private func goAway(_ context: ChannelHandlerContext, reason: String) {
+        guard state.quiesce() else { return }
+        // Requests waiting for a turn have not run: refuse them, safe to retry elsewhere.
+        for request in queued { respond(.failure(request.msgid, RPCError.notSent("server is shutting down; the call did not run")), context: context) }
+        queued.removeAll()
+        var buffer = context.channel.allocator.buffer(capacity: 64)
+        RPCMessage.notification(method: RPCNotification.goAway, params: [.string(reason)]).write(to: &buffer)
+        context.writeAndFlush(wrapOutboundOut(buffer), promise: nil)
+        let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
+        context.eventLoop.scheduleTask(in: TimeAmount(goAwayLinger)) {
+            let handler = bound.value
+            guard handler.state.lingerElapsed() == .close, let context = handler.context else { return }
             context.flush()
             context.close(promise: nil)
         }
@@ -167,8 +243,11 @@ final class RPCServerConnectionHandler: ChannelInboundHandler {
     func channelInactive(context: ChannelHandlerContext) {
         state.closed()
         for task in tasks.values { task.cancel() }
+        for timer in deadlines.values { timer.cancel() }
         tasks.removeAll()
+        deadlines.removeAll()
         active.removeAll()
+        queued.removeAll()
         context.fireChannelInactive()
     }
 

@@ -50,6 +50,33 @@ struct CoordinatorClientTests {
         await client.close()
     }
 
+    @Test("limits: watches per connection and writes waiting for the log are refused ResourceExhausted, naming the limit")
+    func limits() async throws {
+        try await withCoordinator({ $0.maxWatchesPerConnection = 2 }) { _, client in
+            var first = client.watch("/a/**", fromRev: 0).makeAsyncIterator()
+            var second = client.watch("/b/**", fromRev: 0).makeAsyncIterator()
+            try await client.set("/a/x", "1")
+            try await client.set("/b/x", "1")
+            #expect(try await first.next()?.events.first?.path.string == "/a/x")
+            #expect(try await second.next()?.events.first?.path.string == "/b/x")
+            var third = client.watch("/c/**", fromRev: 0).makeAsyncIterator()
+            await #expect {
+                _ = try await third.next()
+            } throws: { error in
+                (error as? RPCError)?.code == .resourceExhausted && (error as? RPCError)?.message.contains("2 watches") == true
+            }
+        }
+        try await withCoordinator({ $0.maxPendingWrites = 0 }) { _, client in
+            await #expect {
+                try await client.set("/a", "1")
+            } throws: { error in
+                (error as? RPCError)?.code == .resourceExhausted && (error as? RPCError)?.message.contains("waiting for the log") == true
+            }
+            let after = try await client.get("/a")
+            #expect(after == nil, "nothing was written")
+        }
+    }
+
     @Test("bad input gets a precise error code, nothing is logged, and the server keeps serving")
     func badInput() async throws {
         try await withCoordinator({ $0.watchLimits = WatchHubLimits(maxHistoryEvents: 5) }) { server, client in

@@ -60,12 +60,13 @@ public struct Query: Hashable, Sendable {
         Set(try await findInstances(coordinator).map(\.version)).sorted()
     }
 
-    /// The matching set now and after every change (one element per change), resuming by
-    /// itself across coordinator reconnects. Ends with an error only if the registry
+    /// The matching set now and after every change, resuming by itself across coordinator
+    /// reconnects. Each element is the whole set, so a consumer that reads slowly gets only
+    /// the newest one (memory stays bounded). Ends with an error only if the registry
     /// cannot be watched at all.
     public func watch(_ coordinator: CoordinatorClient) -> AsyncThrowingStream<[ServiceInfo], any Error> {
         let query = self
-        let (stream, continuation) = AsyncThrowingStream.makeStream(of: [ServiceInfo].self)
+        let (stream, continuation) = AsyncThrowingStream.makeStream(of: [ServiceInfo].self, bufferingPolicy: .bufferingNewest(1))
         do {
             let task = Task {
                 do {

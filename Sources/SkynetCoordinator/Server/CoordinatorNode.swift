@@ -116,6 +116,9 @@ public final class CoordinatorNode: Sendable {
         return try await withCheckedThrowingContinuation { continuation in
             let refusal: RPCError? = state.withLock { state in
                 if let failure = state.failure { return RPCError(.unavailable, failure) }
+                guard state.pending.count < configuration.maxPendingWrites else {
+                    return RPCError(.resourceExhausted, "\(configuration.maxPendingWrites) writes are already waiting for the log; retry shortly")
+                }
                 do {
                     let index = try consensus.propose(data)
                     state.pending[index] = Pending(command: command, continuation: continuation, proposedAt: .now)
@@ -178,6 +181,9 @@ public final class CoordinatorNode: Sendable {
         let (revision, routed, firstOnConnection) = try state.withLock { (state) throws(RPCError) in
             if state.byConnection[connection.id]?[clientID] != nil {
                 throw RPCError(.badRequest, "watch id \(clientID) is already in use on this connection")
+            }
+            if let held = state.byConnection[connection.id]?.count, held >= configuration.maxWatchesPerConnection {
+                throw RPCError(.resourceExhausted, "this connection already holds \(held) watches, the limit; cancel some or use another connection")
             }
             let id: WatchID
             let actions: [WatchAction]

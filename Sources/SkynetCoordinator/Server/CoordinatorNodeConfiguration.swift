@@ -16,14 +16,21 @@ public struct CoordinatorNodeConfiguration: Sendable {
     public var progressInterval: Duration
     /// How often session deadlines are checked.
     public var expiryCheckInterval: Duration
+    /// Watches one connection may hold; one more is refused `ResourceExhausted`.
+    public var maxWatchesPerConnection: Int
+    /// Writes proposed and not yet durable; one more is refused `ResourceExhausted`, so a
+    /// flood of writes costs bounded memory while the log catches up.
+    public var maxPendingWrites: Int
 
     /// Creates a configuration; defaults: snapshot every 10,000 entries, TTLs from 100 ms
-    /// to 1 hour, progress every second, expiry checked every 50 ms.
+    /// to 1 hour, progress every second, expiry checked every 50 ms, 10,000 watches per
+    /// connection, 65,536 writes waiting for the log.
     public init(
         name: String = "skynetd", dataDirectory: String, snapshotEvery: UInt64 = 10_000,
         treeLimits: TreeLimits = .default, watchLimits: WatchHubLimits = .init(),
         sessionTTLRange: ClosedRange<Duration> = .milliseconds(100)...(.seconds(3600)),
-        progressInterval: Duration = .seconds(1), expiryCheckInterval: Duration = .milliseconds(50)
+        progressInterval: Duration = .seconds(1), expiryCheckInterval: Duration = .milliseconds(50),
+        maxWatchesPerConnection: Int = 10_000, maxPendingWrites: Int = 65_536
     ) {
         self.name = name
         self.dataDirectory = dataDirectory
@@ -33,5 +40,7 @@ public struct CoordinatorNodeConfiguration: Sendable {
         self.sessionTTLRange = sessionTTLRange
         self.progressInterval = progressInterval
         self.expiryCheckInterval = expiryCheckInterval
+        self.maxWatchesPerConnection = maxWatchesPerConnection
+        self.maxPendingWrites = maxPendingWrites
     }
 }

@@ -23,7 +23,9 @@ public final class CoordinatorServer: Service, Sendable {
         self.node = node
         self.logger = logger
         rpc = RPCServer(
-            configuration: .init(host: host, port: port, gracePeriod: .seconds(5)),
+            // Clients with sessions or watches are never idle (keepalives, progress), so five
+            // minutes without traffic means a connection nobody uses.
+            configuration: .init(host: host, port: port, gracePeriod: .seconds(5), idleTimeout: .seconds(300)),
             router: CoordinatorMethods.router(for: node), eventLoopGroup: eventLoopGroup, logger: logger)
     }
 

@@ -1,0 +1,144 @@
+import Foundation
+import MessagePack
+import NIOCore
+import NIOPosix
+import Synchronization
+import Testing
+
+@testable import SkynetRPC
+
+/// Counts handlers running at once and the most seen.
+private final class Concurrency: Sendable {
+    private let state = Mutex<(now: Int, most: Int, total: Int)>((0, 0, 0))
+    func enter() { state.withLock { $0.now += 1; $0.most = max($0.most, $0.now); $0.total += 1 } }
+    func leave() { state.withLock { $0.now -= 1 } }
+    var most: Int { state.withLock { $0.most } }
+    var total: Int { state.withLock { $0.total } }
+}
+
+/// Signals once, from a handler that saw its task cancelled.
+private final class CancelSeen: Sendable {
+    let (stream, continuation) = AsyncStream.makeStream(of: Void.self)
+}
+
+@Suite("RPC limits: in-flight cap, connection cap, caller deadlines, going away, idle connections", .timeLimit(.minutes(1)))
+struct RPCLimitsTests {
+    @Test("a connection never runs more calls at once than its cap; the rest wait their turn and all are answered")
+    func inFlightCap() async throws {
+        let concurrency = Concurrency()
+        var router = RPCRouter()
+        router.register("work") { (n: Int) in
+            concurrency.enter()
+            defer { concurrency.leave() }
+            try await Task.sleep(for: .milliseconds(2))   // the work itself
+            return n
+        }
+        try await withServer(router: router, configuration: .init(maxInFlightPerConnection: 4)) { _, port in
+            let connection = try await RPCConnection.connect(host: "127.0.0.1", port: port)
+            let results = try await withThrowingTaskGroup(of: Int.self) { group in
+                for n in 0..<200 { group.addTask { try await connection.call("work", n, returning: Int.self) } }
+                return try await group.reduce(into: [Int]()) { $0.append($1) }
+            }
+            #expect(results.sorted() == Array(0..<200))
+            #expect(concurrency.total == 200)
+            #expect(concurrency.most <= 4, "at most 4 at once, saw \(concurrency.most)")
+            #expect(concurrency.most >= 2, "calls of one connection still run concurrently")
+            await connection.close()
+        }
+    }
+
+    @Test("one connection over the cap is answered ResourceExhausted and closed; the others go on")
+    func connectionCap() async throws {
+        try await withServer(router: testRouter(gate: Gate()), configuration: .init(maxConnections: 2)) { _, port in
+            let first = try await RPCConnection.connect(host: "127.0.0.1", port: port)
+            let second = try await RPCConnection.connect(host: "127.0.0.1", port: port)
+            #expect(try await first.call("echo", "1", returning: String.self) == "1")
+            #expect(try await second.call("echo", "2", returning: String.self) == "2")
+            let third = try await RPCConnection.connect(host: "127.0.0.1", port: port)
+            await #expect {
+                try await third.call("echo", "3", returning: String.self)
+            } throws: { error in
+                (error as? RPCError)?.code == .resourceExhausted && (error as? RPCError)?.message.contains("limit of 2 connections") == true
+            }
+            await third.waitUntilClosed()
+            #expect(try await first.call("echo", "again", returning: String.self) == "again", "the connections within the cap go on")
+            await first.close()
+            await second.close()
+        }
+    }
+
+    @Test("a call still running at its caller's deadline is cancelled and answered DeadlineExceeded by the server")
+    func callerDeadline() async throws {
+        let seen = CancelSeen()
+        var router = RPCRouter()
+        router.register("slow") { () async -> String in
+            do { try await Task.sleep(for: .seconds(60)) } catch { seen.continuation.yield() }
+            return "too late"
+        }
+        try await withServer(router: router) { _, port in
+            let connection = try await RPCConnection.connect(host: "127.0.0.1", port: port)
+            // The caller says it waits 100 ms; its own timeout is far longer, so the answer is the server's.
+            await #expect {
+                try await connection.call("slow", [], timeout: .seconds(30), metadata: RPCCallMetadata(timeout: .milliseconds(100)))
+            } throws: { error in
+                (error as? RPCError)?.code == .deadlineExceeded && (error as? RPCError)?.message.contains("cancelled") == true
+            }
+            var cancelled = seen.stream.makeAsyncIterator()
+            #expect(await cancelled.next() != nil, "the handler saw its task cancelled")
+            // A deadline already gone when the call arrives: refused unrun.
+            await #expect {
+                try await connection.call("slow", [], timeout: .seconds(30), metadata: RPCCallMetadata(timeout: .zero))
+            } throws: { error in
+                (error as? RPCError)?.code == .deadlineExceeded && (error as? RPCError)?.message.contains("did not run") == true
+            }
+            await connection.close()
+        }
+    }
+
+    @Test("graceful shutdown tells a connection to go away before closing it")
+    func goAwayOnShutdown() async throws {
+        let (server, port) = try await startServer(router: testRouter(gate: Gate()))
+        let received = try await rawSession(port: port, request: RPCMessage.request(msgid: 1, method: "echo", params: ["hi"])) {
+            Task { await server.shutdown(gracePeriod: .seconds(30)) }
+        }
+        #expect(received.first == .success(1, "hi"))
+        #expect(received.dropFirst().contains { if case .notification(RPCNotification.goAway, let params) = $0 { params == ["the server is shutting down"] } else { false } },
+                "received: \(received)")
+    }
+
+    @Test("an idle connection is told to go away and closed after the idle timeout")
+    func idleTimeout() async throws {
+        try await withServer(router: testRouter(gate: Gate()), configuration: .init(idleTimeout: .milliseconds(200))) { _, port in
+            let received = try await rawSession(port: port, request: RPCMessage.request(msgid: 7, method: "echo", params: ["x"])) {}
+            #expect(received.first == .success(7, "x"))
+            #expect(received.dropFirst().contains { if case .notification(RPCNotification.goAway, let params) = $0 { params == ["the connection was idle"] } else { false } },
+                    "received: \(received)")
+        }
+    }
+}
+
+/// Sends `request` on a raw connection, runs `then` once its answer arrived, and returns
+/// every message the server sent until it closed the connection.
+private func rawSession(port: Int, request: RPCMessage, then: @Sendable () -> Void) async throws -> [RPCMessage] {
+    let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+        .connect(host: "127.0.0.1", port: port) { channel in
+            channel.eventLoop.makeCompletedFuture {
+                try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
+            }
+        }
+    return try await channel.executeThenClose { inbound, outbound in
+        var bytes = ByteBuffer()
+        request.write(to: &bytes)
+        try await outbound.write(bytes)
+        var received: [UInt8] = []
+        var answered = false
+        for try await chunk in inbound {
+            received += chunk.readableBytesView
+            if !answered, case .response? = try? messages(in: received).first {
+                answered = true
+                then()
+            }
+        }
+        return try messages(in: received)
+    }
+}
