@@ -125,11 +125,13 @@ struct CoordinatorClientTests {
             #expect(try await client.status()["revision"] == before, "no bad request reached the log")
             do {
                 _ = try await connection.call("watch", [.uint(3), "/h/**", .int(1)])
+                Issue.record("a watch from a compacted revision was accepted")
             } catch let error as RPCError {
                 #expect(error.data?["oldest"]?.int64Value == 10, "Compacted carries the oldest revision kept")
             }
             do {
                 _ = try await connection.call("set", ["/h/1", .binary([1]), .int(1)])
+                Issue.record("a compare-and-set against a stale revision was accepted")
             } catch let error as RPCError {
                 #expect(error.code == .revMismatch)
                 #expect(error.data?["current"]?.int64Value == 6, "RevMismatch carries the current revision")

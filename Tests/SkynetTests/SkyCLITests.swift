@@ -22,7 +22,7 @@ struct SkyCLITests {
         var coordinator: String { daemon.address }
 
         init() throws {
-            daemon = try SkynetdProcess(dataDir: dir)
+            daemon = try SkynetdProcess(dataDir: dir, extra: ["--name", "sky-test-node"])
             us1 = try EchoServiceProcess(coordinator: daemon.address, logDirectory: dir, label: "us1", extra: ["-region", "us", "-host", "host-a"])
             us2 = try EchoServiceProcess(coordinator: daemon.address, logDirectory: dir, label: "us2", extra: ["-region=us", "-host=host-a"])
             eu = try EchoServiceProcess(coordinator: daemon.address, logDirectory: dir, label: "eu", extra: ["--region", "eu", "--host", "host-b"])
@@ -125,7 +125,9 @@ struct SkyCLITests {
         let missing = try d.sky("get", "/config/app/greeting")
         #expect(missing.status == 1 && missing.err.contains("no such file"))
         let status = try #require(try json(d.sky("status", "-json").out) as? [String: Any])
-        #expect(status["members"] as? [String] == ["skynetd"] && status["leader"] as? String == "skynetd")
+        // One node: the membership is the node itself, under the name it was started with.
+        #expect(status["name"] as? String == "sky-test-node")
+        #expect(status["members"] as? [String] == ["sky-test-node"] && status["leader"] as? String == "sky-test-node")
         #expect((status["sessions"] as? Int ?? 0) >= 3)
     }
 

@@ -1,9 +1,14 @@
+import Dispatch
+
 /// Consensus of one: an entry is committed as soon as the write-ahead log has fsynced it.
 ///
-/// Group commit in the log makes concurrent proposals share fsyncs; entries are reported
-/// in index order from the log's flush queue.
+/// Group commit in the log makes concurrent proposals share fsyncs. Committed batches are
+/// applied on a serial queue of their own, in index order, so applying them (the tree,
+/// watch fan-out, notification encoding, answering writers) overlaps the next fsync
+/// instead of delaying it.
 public final class SingleNodeConsensus: Consensus {
     private let log: WriteAheadLog
+    private let applyQueue = DispatchQueue(label: "skynet.apply")
 
     /// Commits through `log`.
     public init(log: WriteAheadLog) {
@@ -18,7 +23,11 @@ public final class SingleNodeConsensus: Consensus {
         apply: @escaping @Sendable ([LogEntry]) -> Void,
         fail: @escaping @Sendable ([LogEntry], any Error) -> Void
     ) {
-        log.start(onDurable: apply, onFailure: { entries, error in fail(entries, error) })
+        let queue = applyQueue
+        // A failure is reported after the batches durable before it were applied.
+        log.start(
+            onDurable: { entries in queue.async { apply(entries) } },
+            onFailure: { entries, error in queue.async { fail(entries, error) } })
     }
 
     public func snapshotted(through index: UInt64) {
@@ -32,5 +41,6 @@ public final class SingleNodeConsensus: Consensus {
 
     public func stop() {
         log.close()
+        applyQueue.sync {}
     }
 }
