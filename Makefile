@@ -2,7 +2,7 @@
 SWIFT ?= swift
 DOCS ?= .build/docs/site
 
-.PHONY: deps run test consumer docs bench
+.PHONY: deps run test consumer docs fuzz bench
 
 deps:
 	@scripts/install-deps.sh
@@ -14,10 +14,11 @@ run: deps
 
 # Every test, from a fresh clone: the package's tests (examples/consumer is built first, as
 # a user's own package, so the test that runs it finds it current), then the documentation
-# with warnings as errors (a broken symbol link fails).
+# with warnings as errors (a broken symbol link fails), then each fuzz target for 20 s.
 test: deps consumer
 	$(SWIFT) test
 	$(MAKE) --no-print-directory docs
+	$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=20
 
 # examples/consumer: the README's service and client in a package that depends on Skynet.
 # --disable-build-manifest-caching: a file added to Skynet's sources must reach this build
@@ -33,6 +34,11 @@ docs: deps
 		--target Skynet --target SkynetRPC --target SkynetCoordinator --target MessagePack \
 		--enable-experimental-combined-documentation --warnings-as-errors --output-path $(DOCS)
 	@echo "documentation in $(DOCS): python3 -m http.server --directory $(DOCS), then open /documentation/skynet"
+
+# libFuzzer over the MessagePack decoders and the RPC frame decoder, FUZZ_SECONDS each
+# (default 60), from the corpus in Fuzz/corpus; a crash leaves its input in .build-fuzz/crashes.
+fuzz: deps
+	SWIFT=$(SWIFT) FUZZ_SECONDS=$(or $(FUZZ_SECONDS),60) scripts/fuzz.sh
 
 # The benchmarks, in release mode; each prints one JSON object.
 bench: deps

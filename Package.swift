@@ -178,3 +178,17 @@ let package = Package(
         ),
     ]
 )
+
+// `make fuzz` builds these with SKYNET_FUZZ=1 and -sanitize=fuzzer,address: libFuzzer
+// targets for the MessagePack decoders and the RPC frame decoder (Fuzz/, corpus in
+// Fuzz/corpus). They have no main of their own, so ordinary builds leave them out.
+if Context.environment["SKYNET_FUZZ"] != nil {
+    package.targets += [
+        .target(name: "FuzzEntry", path: "Fuzz/FuzzEntry"),
+        .executableTarget(name: "fuzz-msgpack", dependencies: ["FuzzEntry", "MessagePack", "CMsgPack"], path: "Fuzz/MessagePackFuzz"),
+        .executableTarget(
+            name: "fuzz-rpc-frames",
+            dependencies: ["FuzzEntry", "SkynetRPC", "MessagePack", .product(name: "NIOCore", package: "swift-nio")],
+            path: "Fuzz/RPCFrameFuzz"),
+    ]
+}

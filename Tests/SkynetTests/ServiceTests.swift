@@ -137,6 +137,28 @@ struct ServiceTests {
         }
     }
 
+    @Test("the same criteria give the same pool until it is closed; withClient closes what it made")
+    func samePool() async throws {
+        try await withCoordinator { server, _ in
+            let port = server.localAddress!.port!
+            let service = try await startService("a", coordinatorPort: port)
+            let config = ClientConfig(coordinators: ["127.0.0.1:\(port)"], timeout: .seconds(5))
+            let (first, kept) = try await Client.withClient(config: config, logger: quietLogger()) { (client: Client) async throws -> (ServiceClient, ServiceClient) in
+                let first = client.service(name: "echo")
+                #expect(client.service(name: "echo") === first, "one watch and one set of connections per criteria")
+                #expect(client.service(name: "echo", region: "local") !== first, "other criteria, another pool")
+                #expect(try await first.send("whoami", returning: String.self) == "a")
+                await first.close()
+                let again = client.service(name: "echo")
+                #expect(again !== first && !again.isClosed, "a closed pool is replaced")
+                #expect(try await again.send("whoami", returning: String.self) == "a")
+                return (first, again)
+            }
+            #expect(first.isClosed && kept.isClosed, "withClient closed every pool it made")
+            await service.stop()
+        }
+    }
+
     @Test("an exhausted port range is an error naming the range, from start and from bind")
     func portRangeExhausted() async throws {
         try await withCoordinator { server, _ in

@@ -78,6 +78,9 @@ public final class ServiceClient: Sendable {
         state.withLock { $0.routing }
     }
 
+    /// True once closed (by `close()` or its client's).
+    public var isClosed: Bool { state.withLock { $0.closed } }
+
     /// Stops following the registry and closes every connection.
     public func close() async {
         watcher.withLock { $0?.cancel() }

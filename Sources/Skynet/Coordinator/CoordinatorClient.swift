@@ -40,6 +40,22 @@ public final class CoordinatorClient: Sendable {
         var connection: RPCConnection?
         var connecting = false
         var waiters: [UInt64: CheckedContinuation<RPCConnection, any Error>] = [:]
+        /// The timeout of each waiter, cancelled when it is answered (no task left sleeping).
+        var waiterTimers: [UInt64: Scheduled<Void>] = [:]
+
+        /// Takes every waiter, cancelling their timeouts.
+        mutating func takeWaiters() -> [CheckedContinuation<RPCConnection, any Error>] {
+            for timer in waiterTimers.values { timer.cancel() }
+            waiterTimers = [:]
+            defer { waiters = [:] }
+            return Array(waiters.values)
+        }
+
+        /// Takes one waiter, cancelling its timeout.
+        mutating func takeWaiter(_ id: UInt64) -> CheckedContinuation<RPCConnection, any Error>? {
+            waiterTimers.removeValue(forKey: id)?.cancel()
+            return waiters.removeValue(forKey: id)
+        }
         var nextWaiter: UInt64 = 0
         var watches: [UInt64: WatchEntry] = [:]
         var nextWatch: UInt64 = 0
@@ -216,8 +232,8 @@ public final class CoordinatorClient: Sendable {
     public func close() async {
         let (connection, watches, waiters, task) = state.withLock { state in
             state.closed = true
-            defer { state.watches = [:]; state.waiters = [:]; state.connection = nil }
-            return (state.connection, Array(state.watches.values), Array(state.waiters.values), state.connectTask)
+            defer { state.watches = [:]; state.connection = nil }
+            return (state.connection, Array(state.watches.values), state.takeWaiters(), state.connectTask)
         }
         task?.cancel()
         for watch in watches { watch.continuation.finish() }
@@ -275,11 +291,17 @@ public final class CoordinatorClient: Sendable {
                     return nil
                 }
                 if let immediate { continuation.resume(with: immediate); return }
-                ensureConnecting()
-                Task { [weak self] in
-                    try? await Task.sleep(for: timeout)
+                let nanoseconds = timeout.components.seconds * 1_000_000_000 + timeout.components.attoseconds / 1_000_000_000
+                let timer = group.next().scheduleTask(in: .nanoseconds(nanoseconds)) { [weak self] () -> Void in
                     self?.expireWaiter(waiter)
                 }
+                let answered = state.withLock { state in
+                    guard state.waiters[waiter] != nil else { return true }
+                    state.waiterTimers[waiter] = timer
+                    return false
+                }
+                if answered { timer.cancel() }
+                ensureConnecting()
             }
         } onCancel: { [weak self] in
             self?.cancelWaiter(waiter)
@@ -288,12 +310,12 @@ public final class CoordinatorClient: Sendable {
 
     /// A caller waiting for a connection was cancelled: it stops waiting at once.
     private func cancelWaiter(_ id: UInt64) {
-        state.withLock { $0.waiters.removeValue(forKey: id) }?.resume(throwing: CancellationError())
+        state.withLock { $0.takeWaiter(id) }?.resume(throwing: CancellationError())
     }
 
     private func expireWaiter(_ id: UInt64) {
         let (waiter, message) = state.withLock { state in
-            (state.waiters.removeValue(forKey: id),
+            (state.takeWaiter(id),
              "no coordinator answered within \(configuration.callTimeout) at \(configuration.addresses.joined(separator: ", "))\(state.lastError.isEmpty ? "" : " (last error: \(state.lastError))")")
         }
         waiter?.resume(throwing: RPCError(.unavailable, message))
@@ -336,8 +358,7 @@ public final class CoordinatorClient: Sendable {
                 // Every address refused: tell whoever waits now rather than at their timeout.
                 let (waiters, message) = state.withLock { state in
                     state.connecting = false
-                    defer { state.waiters = [:] }
-                    return (Array(state.waiters.values),
+                    return (state.takeWaiters(),
                             "no coordinator answered at \(configuration.addresses.joined(separator: ", ")) (last error: \(state.lastError))")
                 }
                 for waiter in waiters { waiter.resume(throwing: RPCError(.unavailable, message)) }
@@ -355,8 +376,7 @@ public final class CoordinatorClient: Sendable {
             guard !state.closed else { return ([CheckedContinuation<RPCConnection, any Error>](), true) }
             state.connection = connection
             state.lastError = ""
-            defer { state.waiters = [:] }
-            return (Array(state.waiters.values), false)
+            return (state.takeWaiters(), false)
         }
         if closed {
             Task { await connection.close() }
