@@ -50,6 +50,24 @@ struct CoordinatorClientTests {
         await client.close()
     }
 
+    @Test("idle watches of one connection share one progress notification per tick; the client hands each its update")
+    func sharedProgress() async throws {
+        try await withCoordinator({ $0.progressInterval = .milliseconds(100) }) { server, client in
+            let raw = try await RPCConnection.connect(host: "127.0.0.1", port: server.localAddress!.port!)
+            for wire in UInt64(1)...3 { _ = try await raw.call("watch", [.uint(wire), .string("/idle\(wire)/**"), .int(0)]) }
+            var lists: [[UInt64]] = []
+            for await notification in raw.notifications where notification.method == "progress" {
+                lists.append(notification.params.first?.arrayValue?.compactMap(\.uint64Value) ?? [])
+                if lists.last?.count == 3 { break }
+            }
+            #expect(lists.last.map(Set.init) == [1, 2, 3], "one notification names the three idle watches: \(lists)")
+            await raw.close()
+            var watch = client.watch("/idle/**", fromRev: 0).makeAsyncIterator()
+            let update = try await watch.next()
+            #expect(update?.isProgress == true, "a progress update reaches the client's watch")
+        }
+    }
+
     @Test("limits: watches per connection and writes waiting for the log are refused ResourceExhausted, naming the limit")
     func limits() async throws {
         try await withCoordinator({ $0.maxWatchesPerConnection = 2 }) { _, client in

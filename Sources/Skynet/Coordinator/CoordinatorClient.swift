@@ -495,15 +495,19 @@ public final class CoordinatorClient: Sendable {
             }
             for wire in paused { Task { _ = try? await connection.call("unwatch", [.uint(wire)]) } }
         case "progress":
-            guard let wire = first.uint64Value, notification.params.count == 2, let rev = notification.params[1].int64Value else { return }
+            // [id, rev], or [[id, ...], rev] for several idle watches at once.
+            let wires = first.arrayValue.map { $0.compactMap(\.uint64Value) } ?? first.uint64Value.map { [$0] } ?? []
+            guard notification.params.count == 2, let rev = notification.params[1].int64Value else { return }
             state.withLock { state in
-                // Progress matters to an idle consumer; one with updates waiting needs none.
-                guard let id = state.routes[wire], var entry = state.watches[id], !entry.paused, entry.buffered == 0,
-                      entry.nextRev > 0, rev >= entry.nextRev - 1 else { return }
-                entry.nextRev = max(entry.nextRev, rev + 1)
-                entry.buffered += 1
-                state.watches[id] = entry
-                entry.continuation.yield(WatchUpdate(revision: rev, events: []))
+                for wire in wires {
+                    // Progress matters to an idle consumer; one with updates waiting needs none.
+                    guard let id = state.routes[wire], var entry = state.watches[id], !entry.paused, entry.buffered == 0,
+                          entry.nextRev > 0, rev >= entry.nextRev - 1 else { continue }
+                    entry.nextRev = max(entry.nextRev, rev + 1)
+                    entry.buffered += 1
+                    state.watches[id] = entry
+                    entry.continuation.yield(WatchUpdate(revision: rev, events: []))
+                }
             }
         case "watchCancelled":
             guard let wire = first.uint64Value, let id = state.withLock({ $0.routes[wire] }) else { return }

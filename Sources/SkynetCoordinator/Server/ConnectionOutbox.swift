@@ -8,12 +8,16 @@ import SkynetRPC
 /// every watch id; groups go out ordered by their first revision, which keeps each
 /// watch's deliveries in revision order (a watch's deliveries cover disjoint, increasing
 /// revision ranges). Progress and cancellations follow the deliveries, so a cancellation
-/// never overtakes the events before it.
+/// never overtakes the events before it; progress for many idle watches is one
+/// notification listing them (`["progress", [[id, ...], rev]]`), so a connection with
+/// thousands of idle watches costs one message per tick, not thousands.
 struct ConnectionOutbox {
     let connection: RPCServerConnection
     private var groups: [[TreeEvent]: Int] = [:]
     private var deliveries: [(events: [TreeEvent], ids: [UInt64], charges: [(WatchID, Int)])] = []
     private var trailer: [RPCMessage] = []
+    /// Idle watches told the same revision share one `progress` notification.
+    private var progress: [Int64: [UInt64]] = [:]
 
     init(connection: RPCServerConnection) {
         self.connection = connection
@@ -31,7 +35,7 @@ struct ConnectionOutbox {
                 deliveries.append((events, [clientID], [charge]))
             }
         case let .progress(_, revision):
-            trailer.append(.notification(method: "progress", params: [.uint(clientID), .int(revision)]))
+            progress[revision, default: []].append(clientID)
         case let .cancel(_, error):
             trailer.append(.notification(method: "watchCancelled", params: [.uint(clientID), error.rpcError.value]))
         }
@@ -48,6 +52,10 @@ struct ConnectionOutbox {
             let ids: MessagePackValue = delivery.ids.count == 1 ? .uint(delivery.ids[0]) : .array(delivery.ids.map { .uint($0) })
             writer.pack(RPCMessage.notification(method: "watch", params: [ids, .array(delivery.events.map(\.wireValue))]).value)
             charges += delivery.charges
+        }
+        for (revision, ids) in progress.sorted(by: { $0.key < $1.key }) {
+            let list: MessagePackValue = ids.count == 1 ? .uint(ids[0]) : .array(ids.map { .uint($0) })
+            writer.pack(RPCMessage.notification(method: "progress", params: [list, .int(revision)]).value)
         }
         for message in trailer { writer.pack(message.value) }
         return (writer.bytes, charges)
