@@ -46,6 +46,16 @@ final class ChildProcess {
         return kib / 1024
     }
 
+    /// CPU time (user + system) used so far, in seconds, from /proc.
+    func cpuSeconds() -> Double {
+        guard let stat = try? String(contentsOfFile: "/proc/\(process.processIdentifier)/stat", encoding: .utf8),
+              let close = stat.lastIndex(of: ")") else { return -1 }
+        // Fields after the command name: state is field 3; utime and stime are 14 and 15.
+        let fields = stat[stat.index(after: close)...].split(separator: " ")
+        guard fields.count > 13, let user = Double(fields[11]), let system = Double(fields[12]) else { return -1 }
+        return (user + system) / Double(sysconf(Int32(_SC_CLK_TCK)))
+    }
+
     func stop(signal: Int32 = SIGTERM) {
         kill(process.processIdentifier, signal)
         process.waitUntilExit()
@@ -70,6 +80,8 @@ final class DaemonProcess {
     var address: String { "127.0.0.1:\(port)" }
 
     func residentMiB() -> Double { child.residentMiB() }
+
+    func cpuSeconds() -> Double { child.cpuSeconds() }
 
     func stop() {
         child.stop()

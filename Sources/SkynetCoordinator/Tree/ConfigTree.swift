@@ -62,6 +62,10 @@ public struct ConfigTree: Sendable {
         let operations = succeeded ? success : failure
         for operation in operations { try validate(operation) }
         let rev = revision + 1
+        // A single operation checks everything before it changes anything, so only a
+        // transaction of several needs to remember what to put back (and a write to a hot
+        // file does not copy its versions for nothing).
+        let needsUndo = operations.count > 1
         var undo: [(TreePath, [Version]?)] = []
         var results: [TreeOperationResult] = []
         var events: [TreeEvent] = []
@@ -71,12 +75,12 @@ public struct ConfigTree: Sendable {
                 case let .get(path):
                     results.append(.read(current(path).flatMap { file(path, $0) }))
                 case let .set(path, value, ifRev, session):
-                    undo.append((path, files[path]))
+                    if needsUndo { undo.append((path, files[path])) }
                     try write(path, value: value, ifRev: ifRev, session: session, rev: rev)
                     results.append(.written(rev: rev))
                     events.append(TreeEvent(rev: rev, path: path, kind: .put, value: value))
                 case let .del(path, ifRev):
-                    undo.append((path, files[path]))
+                    if needsUndo { undo.append((path, files[path])) }
                     try delete(path, ifRev: ifRev, rev: rev)
                     results.append(.written(rev: rev))
                     events.append(TreeEvent(rev: rev, path: path, kind: .delete, value: []))
@@ -340,14 +344,26 @@ public struct ConfigTree: Sendable {
 
     /// Drops versions no read at or after `oldestRevision` can see.
     private mutating func trim(_ path: TreePath) {
-        guard var versions = files[path] else {
+        guard let current = files[path] else {
             trimmable.remove(path)
             return
         }
         // The newest version at or before the oldest readable revision stays; older ones go.
-        if let keep = versions.lastIndex(where: { $0.modRev <= oldestRevision }), keep > 0 {
-            versions.removeFirst(keep)
+        // Versions are in modRev order: find it by bisection, so a hot file with many
+        // versions costs O(log n) per write, not a scan.
+        var low = 0, high = current.count
+        while low < high {
+            let mid = (low + high) / 2
+            if current[mid].modRev <= oldestRevision { low = mid + 1 } else { high = mid }
         }
+        let keep = low - 1   // the last version at or before oldestRevision, or -1
+        let droppable = current.count == 1 && current[0].value == nil && current[0].modRev <= oldestRevision
+        guard keep > 0 || droppable else {
+            if current.count > 1 || current[0].value == nil { trimmable.insert(path) } else { trimmable.remove(path) }
+            return
+        }
+        var versions = current
+        if keep > 0 { versions.removeFirst(keep) }
         if versions.count == 1, versions[0].value == nil, versions[0].modRev <= oldestRevision {
             files[path] = nil
             trimmable.remove(path)
