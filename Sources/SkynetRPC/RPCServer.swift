@@ -78,7 +78,11 @@ public final class RPCServer: Service, Sendable {
             .serverChannelOption(.backlog, value: configuration.backlog)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
-            .childChannelOption(.maxMessagesPerRead, value: 16)
+            // Fairness between connections: one socket read of at most 16 KiB per connection
+            // per event-loop turn, so a connection that floods requests gets no more of a
+            // loop's time than one that sends a request now and then.
+            .childChannelOption(.maxMessagesPerRead, value: 1)
+            .childChannelOption(.recvAllocator, value: AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 2048, maximum: 16384))
             .childChannelInitializer { [weak self] channel in
                 guard let self else { return channel.close() }
                 switch self.track(channel) {
