@@ -26,8 +26,6 @@ public struct WatchHub: Sendable {
         var from: Int64
         var pendingBytes = 0
         var deliveredSinceTick = false
-        /// Its node in the prefix index.
-        var node: Int
     }
 
     /// The limits in force.
@@ -77,8 +75,8 @@ public struct WatchHub: Sendable {
     /// Watches catching up from history rather than receiving live events.
     public var behindCount: Int { behind.count }
 
-    /// Nodes of the prefix index in use (for memory figures and tests).
-    package var indexNodeCount: Int { index.nodeCount }
+    /// Distinct prefixes in the index (for memory figures and tests).
+    package var indexPrefixCount: Int { index.count }
 
     /// Watchers the last commit looked at (those on its paths' prefixes): what a commit costs.
     package private(set) var candidatesLastCommit = 0
@@ -90,8 +88,8 @@ public struct WatchHub: Sendable {
         if start < historyStart { throw .compacted(requested: fromRev, oldest: historyStart) }
         let id = WatchID(nextID)
         nextID += 1
-        let node = index.insert(id, prefix: glob.literalSegments)
-        let watcher = Watcher(id: id, glob: glob, behindAt: start <= revision ? start : nil, from: start, node: node)
+        index.insert(id, prefix: glob.literalSegments)
+        let watcher = Watcher(id: id, glob: glob, behindAt: start <= revision ? start : nil, from: start)
         if let slot = freeSlots.popLast() {
             slots[slot] = watcher
             slotOf[id] = slot
@@ -108,7 +106,7 @@ public struct WatchHub: Sendable {
         guard let slot = slotOf.removeValue(forKey: id), let watcher = slots[slot] else { return }
         slots[slot] = nil
         freeSlots.append(slot)
-        index.remove(id, node: watcher.node)
+        index.remove(id, prefix: watcher.glob.literalSegments)
         behind.remove(id)
     }
 
