@@ -52,7 +52,7 @@ enum CoordinatorMethods {
             let params = try CoordinatorParams("walk", values, names: ["glob", "after"], limits: limits)
             let glob = try params.glob(0)
             let after = params.optional(1) == nil ? nil : try params.path(1, "after")
-            let (rev, page) = node.read { ($0.tree.revision, $0.tree.walk(glob, after: after, maxBytes: maxWalkBytes)) }
+            let (rev, page) = await node.walk(glob, after: after, maxBytes: maxWalkBytes)
             return .map(["rev": .int(rev), "files": .array(page.files.map(\.wireValue)), "more": .bool(page.more)])
         }
 

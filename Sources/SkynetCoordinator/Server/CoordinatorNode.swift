@@ -42,6 +42,7 @@ public final class CoordinatorNode: Sendable {
     private let logger: Logger
     private let now: @Sendable () -> Duration
     private let snapshotQueue = DispatchQueue(label: "skynet.snapshot")
+    private let walkQueue = DispatchQueue(label: "skynet.walk")
     private let metrics = CoordinatorMetrics()
 
     /// Opens the data directory (taking its lock), recovers snapshot and log, and starts
@@ -154,6 +155,19 @@ public final class CoordinatorNode: Sendable {
     /// Runs `body` on the applied state under the node's lock; keep it short.
     public func read<T>(_ body: (borrowing CoordinatorStateMachine) throws -> T) rethrows -> T {
         try state.withLock { state in try body(state.replica.machine) }
+    }
+
+    /// One page of a walk, at the revision it reports. The tree is copied under the lock
+    /// (O(1): its tables are persistent) and walked outside it, one walk at a time on a
+    /// queue of its own: a walk over a large tree, or a pathological glob, delays neither
+    /// writes nor other reads, and takes at most one core however many arrive at once.
+    public func walk(_ glob: TreeGlob, after: TreePath?, maxBytes: Int) async -> (revision: Int64, page: (files: [TreeFile], more: Bool)) {
+        let tree = state.withLock { $0.replica.machine.tree }
+        return await withCheckedContinuation { continuation in
+            walkQueue.async {
+                continuation.resume(returning: (tree.revision, tree.walk(glob, after: after, maxBytes: maxBytes)))
+            }
+        }
     }
 
     /// The node's view of itself.

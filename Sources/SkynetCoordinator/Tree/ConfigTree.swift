@@ -1,3 +1,5 @@
+import HashTreeCollections
+
 /// The config tree: a pure, deterministic state machine of files with one global revision.
 ///
 /// It changes only through `set`, `del`, `txn` and `deleteSession`, each of which (when
@@ -21,18 +23,23 @@ public struct ConfigTree: Sendable {
     public internal(set) var revision: Int64 = 0
     /// The oldest revision still readable.
     public internal(set) var oldestRevision: Int64 = 0
+    // Persistent hash tries (swift-collections' TreeDictionary and TreeSet), not Swift's
+    // flat tables: a copy of the tree (a snapshot, a walk outside the lock) costs O(1), and
+    // a write to the live tree afterwards copies only the path to what it changes, never
+    // the whole table, so taking a copy never stalls the next write.
+
     /// Versions of every file, oldest first; the last one is current.
-    var files: [TreePath: [Version]] = [:]
+    var files: TreeDictionary<TreePath, [Version]> = [:]
     /// Names of the children of every directory that has any. Strings, not substrings of
     /// the paths: a name of up to 15 bytes is stored inline, half the size of a Substring.
-    var children: [TreePath: Set<String>] = [:]
+    var children: TreeDictionary<TreePath, TreeSet<String>> = [:]
     /// Files bound to each session.
-    var sessionFiles: [UInt64: Set<TreePath>] = [:]
+    var sessionFiles: TreeDictionary<UInt64, TreeSet<TreePath>> = [:]
     /// Number of files that exist now.
     public internal(set) var fileCount = 0
     /// Paths with versions that a later compaction may drop (older versions or a
     /// tombstone), so compaction visits only those and not every file.
-    var trimmable: Set<TreePath> = []
+    var trimmable: TreeSet<TreePath> = []
 
     /// Creates an empty tree.
     public init(limits: TreeLimits = .default) {
