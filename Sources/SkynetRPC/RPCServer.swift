@@ -77,6 +77,9 @@ public final class RPCServer: Service, Sendable {
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: configuration.backlog)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            // One accept per event-loop turn: a storm of new connections shares the loop
+            // with the connections already served instead of starving them.
+            .serverChannelOption(.maxMessagesPerRead, value: 1)
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
             // Fairness between connections: one socket read of at most 16 KiB per connection
             // per event-loop turn, so a connection that floods requests gets no more of a
