@@ -47,3 +47,4 @@ bench: deps
 	$$($(SWIFT) build -c release --show-bin-path)/sky-bench coordinator
 	$$($(SWIFT) build -c release --show-bin-path)/sky-bench service
 	$$($(SWIFT) build -c release --show-bin-path)/sky-bench topology
+	$$($(SWIFT) build -c release --show-bin-path)/sky-bench abuse
