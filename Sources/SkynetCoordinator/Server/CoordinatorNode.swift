@@ -19,8 +19,11 @@ public final class CoordinatorNode: Sendable {
         var proposedAt: ContinuousClock.Instant
     }
 
+    /// Where a watch's notifications go: its connection (by identity; the connection
+    /// itself is kept once, in `connections`) and the id its client gave it. Two words per
+    /// watch, since a node may hold hundreds of thousands.
     struct WatchSink {
-        var connection: RPCServerConnection
+        var connection: ObjectIdentifier
         var clientID: UInt64
     }
 
@@ -29,6 +32,8 @@ public final class CoordinatorNode: Sendable {
         var pending: [UInt64: Pending] = [:]
         var sinks: [WatchID: WatchSink] = [:]
         var byConnection: [ObjectIdentifier: [UInt64: WatchID]] = [:]
+        /// The connections that hold watches.
+        var connections: [ObjectIdentifier: RPCServerConnection] = [:]
         var snapshotting = false
         var lastSnapshotIndex: UInt64
         var failure: String?
@@ -203,8 +208,9 @@ public final class CoordinatorNode: Sendable {
             let actions: [WatchAction]
             do throws(WatchError) { (id, actions) = try state.replica.hub.watch(glob, fromRev: fromRev) } catch { throw error.rpcError }
             let first = state.byConnection[connection.id] == nil
+            if first { state.connections[connection.id] = connection }
             state.byConnection[connection.id, default: [:]][clientID] = id
-            state.sinks[id] = WatchSink(connection: connection, clientID: clientID)
+            state.sinks[id] = WatchSink(connection: connection.id, clientID: clientID)
             metrics.watches.record(state.replica.hub.watchCount)
             return (state.replica.hub.revision, Self.route(actions, &state), first)
         }
@@ -227,6 +233,7 @@ public final class CoordinatorNode: Sendable {
 
     private func dropWatches(of connection: ObjectIdentifier) {
         state.withLock { state in
+            state.connections[connection] = nil
             for id in (state.byConnection.removeValue(forKey: connection) ?? [:]).values {
                 state.replica.hub.cancel(id)
                 state.sinks[id] = nil
@@ -273,7 +280,7 @@ public final class CoordinatorNode: Sendable {
     private func applyCommitted(_ entries: [LogEntry]) {
         var completions: [(CheckedContinuation<CommandResult, any Error>, Result<CommandResult, CoordinatorError>)] = []
         let moment = now()
-        let (routed, snapshot) = state.withLock { state -> ([(WatchSink, WatchAction)], (CoordinatorStateMachine, [TreeEvent])?) in
+        let (routed, snapshot) = state.withLock { state -> ([Routed], (CoordinatorStateMachine, [TreeEvent])?) in
             var actions: [WatchAction] = []
             for entry in entries {
                 let pending = state.pending.removeValue(forKey: entry.index)
@@ -357,17 +364,26 @@ public final class CoordinatorNode: Sendable {
     // MARK: Delivering watch actions
 
     /// Pairs each action with where it goes; cancelled watches lose their sink here.
-    private static func route(_ actions: [WatchAction], _ state: inout State) -> [(WatchSink, WatchAction)] {
+    private static func route(_ actions: [WatchAction], _ state: inout State) -> [Routed] {
         actions.compactMap { action in
             switch action {
             case .deliver(let id, _), .progress(let id, _):
-                return state.sinks[id].map { ($0, action) }
+                guard let sink = state.sinks[id], let connection = state.connections[sink.connection] else { return nil }
+                return Routed(connection: connection, clientID: sink.clientID, action: action)
             case .cancel(let id, _):
                 guard let sink = state.sinks.removeValue(forKey: id) else { return nil }
-                state.byConnection[sink.connection.id]?[sink.clientID] = nil
-                return (sink, action)
+                state.byConnection[sink.connection]?[sink.clientID] = nil
+                guard let connection = state.connections[sink.connection] else { return nil }
+                return Routed(connection: connection, clientID: sink.clientID, action: action)
             }
         }
+    }
+
+    /// A watch action with the connection and client id it goes to.
+    struct Routed {
+        var connection: RPCServerConnection
+        var clientID: UInt64
+        var action: WatchAction
     }
 
     /// Sends routed actions, one write per connection; reports delivered bytes back to the hub.
@@ -375,9 +391,9 @@ public final class CoordinatorNode: Sendable {
     /// Watches of one connection that receive the same events share one notification
     /// (`["watch", [[id, ...], events]]`), so 100 watches of a prefix cost one encoding and
     /// one decoding per change, not 100.
-    private func perform(_ routed: [(WatchSink, WatchAction)]) {
+    private func perform(_ routed: [Routed]) {
         guard !routed.isEmpty else { return }
-        for (_, action) in routed {
+        for action in routed.map(\.action) {
             switch action {
             case .deliver(_, let events): metrics.watchEvents.increment(by: events.count)
             case .cancel(_, .slowConsumer): metrics.slowConsumers.increment()
@@ -385,8 +401,8 @@ public final class CoordinatorNode: Sendable {
             }
         }
         var outbox: [ObjectIdentifier: ConnectionOutbox] = [:]
-        for (sink, action) in routed {
-            outbox[sink.connection.id, default: ConnectionOutbox(connection: sink.connection)].add(sink.clientID, action)
+        for item in routed {
+            outbox[item.connection.id, default: ConnectionOutbox(connection: item.connection)].add(item.clientID, item.action)
         }
         for box in outbox.values {
             let (bytes, charges) = box.encode()

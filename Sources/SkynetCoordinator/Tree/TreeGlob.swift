@@ -11,11 +11,10 @@ public struct TreeGlob: Hashable, Sendable, CustomStringConvertible {
     /// The most segments with `*`, `?` or `**` one pattern may hold.
     public static let maxWildcardSegments = 32
 
-    /// The pattern as written.
+    /// The pattern as written. It is all a glob stores (a pattern of up to 15 bytes sits
+    /// inline): matching splits pattern and path into segments in stack memory each time,
+    /// so a glob held by each of 100,000 watchers costs no heap, and a match allocates none.
     public let pattern: String
-    /// The segments (`**` runs collapsed); Strings rather than Substrings, so short ones
-    /// sit inline instead of holding on to the whole pattern.
-    let segments: [String]
 
     /// Parses `pattern`; it must start with `/`. Literal characters follow path rules.
     public init(_ pattern: String, limits: TreeLimits = .default) throws(TreeError) {
@@ -24,13 +23,7 @@ public struct TreeGlob: Hashable, Sendable, CustomStringConvertible {
         }
         guard pattern.hasPrefix("/") else { throw .badPath(path: pattern, rule: "must start with /") }
         self.pattern = pattern
-        var segments: [String] = []
-        for segment in pattern.split(separator: "/", omittingEmptySubsequences: false).dropFirst() where !segment.isEmpty {
-            // `**/**` matches exactly what `**` does.
-            if segment == "**", segments.last == "**" { continue }
-            segments.append(String(segment))
-        }
-        self.segments = segments
+        let segments = self.segments
         for segment in segments where segment.contains("**") && segment != "**" {
             throw .badPath(path: pattern, rule: "** must be a whole segment")
         }
@@ -49,45 +42,101 @@ public struct TreeGlob: Hashable, Sendable, CustomStringConvertible {
 
     public var description: String { pattern }
 
+    /// The segments, repeated `**` collapsed (`**/**` matches exactly what `**` does).
+    var segments: [String] {
+        var segments: [String] = []
+        for segment in pattern.split(separator: "/") {
+            if segment == "**", segments.last == "**" { continue }
+            segments.append(String(segment))
+        }
+        return segments
+    }
+
     /// True when `path` matches the whole pattern.
     public func matches(_ path: TreePath) -> Bool {
-        Self.match(segments[...], path.segments[...])
+        Self.withSegments(pattern, collapsing: true) { pattern, patternSegments in
+            Self.withSegments(path.string, collapsing: false) { text, textSegments in
+                Self.match(pattern, patternSegments, text, textSegments)
+            }
+        }
     }
 
     /// True when some path below `directory` could match: used to prune walks.
     func mayMatchBelow(_ directory: TreePath) -> Bool {
-        Self.prefixMatch(segments[...], directory.segments[...])
+        Self.withSegments(pattern, collapsing: true) { pattern, patternSegments in
+            Self.withSegments(directory.string, collapsing: false) { text, textSegments in
+                Self.prefixMatch(pattern, patternSegments, text, textSegments)
+            }
+        }
     }
 
     /// The literal leading segments: every path the glob matches starts with them.
-    var literalSegments: ArraySlice<String> {
-        segments.prefix { !$0.contains("*") && !$0.contains("?") }
+    var literalSegments: [String] {
+        Array(segments.prefix { !$0.contains("*") && !$0.contains("?") })
     }
 
     /// The literal leading segments, as a directory to start walking from.
     var literalPrefix: TreePath {
         var path = TreePath.root
-        for segment in segments {
-            guard !segment.contains("*"), !segment.contains("?") else { break }
-            path = path.child(segment)
-        }
+        for segment in literalSegments { path = path.child(segment) }
         return path
+    }
+
+    // MARK: Matching
+
+    /// Where one segment lies in its string's bytes.
+    private struct Span {
+        var start: Int32
+        var end: Int32
+        func isDoubleStar(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
+            end - start == 2 && bytes[Int(start)] == UInt8(ascii: "*") && bytes[Int(start) + 1] == UInt8(ascii: "*")
+        }
+    }
+
+    /// Calls `body` with `string`'s bytes and its segments' spans, held in stack memory.
+    private static func withSegments<R>(
+        _ string: String, collapsing: Bool, _ body: (UnsafeBufferPointer<UInt8>, UnsafeBufferPointer<Span>) -> R
+    ) -> R {
+        var string = string
+        return string.withUTF8 { bytes in
+            let slashes = bytes.count { $0 == UInt8(ascii: "/") }
+            return withUnsafeTemporaryAllocation(of: Span.self, capacity: max(1, slashes)) { spans in
+                var count = 0
+                var start = -1
+                for i in 0...bytes.count {
+                    guard i == bytes.count || bytes[i] == UInt8(ascii: "/") else { continue }
+                    if start >= 0, i > start {
+                        let span = Span(start: Int32(start), end: Int32(i))
+                        // `**/**` matches exactly what `**` does.
+                        if !(collapsing && count > 0 && span.isDoubleStar(bytes) && spans[count - 1].isDoubleStar(bytes)) {
+                            spans[count] = span
+                            count += 1
+                        }
+                    }
+                    start = i + 1
+                }
+                return body(bytes, UnsafeBufferPointer(rebasing: spans[..<count]))
+            }
+        }
     }
 
     /// Segment-level wildcard matching, `**` playing the part `*` plays within a segment:
     /// on a mismatch, only the latest `**` is retried one segment further, which is enough
     /// because `**` matches any run of segments. At most pattern × path segment
     /// comparisons, never exponential.
-    private static func match(_ pattern: ArraySlice<String>, _ path: ArraySlice<Substring>) -> Bool {
-        var p = pattern.startIndex, t = path.startIndex
+    private static func match(
+        _ pattern: UnsafeBufferPointer<UInt8>, _ patternSpans: UnsafeBufferPointer<Span>,
+        _ text: UnsafeBufferPointer<UInt8>, _ textSpans: UnsafeBufferPointer<Span>
+    ) -> Bool {
+        var p = 0, t = 0
         var star: Int?
-        var resume = path.startIndex
-        while t < path.endIndex {
-            if p < pattern.endIndex, pattern[p] == "**" {
+        var resume = 0
+        while t < textSpans.count {
+            if p < patternSpans.count, patternSpans[p].isDoubleStar(pattern) {
                 star = p
                 p += 1
                 resume = t
-            } else if p < pattern.endIndex, matchSegment(pattern[p].utf8[...], path[t].utf8[...]) {
+            } else if p < patternSpans.count, matchSegment(slice(pattern, patternSpans[p]), slice(text, textSpans[t])) {
                 p += 1
                 t += 1
             } else if let s = star {
@@ -98,41 +147,49 @@ public struct TreeGlob: Hashable, Sendable, CustomStringConvertible {
                 return false
             }
         }
-        while p < pattern.endIndex, pattern[p] == "**" { p += 1 }
-        return p == pattern.endIndex
+        while p < patternSpans.count, patternSpans[p].isDoubleStar(pattern) { p += 1 }
+        return p == patternSpans.count
     }
 
     /// Whether `directory` is a possible prefix of a match (so its subtree is worth walking).
-    private static func prefixMatch(_ pattern: ArraySlice<String>, _ directory: ArraySlice<Substring>) -> Bool {
-        guard let segment = directory.first else { return true }
-        guard let first = pattern.first else { return false }
-        if first == "**" { return true }
-        guard matchSegment(first.utf8[...], segment.utf8[...]) else { return false }
-        return prefixMatch(pattern.dropFirst(), directory.dropFirst())
+    private static func prefixMatch(
+        _ pattern: UnsafeBufferPointer<UInt8>, _ patternSpans: UnsafeBufferPointer<Span>,
+        _ text: UnsafeBufferPointer<UInt8>, _ textSpans: UnsafeBufferPointer<Span>
+    ) -> Bool {
+        for (i, span) in textSpans.enumerated() {
+            guard i < patternSpans.count else { return false }
+            if patternSpans[i].isDoubleStar(pattern) { return true }
+            guard matchSegment(slice(pattern, patternSpans[i]), slice(text, span)) else { return false }
+        }
+        return true
+    }
+
+    private static func slice(_ bytes: UnsafeBufferPointer<UInt8>, _ span: Span) -> UnsafeBufferPointer<UInt8> {
+        UnsafeBufferPointer(rebasing: bytes[Int(span.start)..<Int(span.end)])
     }
 
     /// Matches one segment with `*` (any run of characters) and `?` (one character).
-    private static func matchSegment(_ pattern: Substring.UTF8View.SubSequence, _ text: Substring.UTF8View.SubSequence) -> Bool {
-        var p = pattern.startIndex, t = text.startIndex
-        var star: Substring.UTF8View.Index?
-        var resume = text.startIndex
-        while t < text.endIndex {
-            if p < pattern.endIndex, pattern[p] == UInt8(ascii: "?") || pattern[p] == text[t] {
-                p = pattern.index(after: p)
-                t = text.index(after: t)
-            } else if p < pattern.endIndex, pattern[p] == UInt8(ascii: "*") {
+    private static func matchSegment(_ pattern: UnsafeBufferPointer<UInt8>, _ text: UnsafeBufferPointer<UInt8>) -> Bool {
+        var p = 0, t = 0
+        var star: Int?
+        var resume = 0
+        while t < text.count {
+            if p < pattern.count, pattern[p] == UInt8(ascii: "?") || pattern[p] == text[t] {
+                p += 1
+                t += 1
+            } else if p < pattern.count, pattern[p] == UInt8(ascii: "*") {
                 star = p
-                p = pattern.index(after: p)
+                p += 1
                 resume = t
             } else if let s = star {
-                p = pattern.index(after: s)
-                resume = text.index(after: resume)
+                p = s + 1
+                resume += 1
                 t = resume
             } else {
                 return false
             }
         }
-        while p < pattern.endIndex, pattern[p] == UInt8(ascii: "*") { p = pattern.index(after: p) }
-        return p == pattern.endIndex
+        while p < pattern.count, pattern[p] == UInt8(ascii: "*") { p += 1 }
+        return p == pattern.count
     }
 }

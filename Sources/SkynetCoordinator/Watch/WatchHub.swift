@@ -39,11 +39,14 @@ public struct WatchHub: Sendable {
     private var historyBytes = 0
     private var slots: [Watcher?] = []
     private var freeSlots: [Int] = []
-    private var slotOf: [WatchID: Int] = [:]
+    private var live = 0
     /// Watchers catching up from history.
     private var behind: Set<WatchID> = []
     private var index = WatchPrefixIndex()
-    private var nextID: UInt64 = 1
+    /// The generation of the next watch: a watch id is its generation (high 32 bits) and
+    /// its slot (low 32 bits), so the slot comes from the id without a table, and a slot
+    /// reused later carries a different id.
+    private var nextGeneration: UInt64 = 1
 
     /// Creates a hub for a tree at `revision`, with no history yet.
     public init(revision: Int64, limits: WatchHubLimits = .init()) {
@@ -67,7 +70,7 @@ public struct WatchHub: Sendable {
     public var retainedHistory: [TreeEvent] { Array(history[historyHead...]) }
 
     /// Number of live watches.
-    public var watchCount: Int { slotOf.count }
+    public var watchCount: Int { live }
 
     /// Events currently kept in history.
     public var historyCount: Int { history.count - historyHead }
@@ -86,25 +89,23 @@ public struct WatchHub: Sendable {
     public mutating func watch(_ glob: TreeGlob, fromRev: Int64) throws(WatchError) -> (WatchID, [WatchAction]) {
         let start = fromRev == 0 ? revision + 1 : fromRev
         if start < historyStart { throw .compacted(requested: fromRev, oldest: historyStart) }
-        let id = WatchID(nextID)
-        nextID += 1
+        let slot = freeSlots.popLast() ?? slots.count
+        precondition(slot < 1 << 32, "more than 2^32 watch slots")
+        let id = WatchID(nextGeneration << 32 | UInt64(slot))
+        nextGeneration = nextGeneration &+ 1
         index.insert(id, prefix: glob.literalSegments)
         let watcher = Watcher(id: id, glob: glob, behindAt: start <= revision ? start : nil, from: start)
-        if let slot = freeSlots.popLast() {
-            slots[slot] = watcher
-            slotOf[id] = slot
-        } else {
-            slots.append(watcher)
-            slotOf[id] = slots.count - 1
-        }
+        if slot == slots.count { slots.append(watcher) } else { slots[slot] = watcher }
+        live += 1
         if watcher.behindAt != nil { behind.insert(id) }
         return (id, pump(id))
     }
 
     /// Ends a watch; later events for it are not produced.
     public mutating func cancel(_ id: WatchID) {
-        guard let slot = slotOf.removeValue(forKey: id), let watcher = slots[slot] else { return }
+        guard let slot = slot(of: id), let watcher = slots[slot] else { return }
         slots[slot] = nil
+        live -= 1
         freeSlots.append(slot)
         index.remove(id, prefix: watcher.glob.literalSegments)
         behind.remove(id)
@@ -121,7 +122,7 @@ public struct WatchHub: Sendable {
         candidatesLastCommit = candidates.count
         var actions: [WatchAction] = []
         for id in candidates.sorted() {
-            guard let slot = slotOf[id], let watcher = slots[slot], watcher.behindAt == nil, rev >= watcher.from else { continue }
+            guard let slot = slot(of: id), let watcher = slots[slot], watcher.behindAt == nil, rev >= watcher.from else { continue }
             let matching = events.filter { watcher.glob.matches($0.path) }
             guard !matching.isEmpty else { continue }
             let bytes = matching.reduce(0) { $0 + Self.size(of: $1) }
@@ -140,7 +141,7 @@ public struct WatchHub: Sendable {
 
     /// The shell sent `bytes` of a watcher's deliveries; it may receive more now.
     public mutating func onSent(_ id: WatchID, bytes: Int) -> [WatchAction] {
-        guard let slot = slotOf[id], slots[slot] != nil else { return [] }
+        guard let slot = slot(of: id) else { return [] }
         slots[slot]!.pendingBytes = max(0, slots[slot]!.pendingBytes - bytes)
         return pump(id)
     }
@@ -159,7 +160,7 @@ public struct WatchHub: Sendable {
 
     /// Delivers history to a watcher that is behind, whole revisions at a time, while its budget lasts.
     private mutating func pump(_ id: WatchID) -> [WatchAction] {
-        guard let slot = slotOf[id], var watcher = slots[slot], var next = watcher.behindAt else { return [] }
+        guard let slot = slot(of: id), var watcher = slots[slot], var next = watcher.behindAt else { return [] }
         if next < historyStart {
             cancel(id)
             return [.cancel(id, .slowConsumer(resumeFrom: next))]
@@ -207,12 +208,19 @@ public struct WatchHub: Sendable {
         }
     }
 
+    /// The slot of a live watch, from its id.
+    private func slot(of id: WatchID) -> Int? {
+        let slot = Int(id.rawValue & 0xffff_ffff)
+        guard slot < slots.count, slots[slot]?.id == id else { return nil }
+        return slot
+    }
+
     /// Only watchers that are behind can fall out of history.
     private mutating func cancelWatchersBehindHistory() -> [WatchAction] {
         guard !behind.isEmpty else { return [] }
-        let out = behind.filter { id in slotOf[id].flatMap { slots[$0]?.behindAt }.map { $0 < historyStart } ?? false }.sorted()
+        let out = behind.filter { id in slot(of: id).flatMap { slots[$0]?.behindAt }.map { $0 < historyStart } ?? false }.sorted()
         return out.map { id in
-            let resumeFrom = slots[slotOf[id]!]!.behindAt!
+            let resumeFrom = slots[slot(of: id)!]!.behindAt!
             cancel(id)
             return .cancel(id, .slowConsumer(resumeFrom: resumeFrom))
         }
