@@ -71,8 +71,10 @@ struct CoordinatorClientTests {
     @Test("limits: watches per connection and writes waiting for the log are refused ResourceExhausted, naming the limit")
     func limits() async throws {
         try await withCoordinator({ $0.maxWatchesPerConnection = 2 }) { _, client in
-            var first = client.watch("/a/**", fromRev: 0).makeAsyncIterator()
-            var second = client.watch("/b/**", fromRev: 0).makeAsyncIterator()
+            // From a known revision, so the writes below reach the watches however late they subscribe.
+            let base = try await client.set("/base", "0")
+            var first = client.watch("/a/**", fromRev: base + 1).makeAsyncIterator()
+            var second = client.watch("/b/**", fromRev: base + 1).makeAsyncIterator()
             try await client.set("/a/x", "1")
             try await client.set("/b/x", "1")
             // Progress updates (no events) may come first on a busy machine.

@@ -120,23 +120,31 @@ public struct TreeGlob: Hashable, Sendable, CustomStringConvertible {
         }
     }
 
-    /// Segment-level wildcard matching, `**` playing the part `*` plays within a segment:
-    /// on a mismatch, only the latest `**` is retried one segment further, which is enough
-    /// because `**` matches any run of segments. At most pattern × path segment
-    /// comparisons, never exponential.
+    /// Segment-level wildcard matching, `**` playing the part `*` plays within a segment.
     private static func match(
         _ pattern: UnsafeBufferPointer<UInt8>, _ patternSpans: UnsafeBufferPointer<Span>,
         _ text: UnsafeBufferPointer<UInt8>, _ textSpans: UnsafeBufferPointer<Span>
     ) -> Bool {
+        wildcardMatch(
+            patternCount: patternSpans.count, textCount: textSpans.count,
+            isStar: { patternSpans[$0].isDoubleStar(pattern) },
+            matches: { matchSegment(slice(pattern, patternSpans[$0]), slice(text, textSpans[$1])) })
+    }
+
+    /// Greedy two-pointer wildcard matching, shared by both levels (segments under `**`,
+    /// characters under `*`): on a mismatch only the latest star is retried one element
+    /// further, which is enough because a star matches any run. At most pattern × text
+    /// element comparisons, never exponential.
+    private static func wildcardMatch(patternCount: Int, textCount: Int, isStar: (Int) -> Bool, matches: (Int, Int) -> Bool) -> Bool {
         var p = 0, t = 0
         var star: Int?
         var resume = 0
-        while t < textSpans.count {
-            if p < patternSpans.count, patternSpans[p].isDoubleStar(pattern) {
+        while t < textCount {
+            if p < patternCount, isStar(p) {
                 star = p
                 p += 1
                 resume = t
-            } else if p < patternSpans.count, matchSegment(slice(pattern, patternSpans[p]), slice(text, textSpans[t])) {
+            } else if p < patternCount, matches(p, t) {
                 p += 1
                 t += 1
             } else if let s = star {
@@ -147,8 +155,8 @@ public struct TreeGlob: Hashable, Sendable, CustomStringConvertible {
                 return false
             }
         }
-        while p < patternSpans.count, patternSpans[p].isDoubleStar(pattern) { p += 1 }
-        return p == patternSpans.count
+        while p < patternCount, isStar(p) { p += 1 }
+        return p == patternCount
     }
 
     /// Whether `directory` is a possible prefix of a match (so its subtree is worth walking).
@@ -170,26 +178,9 @@ public struct TreeGlob: Hashable, Sendable, CustomStringConvertible {
 
     /// Matches one segment with `*` (any run of characters) and `?` (one character).
     private static func matchSegment(_ pattern: UnsafeBufferPointer<UInt8>, _ text: UnsafeBufferPointer<UInt8>) -> Bool {
-        var p = 0, t = 0
-        var star: Int?
-        var resume = 0
-        while t < text.count {
-            if p < pattern.count, pattern[p] == UInt8(ascii: "?") || pattern[p] == text[t] {
-                p += 1
-                t += 1
-            } else if p < pattern.count, pattern[p] == UInt8(ascii: "*") {
-                star = p
-                p += 1
-                resume = t
-            } else if let s = star {
-                p = s + 1
-                resume += 1
-                t = resume
-            } else {
-                return false
-            }
-        }
-        while p < pattern.count, pattern[p] == UInt8(ascii: "*") { p += 1 }
-        return p == pattern.count
+        wildcardMatch(
+            patternCount: pattern.count, textCount: text.count,
+            isStar: { pattern[$0] == UInt8(ascii: "*") },
+            matches: { pattern[$0] == UInt8(ascii: "?") || pattern[$0] == text[$1] })
     }
 }
