@@ -150,3 +150,37 @@ struct InstancePoolKeyTests {
         #expect(moved == HashRing(members: ["a:1", "b:1", "c:1"].filter { $0 != owner }).owner(of: "k1"), "the ring follows the available set")
     }
 }
+
+@Suite("Call attempts (manual clock)")
+struct CallAttemptsTests {
+    @Test("one deadline over every attempt; idempotent retrying calls give each attempt half the time left")
+    func timeouts() {
+        var idempotent = CallAttempts(now: .seconds(10), timeout: .seconds(4), idempotent: true, retries: true)
+        #expect(idempotent.isFirst)
+        #expect(idempotent.start(now: .seconds(10)) == .attempt(timeout: .seconds(2), retry: nil))
+        #expect(!idempotent.isFirst)
+        #expect(idempotent.start(now: .seconds(12)) == .attempt(timeout: .seconds(1), retry: 2))
+        #expect(idempotent.start(now: .milliseconds(13_950)) == .attempt(timeout: .milliseconds(50), retry: 3), "at least 100 ms, never past the deadline")
+        #expect(idempotent.start(now: .seconds(14)) == .deadlineExceeded)
+        #expect(idempotent.attempts == 3, "an attempt that could not start does not count")
+
+        var plain = CallAttempts(now: .zero, timeout: .seconds(4), idempotent: false, retries: true)
+        #expect(plain.start(now: .seconds(1)) == .attempt(timeout: .seconds(3), retry: nil), "all the time left")
+        var once = CallAttempts(now: .zero, timeout: .seconds(4), idempotent: true, retries: false)
+        #expect(once.start(now: .zero) == .attempt(timeout: .seconds(4), retry: nil), "no retry on timeout: all the time")
+    }
+
+    @Test("a failure goes elsewhere only when retries are allowed, it is retryable and the deadline holds; tried instances are remembered")
+    func retries() {
+        var attempts = CallAttempts(now: .zero, timeout: .seconds(1), idempotent: false, retries: true)
+        _ = attempts.start(now: .zero)
+        #expect(attempts.mayRetry(retryable: true, now: .milliseconds(500)))
+        #expect(!attempts.mayRetry(retryable: false, now: .milliseconds(500)))
+        #expect(!attempts.mayRetry(retryable: true, now: .seconds(1)), "not at or past the deadline")
+        attempts.retrying(after: "a:1")
+        attempts.retrying(after: "b:1")
+        #expect(attempts.tried == ["a:1", "b:1"])
+        let once = CallAttempts(now: .zero, timeout: .seconds(1), idempotent: true, retries: false)
+        #expect(!once.mayRetry(retryable: true, now: .zero), "sendOnce never retries")
+    }
+}

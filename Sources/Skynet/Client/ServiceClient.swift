@@ -98,28 +98,25 @@ public final class ServiceClient: Sendable {
     private var now: Duration { ContinuousClock.now - origin }
 
     func sendRaw(_ method: String, _ params: [MessagePackValue], key: String?, timeout: Duration?, idempotent: Bool, retries: Bool) async throws -> MessagePackValue {
-        let deadline = now + (timeout ?? config.timeout)
-        var tried: Set<String> = []
-        var attempt = 0
+        var attempts = CallAttempts(now: now, timeout: timeout ?? config.timeout, idempotent: idempotent, retries: retries)
         while true {
-            let (address, connection) = try await acquire(key: key, excluding: tried, deadline: deadline, deposit: attempt == 0)
-            attempt += 1
-            let remaining = deadline - now
-            guard remaining > .zero else { throw RPCError(.deadlineExceeded, "\(method) on \(query.service ?? "?"): deadline passed before an answer") }
-            let attemptTimeout = idempotent && retries ? max(remaining / 2, min(remaining, .milliseconds(100))) : remaining
+            let (address, connection) = try await acquire(key: key, excluding: attempts.tried, deadline: attempts.deadline, deposit: attempts.isFirst)
+            guard case let .attempt(attemptTimeout, retry) = attempts.start(now: now) else {
+                throw RPCError(.deadlineExceeded, "\(method) on \(query.service ?? "?"): deadline passed before an answer")
+            }
             do {
                 // Retries say so (call metadata); first attempts go bare, as any client's would.
-                let metadata = attempt > 1 ? RPCCallMetadata(timeout: attemptTimeout, attempt: attempt) : nil
+                let metadata = retry.map { RPCCallMetadata(timeout: attemptTimeout, attempt: $0) }
                 let result = try await connection.call(method, params, timeout: attemptTimeout, metadata: metadata)
                 finished(address, .answered)
                 return result
             } catch let error as RPCError {
                 let (health, retryable) = RetryRule.judge(error, connectionActive: connection.isActive, idempotent: idempotent)
                 finished(address, health)
-                let allowed = retries && retryable && now < deadline && state.withLock { $0.budget.tryWithdraw(now: now) }
-                guard allowed else { throw error }
+                let now = self.now
+                guard attempts.mayRetry(retryable: retryable, now: now), state.withLock({ $0.budget.tryWithdraw(now: now) }) else { throw error }
                 logger.debug("retrying call on another instance", metadata: ["rpc.method": "\(method)", "service.instance": "\(address)", "error": "\(error)"])
-                tried.insert(address)
+                attempts.retrying(after: address)
             }
         }
     }
