@@ -52,13 +52,9 @@ extension ClientConfig {
     /// variable or flag at fault.
     func overriding(environment: [String: String], arguments: [String]) throws(ServiceConfigError) -> ClientConfig {
         let flags = try GoFlags(arguments, known: Self.flags)
-        if let stray = flags.positional.first {
-            throw ServiceConfigError(field: stray, "unexpected argument; flags start with -, such as -region=us")
-        }
+        try flags.requireOnlyFlags()
         func pick(_ flag: String, _ variable: String) -> (value: String, source: String)? {
-            if let value = flags[flag] { return (value, "-" + flag) }
-            if let value = environment[variable], !value.isEmpty { return (value, variable) }
-            return nil
+            flags.value(flag, orVariable: variable, in: environment)
         }
         var config = self
         if let (list, source) = pick("coordinators", "SKYNET_COORDINATORS") {

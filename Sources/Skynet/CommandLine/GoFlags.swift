@@ -40,4 +40,19 @@ public struct GoFlags: Sendable {
 
     /// The value of flag `name`, if given.
     public subscript(_ name: String) -> String? { values[name] }
+
+    /// Flag `name` if given, else environment variable `variable` if set and not empty,
+    /// with where it came from (`-name` or the variable) for errors that name their source.
+    package func value(_ name: String, orVariable variable: String, in environment: [String: String]) -> (value: String, source: String)? {
+        if let value = values[name] { return (value, "-" + name) }
+        if let value = environment[variable], !value.isEmpty { return (value, variable) }
+        return nil
+    }
+
+    /// Throws naming the first argument that is not a flag: configurations take flags only.
+    package func requireOnlyFlags() throws(ServiceConfigError) {
+        if let stray = positional.first {
+            throw ServiceConfigError(field: stray, "unexpected argument; flags start with -, such as -region=us")
+        }
+    }
 }

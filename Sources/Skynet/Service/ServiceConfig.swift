@@ -80,17 +80,14 @@ public struct ServiceConfig: Sendable {
         self.logger = logger
     }
 
-    /// This configuration with `SKYNET_*` variables applied, then flags from `arguments`
-    /// (without the program name). Errors name the variable or flag at fault.
+    /// This configuration with `SKYNET_*` variables applied (an empty one counts as unset),
+    /// then flags from `arguments` (without the program name). Errors name the variable or
+    /// flag at fault; an argument that is not a flag is one.
     public func overriding(environment: [String: String], arguments: [String] = []) throws(ServiceConfigError) -> ServiceConfig {
         let flags = try GoFlags(arguments, known: Self.flags)
-        if let stray = flags.positional.first {
-            throw ServiceConfigError(field: stray, "unexpected argument; flags start with -, such as -region=us")
-        }
+        try flags.requireOnlyFlags()
         func pick(_ flag: String, _ variable: String) -> (String, String)? {
-            if let value = flags[flag] { return (value, "-" + flag) }
-            if let value = environment[variable] { return (value, variable) }
-            return nil
+            flags.value(flag, orVariable: variable, in: environment)
         }
         func checked(_ value: (String, String)?, fallback: String) throws(ServiceConfigError) -> String {
             guard let (text, source) = value else { return fallback }
