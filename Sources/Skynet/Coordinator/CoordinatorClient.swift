@@ -278,6 +278,7 @@ public final class CoordinatorClient: Sendable {
             return state.nextWaiter
         }
         let timeout = configuration.callTimeout
+        let loop = group.next()
         return try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { continuation in
                 let immediate: Result<RPCConnection, any Error>? = state.withLock { state in
@@ -288,19 +289,15 @@ public final class CoordinatorClient: Sendable {
                     if configuration.addresses.isEmpty { return .failure(RPCError(.badRequest, "no coordinator addresses are configured")) }
                     if let connection = state.connection, connection.isActive { return .success(connection) }
                     state.waiters[waiter] = continuation
+                    // Registered with the waiter, under the same lock, so whoever answers it
+                    // cancels this too.
+                    let nanoseconds = timeout.components.seconds * 1_000_000_000 + timeout.components.attoseconds / 1_000_000_000
+                    state.waiterTimers[waiter] = loop.scheduleTask(in: .nanoseconds(nanoseconds)) { [weak self] () -> Void in
+                        self?.expireWaiter(waiter)
+                    }
                     return nil
                 }
                 if let immediate { continuation.resume(with: immediate); return }
-                let nanoseconds = timeout.components.seconds * 1_000_000_000 + timeout.components.attoseconds / 1_000_000_000
-                let timer = group.next().scheduleTask(in: .nanoseconds(nanoseconds)) { [weak self] () -> Void in
-                    self?.expireWaiter(waiter)
-                }
-                let answered = state.withLock { state in
-                    guard state.waiters[waiter] != nil else { return true }
-                    state.waiterTimers[waiter] = timer
-                    return false
-                }
-                if answered { timer.cancel() }
                 ensureConnecting()
             }
         } onCancel: { [weak self] in
