@@ -42,26 +42,18 @@ struct AbuseBenchmark: AsyncParsableCommand {
         let parts = Set(self.parts.split(separator: ",").map(String.init))
         var report: [(String, Any)] = [("scenario", "abuse")]
         var met = true
+        let all: [(name: String, note: String, body: (DaemonProcess) async throws -> Fields)] = [
+            ("abuse", "abuse", abusePart),
+            ("watchers", "\(watchers) watchers", watcherScale),
+            ("sessions", "\(sessions) sessions", sessionScale),
+        ]
         // Each part gets a fresh skynetd, so one part's leftovers (memory, files) do not
         // colour the next one's figures.
-        if parts.contains("abuse") {
-            let (fields, ok) = try await abusePart()
-            report += fields
-            met = met && ok
-        }
-        if parts.contains("watchers") {
-            note("\(watchers) watchers")
+        for part in all where parts.contains(part.name) {
+            note(part.note)
             let daemon = try DaemonProcess()
             defer { daemon.stop() }
-            let scale = try await watcherScale(port: daemon.port, daemon: daemon)
-            report += scale.fields
-            met = met && scale.met
-        }
-        if parts.contains("sessions") {
-            note("\(sessions) sessions")
-            let daemon = try DaemonProcess()
-            defer { daemon.stop() }
-            let figures = try await sessionScale(port: daemon.port, daemon: daemon)
+            let figures = try await part.body(daemon)
             report += figures.fields
             met = met && figures.met
         }
@@ -70,10 +62,7 @@ struct AbuseBenchmark: AsyncParsableCommand {
     }
 
     /// The well-behaved client unloaded, then under each kind of abuse and all at once.
-    private func abusePart() async throws -> ([(String, Any)], Bool) {
-        note("starting skynetd")
-        let daemon = try DaemonProcess()
-        defer { daemon.stop() }
+    private func abusePart(_ daemon: DaemonProcess) async throws -> Fields {
         let port = daemon.port
         let probe = try await RPCConnection.connect(host: "127.0.0.1", port: port)
         _ = try await probe.call("set", ["/abuse/probe", .binary([1]), .int(-1)])
@@ -104,7 +93,7 @@ struct AbuseBenchmark: AsyncParsableCommand {
             ("worst_p99_ratio", rounded(worstRatio, 2)), ("answered_throughout", answeredThroughout),
             ("max_rss_mb", rounded(rss.maxMiB, 0)), ("rss_bound_mb", Int(rssBound)),
         ]
-        return (report, worstRatio <= 3 && answeredThroughout && rss.maxMiB <= rssBound)
+        return Fields(fields: report, met: worstRatio <= 3 && answeredThroughout && rss.maxMiB <= rssBound)
     }
 
     // MARK: The well-behaved client
@@ -156,7 +145,8 @@ struct AbuseBenchmark: AsyncParsableCommand {
     /// Puts/s to an unwatched path with none and with `watchers` watchers on distinct
     /// prefixes; serial put latency when one watcher of 10 vs of `watchers` matches;
     /// commit-to-notification latency; RSS per idle watcher.
-    private func watcherScale(port: Int, daemon: DaemonProcess) async throws -> Fields {
+    private func watcherScale(_ daemon: DaemonProcess) async throws -> Fields {
+        let port = daemon.port
         let connections = try await (0..<watcherConnections).asyncMap { _ in try await RPCConnection.connect(host: "127.0.0.1", port: port) }
         let arrivals = Arrivals()
         for (c, connection) in connections.enumerated() {
@@ -250,7 +240,8 @@ struct AbuseBenchmark: AsyncParsableCommand {
 
     /// `sessions` live sessions kept alive: keepalives/s and the daemon's CPU per
     /// keepalive; then sessions left to expire: how late their files go.
-    private func sessionScale(port: Int, daemon: DaemonProcess) async throws -> Fields {
+    private func sessionScale(_ daemon: DaemonProcess) async throws -> Fields {
+        let port = daemon.port
         let connections = try await (0..<16).asyncMap { _ in try await RPCConnection.connect(host: "127.0.0.1", port: port) }
         let ids = try await withThrowingTaskGroup(of: [UInt64].self) { group in
             for (c, connection) in connections.enumerated() {
