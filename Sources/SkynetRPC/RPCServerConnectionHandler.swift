@@ -54,7 +54,7 @@ final class RPCServerConnectionHandler: ChannelDuplexHandler {
         reading = true
         switch unwrapInboundIn(data) {
         case let .request(msgid, method, params):
-            if state.inFlight >= state.maxInFlight, state.isAccepting {
+            if state.mustQueue {
                 // What one read brought in beyond the cap waits its turn; reading has stopped.
                 queued.append((msgid, method, params))
             } else {
@@ -154,7 +154,7 @@ final class RPCServerConnectionHandler: ChannelDuplexHandler {
             context.close(promise: nil)
             return
         }
-        if let next = queued.first, state.inFlight < state.maxInFlight {
+        if let next = queued.first, state.hasRoom {
             queued.removeFirst()
             serve(msgid: next.msgid, method: next.method, params: next.params, context: context)
         }

@@ -42,6 +42,13 @@ struct RPCServerConnectionState: Sendable {
     /// True while the connection holds back reading.
     var isHoldingReads: Bool { readHeld }
 
+    /// A request arriving now waits its turn: the cap is reached (one read may bring in
+    /// more requests than the cap; reading stops after it).
+    var mustQueue: Bool { phase == .serving && inFlight >= maxInFlight }
+
+    /// A waiting request may start now.
+    var hasRoom: Bool { phase == .serving && inFlight < maxInFlight }
+
     /// The channel wants to read: true to read now, false to hold it back until calls
     /// finish or the socket drains.
     mutating func readRequested() -> Bool {

@@ -62,6 +62,17 @@ struct RPCServerConnectionStateTests {
         #expect(state.callFinished() == .none, "nothing held, nothing to do")
     }
 
+    @Test("requests wait their turn only while the cap is reached and the connection serves")
+    func queueing() {
+        var state = RPCServerConnectionState(maxInFlight: 1)
+        #expect(!state.mustQueue && state.hasRoom)
+        state.callStarted()
+        #expect(state.mustQueue && !state.hasRoom)
+        let wentAway = state.quiesce()
+        #expect(wentAway)
+        #expect(!state.mustQueue && !state.hasRoom, "draining: new requests are refused, not queued")
+    }
+
     @Test("reading stops while the socket does not accept writes (a peer that does not read its answers)")
     func writability() {
         var state = RPCServerConnectionState(maxInFlight: 8)
