@@ -314,10 +314,8 @@ final class RSSMax: Sendable {
     private let most = Mutex<Double>(0)
     init(_ daemon: DaemonProcess) { pid = daemon.child.process.processIdentifier }
     func sample() {
-        guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8),
-              let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmRSS:") }),
-              let kib = line.split(separator: " ").compactMap({ Double($0) }).first else { return }
-        most.withLock { $0 = max($0, kib / 1024) }
+        let now = ChildProcess.residentMiB(pid: pid)
+        most.withLock { $0 = max($0, now) }
     }
     var maxMiB: Double { most.withLock { $0 } }
 }

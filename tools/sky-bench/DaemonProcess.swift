@@ -39,8 +39,11 @@ final class ChildProcess {
     }
 
     /// Resident memory, in MiB, from /proc.
-    func residentMiB() -> Double {
-        guard let status = try? String(contentsOfFile: "/proc/\(process.processIdentifier)/status", encoding: .utf8),
+    func residentMiB() -> Double { Self.residentMiB(pid: process.processIdentifier) }
+
+    /// Resident memory of process `pid`, in MiB, from /proc (-1 when it cannot be read).
+    static func residentMiB(pid: Int32) -> Double {
+        guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8),
               let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmRSS:") }),
               let kib = line.split(separator: " ").compactMap({ Double($0) }).first else { return -1 }
         return kib / 1024
