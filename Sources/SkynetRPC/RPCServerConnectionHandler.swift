@@ -25,6 +25,8 @@ final class RPCServerConnectionHandler: ChannelDuplexHandler {
     /// Requests that arrived while `maxInFlight` calls ran, in order; bounded by one read.
     private var queued: [(msgid: UInt32, method: String, params: [MessagePackValue])] = []
     private var nextTaskID: UInt64 = 0
+    /// Why the connection is going away, once it is: the refusal of a late request says so.
+    private var goAwayReason: String?
     private var flushScheduled = false
     /// Between `channelRead` and `channelReadComplete`: responses wait for one flush at the end.
     private var reading = false
@@ -76,7 +78,7 @@ final class RPCServerConnectionHandler: ChannelDuplexHandler {
 
     private func serve(msgid: UInt32, method: String, params: [MessagePackValue], context: ChannelHandlerContext) {
         guard state.isAccepting else {
-            respond(.failure(msgid, RPCError.notSent("server is shutting down; the call did not run")), context: context)
+            respond(.failure(msgid, RPCError.notSent("\(goAwayReason ?? "the server is shutting down"); the call did not run")), context: context)
             return
         }
         guard let handler = router.methods[method] else {
@@ -225,8 +227,9 @@ final class RPCServerConnectionHandler: ChannelDuplexHandler {
     /// in flight, and closes once that is done and the linger has passed.
     private func goAway(_ context: ChannelHandlerContext, reason: String) {
         guard state.quiesce() else { return }
+        goAwayReason = reason
         // Requests waiting for a turn have not run: refuse them, safe to retry elsewhere.
-        for request in queued { respond(.failure(request.msgid, RPCError.notSent("server is shutting down; the call did not run")), context: context) }
+        for request in queued { respond(.failure(request.msgid, RPCError.notSent("\(reason); the call did not run")), context: context) }
         queued.removeAll()
         var buffer = context.channel.allocator.buffer(capacity: 64)
         RPCMessage.notification(method: RPCNotification.goAway, params: [.string(reason)]).write(to: &buffer)
