@@ -52,4 +52,37 @@ struct CoordinatorNodeTests {
             try node.precheck(.set(path: self.p("/eph/c"), value: [], ifRev: -1, session: session))
         }
     }
+
+    @Test("the expiry alarm is told the next deadline when a session's comes earlier, and a check says when to look again")
+    func expiryAlarm() async throws {
+        let dir = TemporaryDirectory()
+        defer { dir.remove() }
+        let clock = ManualClock()
+        let node = try CoordinatorNode.open(
+            configuration: .init(dataDirectory: dir.path), logger: StorageTests.logger, now: { clock.now })
+        defer { node.stop() }
+        let alarms = Mutex<[Duration]>([])
+        node.setExpiryAlarm { deadline in alarms.withLock { $0.append(deadline) } }
+        #expect(alarms.withLock { $0 }.isEmpty, "no session, nothing to wake for")
+        #expect(node.expireSessions() == nil)
+
+        guard case .sessionOpened(let long, _) = try await node.write(.openSession(ttlMilliseconds: 2_000)),
+              case .sessionOpened(let short, _) = try await node.write(.openSession(ttlMilliseconds: 500)) else {
+            Issue.record("no session")
+            return
+        }
+        _ = try await node.write(.openSession(ttlMilliseconds: 3_000))
+        #expect(alarms.withLock { $0 } == [.seconds(2), .milliseconds(500)], "only deadlines earlier than the armed one")
+
+        clock.advance(by: .milliseconds(500))
+        #expect(node.expireSessions() == .seconds(2), "the short session expires; the long one is next")
+        _ = try await node.write(set("/marker"))
+        #expect(node.read { $0.sessions[short] } == nil)
+        #expect(node.read { $0.sessions[long] } != nil)
+        #expect(alarms.withLock { $0 }.count == 2, "an expiry is no earlier deadline")
+
+        clock.advance(by: .milliseconds(100))
+        _ = try await node.write(.openSession(ttlMilliseconds: 200))
+        #expect(alarms.withLock { $0 }.last == .milliseconds(800), "a new session due before the next check re-arms")
+    }
 }

@@ -35,6 +35,10 @@ public final class CoordinatorNode: Sendable {
         /// The connections that hold watches.
         var connections: [ObjectIdentifier: RPCServerConnection] = [:]
         var snapshotting = false
+        /// Told when the next session deadline comes earlier than the one it was last
+        /// given (`announcedExpiry`), so the shell keeps one timer armed for it.
+        var expiryAlarm: (@Sendable (Duration) -> Void)?
+        var announcedExpiry: Duration?
         var lastSnapshotIndex: UInt64
         var failure: String?
     }
@@ -243,11 +247,29 @@ public final class CoordinatorNode: Sendable {
 
     // MARK: Timers (driven by the server)
 
-    /// Proposes expiry for every session whose lease ran out.
-    public func expireSessions() {
+    /// Has `alarm` called with the time (on the node's clock, see `clockNow`) of the next
+    /// session deadline whenever it comes earlier than the last time handed out, by
+    /// `alarm` or by `expireSessions()`; called once at once when sessions exist. The
+    /// shell keeps one timer at that time and calls `expireSessions()` when it fires.
+    public func setExpiryAlarm(_ alarm: @escaping @Sendable (Duration) -> Void) {
+        let next: Duration? = state.withLock { state in
+            state.expiryAlarm = alarm
+            state.announcedExpiry = state.replica.leases.nextDeadline
+            return state.announcedExpiry
+        }
+        if let next { alarm(next) }
+    }
+
+    /// The node's clock: the time session deadlines are on.
+    public var clockNow: Duration { now() }
+
+    /// Proposes expiry for every session whose lease ran out; returns when to look again
+    /// (the next deadline, nil when no session is live).
+    @discardableResult
+    public func expireSessions() -> Duration? {
         let moment = now()
-        state.withLock { state in
-            guard state.failure == nil else { return }
+        return state.withLock { state in
+            guard state.failure == nil else { return nil }
             for session in state.replica.leases.expired(now: moment) {
                 let command = CoordinatorCommand.expireSession(session)
                 do {
@@ -259,6 +281,10 @@ public final class CoordinatorNode: Sendable {
                     state.replica.leases.expiryFailed(session)
                 }
             }
+            // An expiry the log refused is due again at once: look again shortly, not in a loop.
+            let next = state.replica.leases.nextDeadline.map { $0 > moment ? $0 : moment + .milliseconds(100) }
+            state.announcedExpiry = next
+            return next
         }
     }
 
@@ -280,7 +306,7 @@ public final class CoordinatorNode: Sendable {
     private func applyCommitted(_ entries: [LogEntry]) {
         var completions: [(CheckedContinuation<CommandResult, any Error>, Result<CommandResult, CoordinatorError>)] = []
         let moment = now()
-        let (routed, snapshot) = state.withLock { state -> ([Routed], (CoordinatorStateMachine, [TreeEvent])?) in
+        let (routed, snapshot, alarm) = state.withLock { state -> ([Routed], (CoordinatorStateMachine, [TreeEvent])?, (() -> Void)?) in
             var actions: [WatchAction] = []
             for entry in entries {
                 let pending = state.pending.removeValue(forKey: entry.index)
@@ -307,10 +333,12 @@ public final class CoordinatorNode: Sendable {
             metrics.files.record(state.replica.machine.tree.fileCount)
             metrics.sessions.record(state.replica.machine.sessions.count)
             state.replica.compactIfDue()
-            return (Self.route(actions, &state), snapshotIfDue(&state))
+            return (Self.route(actions, &state), snapshotIfDue(&state), Self.earlierExpiry(&state))
         }
-        // Watchers first: a change reaches them no later than its writer's acknowledgement.
+        // Watchers first: a change reaches them no later than its writer's acknowledgement;
+        // so does the expiry timer a new session needs.
         perform(routed)
+        alarm?()
         for (continuation, result) in completions {
             switch result {
             case .success(let value): continuation.resume(returning: value)
@@ -318,6 +346,15 @@ public final class CoordinatorNode: Sendable {
             }
         }
         if let (machine, history) = snapshot { writeSnapshot(machine, history) }
+    }
+
+    /// A session opened with a deadline before the one the shell's timer is armed for:
+    /// the call that re-arms it.
+    private static func earlierExpiry(_ state: inout State) -> (() -> Void)? {
+        guard let alarm = state.expiryAlarm, let next = state.replica.leases.nextDeadline,
+              state.announcedExpiry.map({ next < $0 }) ?? true else { return nil }
+        state.announcedExpiry = next
+        return { alarm(next) }
     }
 
     private func failCommitted(_ entries: [LogEntry], _ error: any Error) {

@@ -14,9 +14,6 @@ public struct CoordinatorNodeConfiguration: Sendable {
     public var sessionTTLRange: ClosedRange<Duration>
     /// How often idle watchers are told the current revision.
     public var progressInterval: Duration
-    /// How often session deadlines are checked: a look at the earliest deadline in a
-    /// heap, so checking often costs next to nothing and expiries come at most this late.
-    public var expiryCheckInterval: Duration
     /// Watches one connection may hold; one more is refused `ResourceExhausted`.
     public var maxWatchesPerConnection: Int
     /// Writes proposed and not yet durable; one more is refused `ResourceExhausted`, so a
@@ -24,13 +21,13 @@ public struct CoordinatorNodeConfiguration: Sendable {
     public var maxPendingWrites: Int
 
     /// Creates a configuration; defaults: snapshot every 10,000 entries, TTLs from 100 ms
-    /// to 1 hour, progress every second, expiry checked every 10 ms, 10,000 watches per
+    /// to 1 hour, progress every second, 10,000 watches per
     /// connection, 65,536 writes waiting for the log.
     public init(
         name: String = "skynetd", dataDirectory: String, snapshotEvery: UInt64 = 10_000,
         treeLimits: TreeLimits = .default, watchLimits: WatchHubLimits = .init(),
         sessionTTLRange: ClosedRange<Duration> = .milliseconds(100)...(.seconds(3600)),
-        progressInterval: Duration = .seconds(1), expiryCheckInterval: Duration = .milliseconds(10),
+        progressInterval: Duration = .seconds(1),
         maxWatchesPerConnection: Int = 10_000, maxPendingWrites: Int = 65_536
     ) {
         self.name = name
@@ -40,7 +37,6 @@ public struct CoordinatorNodeConfiguration: Sendable {
         self.watchLimits = watchLimits
         self.sessionTTLRange = sessionTTLRange
         self.progressInterval = progressInterval
-        self.expiryCheckInterval = expiryCheckInterval
         self.maxWatchesPerConnection = maxWatchesPerConnection
         self.maxPendingWrites = maxPendingWrites
     }

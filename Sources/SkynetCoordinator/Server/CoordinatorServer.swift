@@ -13,6 +13,8 @@ public final class CoordinatorServer: Service, Sendable {
     public let node: CoordinatorNode
     private let rpc: RPCServer
     private let timers = Mutex<Task<Void, Never>?>(nil)
+    private let expiry = Mutex(ExpiryTimer())
+    private let timerLoop: any EventLoop
     private let logger: Logger
 
     /// Creates a server for `node` on `host:port` (port 0 picks a free one).
@@ -22,6 +24,7 @@ public final class CoordinatorServer: Service, Sendable {
     ) {
         self.node = node
         self.logger = logger
+        timerLoop = eventLoopGroup.next()
         rpc = RPCServer(
             // Clients with sessions or watches are never idle (keepalives, progress), so five
             // minutes without traffic means a connection nobody uses.
@@ -34,21 +37,37 @@ public final class CoordinatorServer: Service, Sendable {
     public func start() async throws -> SocketAddress {
         let address = try await rpc.start()
         let node = self.node
-        let configuration = node.configuration
+        let interval = node.configuration.progressInterval
         let task = Task {
-            var sinceProgress = Duration.zero
             while !Task.isCancelled {
-                try? await Task.sleep(for: configuration.expiryCheckInterval)
-                node.expireSessions()
-                sinceProgress += configuration.expiryCheckInterval
-                if sinceProgress >= configuration.progressInterval {
-                    sinceProgress = .zero
-                    node.progressTick()
-                }
+                try? await Task.sleep(for: interval)
+                node.progressTick()
             }
         }
         timers.withLock { $0 = task }
+        node.setExpiryAlarm { [weak self] deadline in self?.armExpiry(at: deadline) }
         return address
+    }
+
+    /// Keeps one timer at the earliest session deadline the node announced: expiries come
+    /// on time, and nothing wakes while no deadline is due.
+    private func armExpiry(at deadline: Duration) {
+        expiry.withLock { armed in
+            guard !armed.stopped else { return }
+            if let at = armed.at, at <= deadline { return }
+            armed.timer?.cancel()
+            let delay = max(.zero, deadline - node.clockNow)
+            armed.at = deadline
+            armed.timer = timerLoop.scheduleTask(in: TimeAmount(delay)) { [weak self] in self?.expiryFired() }
+        }
+    }
+
+    private func expiryFired() {
+        expiry.withLock { armed in
+            armed.at = nil
+            armed.timer = nil
+        }
+        if let next = node.expireSessions() { armExpiry(at: next) }
     }
 
     /// The bound address once started.
@@ -69,7 +88,18 @@ public final class CoordinatorServer: Service, Sendable {
     public func shutdown() async {
         await rpc.shutdown()
         timers.withLock { $0?.cancel() }
+        expiry.withLock { armed in
+            armed.stopped = true
+            armed.timer?.cancel()
+        }
         node.stop()
         logger.info("coordinator stopped")
     }
+}
+
+/// The session-expiry timer of a `CoordinatorServer`: when it fires, if armed.
+private struct ExpiryTimer {
+    var at: Duration?
+    var timer: Scheduled<Void>?
+    var stopped = false
 }
