@@ -109,6 +109,7 @@ public final class RPCServer: Service, Sendable {
                         ByteToMessageHandler(RPCFrameDecoder(limits: configuration.limits)),
                         RPCServerConnectionHandler(
                             router: router, executor: executor, maxInFlight: configuration.maxInFlightPerConnection,
+                            maxPerTurn: configuration.maxRequestsPerTurn,
                             goAwayLinger: configuration.goAwayLinger, logger: logger))
                 }
             }

@@ -30,6 +30,10 @@ public struct RPCServerConfiguration: Sendable {
     /// Calls one connection may have running before the server stops reading from it
     /// (a soft cap: what one read already brought in still runs).
     public var maxInFlightPerConnection: Int
+    /// Requests of one connection started per turn of its event loop; the rest wait for
+    /// the next turn, behind the loop's other connections, so one peer pipelining
+    /// thousands of requests does not make the others wait for all of them.
+    public var maxRequestsPerTurn: Int
     /// A connection with no traffic either way for this long is told to go away and
     /// closed; `nil` keeps idle connections open.
     public var idleTimeout: Duration?
@@ -41,8 +45,8 @@ public struct RPCServerConfiguration: Sendable {
     public init(
         host: String = "127.0.0.1", port: Int = 0, limits: MessagePackLimits = .default,
         gracePeriod: Duration = .seconds(10), handlerExecution: HandlerExecution = .eventLoop, backlog: Int32 = 256,
-        maxConnections: Int = 16_384, maxInFlightPerConnection: Int = 1_024, idleTimeout: Duration? = nil,
-        goAwayLinger: Duration = .milliseconds(100)
+        maxConnections: Int = 16_384, maxInFlightPerConnection: Int = 1_024, maxRequestsPerTurn: Int = 32,
+        idleTimeout: Duration? = nil, goAwayLinger: Duration = .milliseconds(100)
     ) {
         self.host = host
         self.port = port
@@ -52,6 +56,7 @@ public struct RPCServerConfiguration: Sendable {
         self.backlog = backlog
         self.maxConnections = maxConnections
         self.maxInFlightPerConnection = maxInFlightPerConnection
+        self.maxRequestsPerTurn = maxRequestsPerTurn
         self.idleTimeout = idleTimeout
         self.goAwayLinger = goAwayLinger
     }

@@ -3,8 +3,9 @@ import MessagePack
 import NIOCore
 
 /// Serves one connection: starts a task per request, writes each response when its
-/// handler finishes (so responses may leave out of order), holds back reading while too
-/// many calls run or the peer does not read its answers, answers `DeadlineExceeded` (and
+/// handler finishes (so responses may leave out of order), starts a bounded slice of
+/// requests per event-loop turn, holds back reading while too many calls run, requests
+/// wait their turn or the peer does not read its answers, answers `DeadlineExceeded` (and
 /// cancels the handler) when a caller's deadline passes, and goes away gracefully on
 /// shutdown or when idle. The decisions are `RPCServerConnectionState`'s.
 final class RPCServerConnectionHandler: ChannelDuplexHandler {
@@ -22,8 +23,10 @@ final class RPCServerConnectionHandler: ChannelDuplexHandler {
     private var tasks: [UInt64: Task<Void, Never>] = [:]
     /// Deadline timers of calls whose caller said how long it waits.
     private var deadlines: [UInt64: Scheduled<Void>] = [:]
-    /// Requests that arrived while `maxInFlight` calls ran, in order; bounded by one read.
-    private var queued: [(msgid: UInt32, method: String, params: [MessagePackValue])] = []
+    /// Requests read and not yet started (over the turn's slice or the in-flight cap), in
+    /// order; bounded by one read, since reading stops while any wait.
+    private var queued = CircularBuffer<(msgid: UInt32, method: String, params: [MessagePackValue])>()
+    private var drainScheduled = false
     private var nextTaskID: UInt64 = 0
     /// Why the connection is going away, once it is: the refusal of a late request says so.
     private var goAwayReason: String?
@@ -34,12 +37,12 @@ final class RPCServerConnectionHandler: ChannelDuplexHandler {
     private var context: ChannelHandlerContext?
     private var remoteAddress: SocketAddress?
 
-    init(router: RPCRouter, executor: EventLoopTaskExecutor?, maxInFlight: Int, goAwayLinger: Duration, logger: Logger) {
+    init(router: RPCRouter, executor: EventLoopTaskExecutor?, maxInFlight: Int, maxPerTurn: Int, goAwayLinger: Duration, logger: Logger) {
         self.router = router
         self.executor = executor
         self.goAwayLinger = goAwayLinger
         self.logger = logger
-        state = RPCServerConnectionState(maxInFlight: maxInFlight)
+        state = RPCServerConnectionState(maxInFlight: maxInFlight, maxPerTurn: maxPerTurn)
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
@@ -56,11 +59,11 @@ final class RPCServerConnectionHandler: ChannelDuplexHandler {
         reading = true
         switch unwrapInboundIn(data) {
         case let .request(msgid, method, params):
-            if state.mustQueue {
-                // What one read brought in beyond the cap waits its turn; reading has stopped.
-                queued.append((msgid, method, params))
-            } else {
+            if state.requestArrived() {
                 serve(msgid: msgid, method: method, params: params, context: context)
+            } else {
+                // Beyond this turn's slice or the cap: it waits its turn; reading has stopped.
+                queued.append((msgid, method, params))
             }
         case let .notification(method, params):
             guard state.isAccepting, let handler = router.notifications[method] else {
@@ -156,11 +159,7 @@ final class RPCServerConnectionHandler: ChannelDuplexHandler {
             context.close(promise: nil)
             return
         }
-        if let next = queued.first, state.hasRoom {
-            queued.removeFirst()
-            serve(msgid: next.msgid, method: next.method, params: next.params, context: context)
-        }
-        // A queued request took the freed place: ask again, which holds the read back if full.
+        if state.mayDrain { scheduleDrain(context) }
         if action == .read, state.readRequested() { context.read() }
         if reading {
             needsFlush = true
@@ -197,7 +196,35 @@ final class RPCServerConnectionHandler: ChannelDuplexHandler {
             needsFlush = false
             context.flush()
         }
+        if state.turnEnded() { scheduleDrain(context) }
         context.fireChannelReadComplete()
+    }
+
+    /// Starts the next slice of waiting requests in a turn of its own, at the back of the
+    /// event loop's queue.
+    private func scheduleDrain(_ context: ChannelHandlerContext) {
+        guard !drainScheduled else { return }
+        drainScheduled = true
+        let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
+        context.eventLoop.execute { bound.value.drain() }
+    }
+
+    private func drain() {
+        drainScheduled = false
+        guard let context else { return }
+        reading = true
+        for _ in 0..<state.drainTurn() {
+            let next = queued.removeFirst()
+            serve(msgid: next.msgid, method: next.method, params: next.params, context: context)
+        }
+        reading = false
+        if needsFlush {
+            needsFlush = false
+            context.flush()
+        }
+        let (drainAgain, action) = state.drainEnded()
+        if drainAgain { scheduleDrain(context) }
+        if action == .read, state.readRequested() { context.read() }
     }
 
     // MARK: Backpressure

@@ -1,10 +1,16 @@
-/// The life of one server connection: serving, draining for shutdown, closed; and when it
-/// may read more.
+/// The life of one server connection: serving, draining for shutdown, closed; when a
+/// request starts, and when it may read more.
 ///
-/// A pure core of the connection handler. It counts calls in flight and decides:
+/// A pure core of the connection handler. It counts calls in flight and requests waiting,
+/// and decides:
 /// - **backpressure**: the connection reads more only while fewer than `maxInFlight`
-///   calls run and the socket accepts writes, so a peer that floods requests, or sends
-///   them without reading the answers, is held back by TCP instead of growing memory;
+///   calls run, no request waits and the socket accepts writes, so a peer that floods
+///   requests, or sends them without reading the answers, is held back by TCP instead of
+///   growing memory;
+/// - **turns**: at most `maxPerTurn` requests start per turn (one read, or one drain of
+///   the waiting line, which goes to the back of the event loop's queue), so a peer that
+///   pipelines thousands of requests is served a slice at a time, taking turns with the
+///   loop's other connections instead of making them wait for all of its own;
 /// - **draining**: on graceful shutdown the handler tells the peer to go away, keeps
 ///   answering what is in flight (and refusing, unrun, what arrives), and closes once
 ///   nothing is in flight and the linger has passed, so requests already on the wire get
@@ -23,6 +29,11 @@ struct RPCServerConnectionState: Sendable {
 
     /// The most calls that may run at once before reading stops.
     let maxInFlight: Int
+    /// The most requests started in one turn.
+    let maxPerTurn: Int
+    /// Requests read and not yet started: the handler holds them, in order.
+    private(set) var waiting = 0
+    private var startedThisTurn = 0
     private(set) var phase: Phase = .serving
     private(set) var inFlight = 0
     private var writable = true
@@ -31,9 +42,10 @@ struct RPCServerConnectionState: Sendable {
     /// After going away, the time for requests already on the wire to arrive has passed.
     private var lingered = false
 
-    init(maxInFlight: Int = 1_024) {
-        precondition(maxInFlight > 0, "at least one call must be able to run")
+    init(maxInFlight: Int = 1_024, maxPerTurn: Int = 32) {
+        precondition(maxInFlight > 0 && maxPerTurn > 0, "at least one call must be able to run")
         self.maxInFlight = maxInFlight
+        self.maxPerTurn = maxPerTurn
     }
 
     /// New requests are served only while serving; draining answers them `Unavailable`.
@@ -42,18 +54,49 @@ struct RPCServerConnectionState: Sendable {
     /// True while the connection holds back reading.
     var isHoldingReads: Bool { readHeld }
 
-    /// A request arriving now waits its turn: the cap is reached (one read may bring in
-    /// more requests than the cap; reading stops after it).
-    var mustQueue: Bool { phase == .serving && inFlight >= maxInFlight }
+    /// A request arrived: true to start it now (or, when not serving, to refuse it at
+    /// once), false to put it at the end of the waiting line.
+    mutating func requestArrived() -> Bool {
+        guard phase == .serving else { return true }
+        if waiting == 0, inFlight < maxInFlight, startedThisTurn < maxPerTurn {
+            startedThisTurn += 1
+            return true
+        }
+        waiting += 1
+        return false
+    }
 
-    /// A waiting request may start now.
-    var hasRoom: Bool { phase == .serving && inFlight < maxInFlight }
+    /// A turn ended (a read was handled, or a drain ran): true when waiting requests may
+    /// start in a drain turn of their own, queued behind the loop's other work.
+    mutating func turnEnded() -> Bool {
+        startedThisTurn = 0
+        return mayDrain
+    }
+
+    /// Waiting requests may start now.
+    var mayDrain: Bool { waiting > 0 && phase == .serving && inFlight < maxInFlight }
+
+    /// A drain turn begins: how many waiting requests to take from the front of the line
+    /// and start now.
+    mutating func drainTurn() -> Int {
+        guard mayDrain else { return 0 }
+        let count = min(waiting, maxPerTurn, maxInFlight - inFlight)
+        waiting -= count
+        startedThisTurn = count
+        return count
+    }
+
+    /// A drain turn ended: whether another drain turn is due, and what to do about reading
+    /// (the held read goes out once nobody waits).
+    mutating func drainEnded() -> (drainAgain: Bool, action: Action) {
+        (turnEnded(), resumeReading())
+    }
 
     /// The channel wants to read: true to read now, false to hold it back until calls
-    /// finish or the socket drains.
+    /// finish, the waiting line empties or the socket drains.
     mutating func readRequested() -> Bool {
         guard phase != .closed else { return false }
-        if inFlight < maxInFlight, writable { return true }
+        if inFlight < maxInFlight, waiting == 0, writable { return true }
         readHeld = true
         return false
     }
@@ -81,6 +124,7 @@ struct RPCServerConnectionState: Sendable {
     mutating func quiesce() -> Bool {
         guard phase == .serving else { return false }
         phase = .draining
+        waiting = 0   // the handler refuses them, unrun
         return true
     }
 
@@ -93,7 +137,7 @@ struct RPCServerConnectionState: Sendable {
     mutating func closed() { phase = .closed }
 
     private mutating func resumeReading() -> Action {
-        guard readHeld, phase != .closed, inFlight < maxInFlight, writable else { return .none }
+        guard readHeld, phase != .closed, inFlight < maxInFlight, waiting == 0, writable else { return .none }
         readHeld = false
         return .read
     }

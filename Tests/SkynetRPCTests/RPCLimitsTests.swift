@@ -102,6 +102,49 @@ struct RPCLimitsTests {
         }
     }
 
+    @Test("a connection pipelining a thousand requests is served a slice per turn: another connection's call does not wait for all of them")
+    func turns() async throws {
+        let order = Mutex<[String]>([])
+        let (allRan, ran) = AsyncStream.makeStream(of: Void.self)
+        let burst = 1_000
+        var router = RPCRouter()
+        router.registerRaw("tick") { params, _ in
+            let done = order.withLock { order in
+                order.append(params.first?.stringValue ?? "?")
+                return order.count == burst + 1
+            }
+            if done { ran.yield() }
+            return .nil
+        }
+        // One event loop serves both connections, as a loaded server's loop would.
+        let loop = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let server = RPCServer(configuration: .init(maxRequestsPerTurn: 32), router: router, eventLoopGroup: loop, logger: quietLogger())
+        let port = try await server.start().port!
+        let flooder = try await sinkChannel(port: port)
+        let other = try await sinkChannel(port: port)
+        var bytes = ByteBuffer()
+        for msgid in 0..<UInt32(burst) { RPCMessage.request(msgid: msgid, method: "tick", params: ["a"]).write(to: &bytes) }
+        // Both arrive while the server's loop is busy, the burst first: the next turn of the
+        // loop finds both readable.
+        let busy = DispatchSemaphore(value: 0)
+        loop.next().execute { busy.wait() }
+        try await flooder.writeAndFlush(bytes)
+        var single = ByteBuffer()
+        RPCMessage.request(msgid: 1, method: "tick", params: ["b"]).write(to: &single)
+        try await other.writeAndFlush(single)
+        busy.signal()
+        var iterator = allRan.makeAsyncIterator()
+        _ = await iterator.next()
+        let seen = order.withLock { $0 }
+        #expect(seen.filter { $0 == "a" }.count == burst)
+        let position = seen.firstIndex(of: "b") ?? .max
+        #expect(position <= 64, "b ran after \(position) of the burst's requests")
+        try await flooder.close()
+        try await other.close()
+        await server.shutdown(gracePeriod: .seconds(5))
+        try await loop.shutdownGracefully()
+    }
+
     @Test("graceful shutdown tells a connection to go away before closing it")
     func goAwayOnShutdown() async throws {
         let (server, port) = try await startServer(router: testRouter(gate: Gate()))
@@ -148,6 +191,20 @@ private func checkIdleGoAway(_ received: [RPCMessage]) {
 private func isIdleGoAway(_ message: RPCMessage) -> Bool {
     if case .notification(RPCNotification.goAway, let params) = message { return params == ["the connection was idle"] }
     return false
+}
+
+/// A raw connection that drops whatever the server sends.
+private func sinkChannel(port: Int) async throws -> any Channel {
+    try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+        .channelInitializer { channel in
+            channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(DropInbound()) }
+        }
+        .connect(host: "127.0.0.1", port: port).get()
+}
+
+private final class DropInbound: ChannelInboundHandler, Sendable {
+    typealias InboundIn = ByteBuffer
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {}
 }
 
 /// Sends `request` on a raw connection, runs `then` once its answer arrived, and returns

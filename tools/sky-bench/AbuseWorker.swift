@@ -28,10 +28,6 @@ struct AbuseWorker: AsyncParsableCommand {
     }
 
     func run() async throws {
-        // The abusers share this machine's cores with skynetd and the measured client,
-        // which abusers elsewhere on a network would not: at the lowest priority, their own
-        // CPU use does not count against the server; what they send still does.
-        _ = setpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0, 19)
         let end = ContinuousClock.now + .milliseconds(Int(seconds * 1000))
         let port = self.port, count = self.count
         switch kind {
