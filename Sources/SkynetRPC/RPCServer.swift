@@ -30,6 +30,8 @@ public final class RPCServer: Service, Sendable {
     private let group: any EventLoopGroup
     private let logger: Logger
     private let state = NIOLockedValueBox(State())
+    /// One turn ring per event loop, made when the loop gets its first connection.
+    private let rings = NIOLockedValueBox([ObjectIdentifier: RPCTurnRing]())
     private let stopped: EventLoopPromise<Void>
 
     /// Creates a server; nothing is bound until `start()` or `run()`.
@@ -108,7 +110,8 @@ public final class RPCServer: Service, Sendable {
                     try sync.addHandlers(
                         ByteToMessageHandler(RPCFrameDecoder(limits: configuration.limits)),
                         RPCServerConnectionHandler(
-                            router: router, executor: executor, maxInFlight: configuration.maxInFlightPerConnection,
+                            router: router, executor: executor, ring: self.ring(for: channel.eventLoop),
+                            maxInFlight: configuration.maxInFlightPerConnection,
                             maxPerTurn: configuration.maxRequestsPerTurn,
                             goAwayLinger: configuration.goAwayLinger, logger: logger))
                 }
@@ -129,6 +132,15 @@ public final class RPCServer: Service, Sendable {
     private enum Admission { case accepted, overLimit, shuttingDown }
 
     /// Registers a new connection, unless the server is shutting down or at its limit.
+    private func ring(for loop: any EventLoop) -> RPCTurnRing {
+        rings.withLockedValue { rings in
+            if let ring = rings[ObjectIdentifier(loop)] { return ring }
+            let ring = RPCTurnRing(loop: loop)
+            rings[ObjectIdentifier(loop)] = ring
+            return ring
+        }
+    }
+
     private func track(_ channel: any Channel) -> Admission {
         let id = ObjectIdentifier(channel)
         let admission = state.withLockedValue { state -> Admission in

@@ -15,6 +15,7 @@ final class RPCServerConnectionHandler: ChannelDuplexHandler {
 
     private let router: RPCRouter
     private let executor: EventLoopTaskExecutor?
+    private let ring: RPCTurnRing
     private let goAwayLinger: Duration
     private var logger: Logger
     private var state: RPCServerConnectionState
@@ -37,8 +38,9 @@ final class RPCServerConnectionHandler: ChannelDuplexHandler {
     private var context: ChannelHandlerContext?
     private var remoteAddress: SocketAddress?
 
-    init(router: RPCRouter, executor: EventLoopTaskExecutor?, maxInFlight: Int, maxPerTurn: Int, goAwayLinger: Duration, logger: Logger) {
+    init(router: RPCRouter, executor: EventLoopTaskExecutor?, ring: RPCTurnRing, maxInFlight: Int, maxPerTurn: Int, goAwayLinger: Duration, logger: Logger) {
         self.router = router
+        self.ring = ring
         self.executor = executor
         self.goAwayLinger = goAwayLinger
         self.logger = logger
@@ -200,18 +202,21 @@ final class RPCServerConnectionHandler: ChannelDuplexHandler {
         context.fireChannelReadComplete()
     }
 
-    /// Starts the next slice of waiting requests in a turn of its own, at the back of the
-    /// event loop's queue.
+    /// Joins the loop's ring: the next slice of waiting requests starts in a turn of its own,
+    /// after the loop's other connections had theirs.
     private func scheduleDrain(_ context: ChannelHandlerContext) {
         guard !drainScheduled else { return }
         drainScheduled = true
-        let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
-        context.eventLoop.execute { bound.value.drain() }
+        ring.enqueue(self)
     }
 
-    private func drain() {
-        drainScheduled = false
-        guard let context else { return }
+    /// The ring's turn: starts a slice of the waiting requests. True when more wait and
+    /// may start, so the connection stays in the ring.
+    func takeTurn() -> Bool {
+        guard let context else {
+            drainScheduled = false
+            return false
+        }
         reading = true
         for _ in 0..<state.drainTurn() {
             let next = queued.removeFirst()
@@ -223,8 +228,9 @@ final class RPCServerConnectionHandler: ChannelDuplexHandler {
             context.flush()
         }
         let (drainAgain, action) = state.drainEnded()
-        if drainAgain { scheduleDrain(context) }
+        drainScheduled = drainAgain
         if action == .read, state.readRequested() { context.read() }
+        return drainAgain
     }
 
     // MARK: Backpressure

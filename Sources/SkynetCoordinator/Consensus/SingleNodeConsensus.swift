@@ -8,7 +8,7 @@ import Dispatch
 /// instead of delaying it.
 public final class SingleNodeConsensus: Consensus {
     private let log: WriteAheadLog
-    private let applyQueue = DispatchQueue(label: "skynet.apply")
+    private let applyQueue = DispatchQueue(label: "skynet.apply", qos: .userInteractive)
 
     /// Commits through `log`.
     public init(log: WriteAheadLog) {

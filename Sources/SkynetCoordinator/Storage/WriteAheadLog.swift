@@ -43,7 +43,7 @@ public final class WriteAheadLog: Sendable {
     private let state: Mutex<State>
     /// Owned by the flush queue only.
     private let segment: Mutex<Segment>
-    private let queue = DispatchQueue(label: "skynet.wal")
+    private let queue = DispatchQueue(label: "skynet.wal", qos: .userInteractive)
     private let segmentLimit: Int
     private let logger: Logger
     private let handlers: Mutex<(durable: @Sendable ([LogEntry]) -> Void, failure: @Sendable ([LogEntry], StorageError) -> Void)?>
