@@ -34,7 +34,9 @@ struct WatchHubTests {
     @Test("a watcher that stops reading falls back to history, then is cancelled with where to resume")
     func slowConsumer() throws {
         var hub = WatchHub(revision: 0, limits: .init(maxHistoryEvents: 4, maxPendingBytes: 40))   // an event here costs 27 bytes
-        let (id, _) = try hub.watch(try TreeGlob("/**"), fromRev: 0)
+        let tag = WatchTag(owner: 7, clientID: 42)
+        let (id, _) = try hub.watch(try TreeGlob("/**"), fromRev: 0, tag: tag)
+        #expect(hub.tag(of: id) == tag)
         #expect(hub.onCommit(revision: 1, events: [put(1, "/a")]) == [.deliver(id, [put(1, "/a")])])
         #expect(hub.onCommit(revision: 2, events: [put(2, "/b")]).isEmpty)   // over budget: held back
         #expect(hub.onSent(id, bytes: 100) == [.deliver(id, [put(2, "/b")])])  // drained: catches up
@@ -42,6 +44,23 @@ struct WatchHubTests {
         for rev in Int64(3)...9 { cancelled += hub.onCommit(revision: rev, events: [put(rev, "/c")]).filter { if case .cancel = $0 { true } else { false } } }
         #expect(cancelled == [.cancel(id, .slowConsumer(resumeFrom: 3))])   // held at 3 when 3 left history
         #expect(hub.watchCount == 0)
+        #expect(hub.tag(of: id) == tag, "the shell still needs to know where the cancellation goes")
+        hub.forgetCancelled(id)
+        #expect(hub.tag(of: id) == nil)
+    }
+
+    @Test("a watch's tag is what it was started with, and goes with a cancel by the shell")
+    func tags() throws {
+        var hub = WatchHub(revision: 0)
+        let (a, _) = try hub.watch(try TreeGlob("/a/**"), fromRev: 0, tag: WatchTag(owner: 1, clientID: 5))
+        let (b, _) = try hub.watch(try TreeGlob("/a/**"), fromRev: 0, tag: WatchTag(owner: 2, clientID: 5))
+        #expect(hub.tag(of: a) == WatchTag(owner: 1, clientID: 5))
+        #expect(hub.tag(of: b) == WatchTag(owner: 2, clientID: 5))
+        hub.cancel(a)
+        #expect(hub.tag(of: a) == nil)
+        let (c, _) = try hub.watch(try TreeGlob("/c"), fromRev: 0, tag: WatchTag(owner: 3, clientID: 1))
+        #expect(c != a && hub.tag(of: a) == nil, "a reused slot carries a new id; the old one stays unknown")
+        #expect(hub.onCommit(revision: 1, events: [put(1, "/a/x")]) == [.deliver(b, [put(1, "/a/x")])], "the shared prefix keeps its other watcher")
     }
 
     @Test("20,000 watchers on distinct prefixes: a commit looks only at the watchers on its path, and cancelling them empties the index")

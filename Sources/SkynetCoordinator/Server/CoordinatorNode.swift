@@ -19,21 +19,15 @@ public final class CoordinatorNode: Sendable {
         var proposedAt: ContinuousClock.Instant
     }
 
-    /// Where a watch's notifications go: its connection (by identity; the connection
-    /// itself is kept once, in `connections`) and the id its client gave it. Two words per
-    /// watch, since a node may hold hundreds of thousands.
-    struct WatchSink {
-        var connection: ObjectIdentifier
-        var clientID: UInt64
-    }
-
     struct State: ~Copyable {
         var replica: CoordinatorReplica
         var pending: [UInt64: Pending] = [:]
-        var sinks: [WatchID: WatchSink] = [:]
-        var byConnection: [ObjectIdentifier: [UInt64: WatchID]] = [:]
-        /// The connections that hold watches.
-        var connections: [ObjectIdentifier: RPCServerConnection] = [:]
+        /// The connections that hold watches, by the number their watches' tags carry
+        /// (`WatchTag.owner`), and each one's watches by client id.
+        var connections: [UInt32: RPCServerConnection] = [:]
+        var owners: [ObjectIdentifier: UInt32] = [:]
+        var byConnection: [UInt32: [UInt64: WatchID]] = [:]
+        var nextOwner: UInt32 = 0
         var snapshotting = false
         /// Told when the next session deadline comes earlier than the one it was last
         /// given (`announcedExpiry`), so the shell keeps one timer armed for it.
@@ -202,21 +196,26 @@ public final class CoordinatorNode: Sendable {
     /// watch ends when it is cancelled or the connection closes. Returns the current revision.
     public func watch(connection: RPCServerConnection, clientID: UInt64, glob: TreeGlob, fromRev: Int64) throws(RPCError) -> Int64 {
         let (revision, routed, firstOnConnection) = try state.withLock { (state) throws(RPCError) in
-            if state.byConnection[connection.id]?[clientID] != nil {
+            let known = state.owners[connection.id]
+            if let known, state.byConnection[known]?[clientID] != nil {
                 throw RPCError(.badRequest, "watch id \(clientID) is already in use on this connection")
             }
-            if let held = state.byConnection[connection.id]?.count, held >= configuration.maxWatchesPerConnection {
+            if let known, let held = state.byConnection[known]?.count, held >= configuration.maxWatchesPerConnection {
                 throw RPCError(.resourceExhausted, "this connection already holds \(held) watches, the limit; cancel some or use another connection")
             }
+            let owner = known ?? Self.newOwner(&state)
             let id: WatchID
             let actions: [WatchAction]
-            do throws(WatchError) { (id, actions) = try state.replica.hub.watch(glob, fromRev: fromRev) } catch { throw error.rpcError }
-            let first = state.byConnection[connection.id] == nil
-            if first { state.connections[connection.id] = connection }
-            state.byConnection[connection.id, default: [:]][clientID] = id
-            state.sinks[id] = WatchSink(connection: connection.id, clientID: clientID)
+            do throws(WatchError) {
+                (id, actions) = try state.replica.hub.watch(glob, fromRev: fromRev, tag: WatchTag(owner: owner, clientID: clientID))
+            } catch { throw error.rpcError }
+            if known == nil {
+                state.owners[connection.id] = owner
+                state.connections[owner] = connection
+            }
+            state.byConnection[owner, default: [:]][clientID] = id
             metrics.watches.record(state.replica.hub.watchCount)
-            return (state.replica.hub.revision, Self.route(actions, &state), first)
+            return (state.replica.hub.revision, Self.route(actions, &state), known == nil)
         }
         if firstOnConnection {
             connection.onClose { [weak self] in self?.dropWatches(of: connection.id) }
@@ -225,22 +224,28 @@ public final class CoordinatorNode: Sendable {
         return revision
     }
 
+    /// A number no connection holding watches has.
+    private static func newOwner(_ state: inout State) -> UInt32 {
+        while state.connections[state.nextOwner] != nil { state.nextOwner &+= 1 }
+        defer { state.nextOwner &+= 1 }
+        return state.nextOwner
+    }
+
     /// Ends watch `clientID` of `connection`; false when there is no such watch.
     public func unwatch(connection: RPCServerConnection, clientID: UInt64) -> Bool {
         state.withLock { state in
-            guard let id = state.byConnection[connection.id]?.removeValue(forKey: clientID) else { return false }
+            guard let owner = state.owners[connection.id], let id = state.byConnection[owner]?.removeValue(forKey: clientID) else { return false }
             state.replica.hub.cancel(id)
-            state.sinks[id] = nil
             return true
         }
     }
 
     private func dropWatches(of connection: ObjectIdentifier) {
         state.withLock { state in
-            state.connections[connection] = nil
-            for id in (state.byConnection.removeValue(forKey: connection) ?? [:]).values {
+            guard let owner = state.owners.removeValue(forKey: connection) else { return }
+            state.connections[owner] = nil
+            for id in (state.byConnection.removeValue(forKey: owner) ?? [:]).values {
                 state.replica.hub.cancel(id)
-                state.sinks[id] = nil
             }
         }
     }
@@ -400,18 +405,20 @@ public final class CoordinatorNode: Sendable {
 
     // MARK: Delivering watch actions
 
-    /// Pairs each action with where it goes; cancelled watches lose their sink here.
+    /// Pairs each action with where it goes (the tag its watch was started with); watches
+    /// the hub cancelled leave their connection's table here.
     private static func route(_ actions: [WatchAction], _ state: inout State) -> [Routed] {
         actions.compactMap { action in
             switch action {
             case .deliver(let id, _), .progress(let id, _):
-                guard let sink = state.sinks[id], let connection = state.connections[sink.connection] else { return nil }
-                return Routed(connection: connection, clientID: sink.clientID, action: action)
+                guard let tag = state.replica.hub.tag(of: id), let connection = state.connections[tag.owner] else { return nil }
+                return Routed(connection: connection, clientID: tag.clientID, action: action)
             case .cancel(let id, _):
-                guard let sink = state.sinks.removeValue(forKey: id) else { return nil }
-                state.byConnection[sink.connection]?[sink.clientID] = nil
-                guard let connection = state.connections[sink.connection] else { return nil }
-                return Routed(connection: connection, clientID: sink.clientID, action: action)
+                guard let tag = state.replica.hub.tag(of: id) else { return nil }
+                state.replica.hub.forgetCancelled(id)
+                state.byConnection[tag.owner]?[tag.clientID] = nil
+                guard let connection = state.connections[tag.owner] else { return nil }
+                return Routed(connection: connection, clientID: tag.clientID, action: action)
             }
         }
     }

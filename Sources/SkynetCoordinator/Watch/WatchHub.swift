@@ -15,17 +15,26 @@
 /// watchers behind, catching up from history, carry a revision to resume from); and
 /// watchers sit in slots, so a progress tick walks them in a stable order without sorting.
 public struct WatchHub: Sendable {
+    /// One watch, 64 bytes: a registry may hold hundreds of thousands.
     struct Watcher: Sendable {
         var id: WatchID
+        /// Where its actions go, as the shell said when it started the watch.
+        var tag: WatchTag
         var glob: TreeGlob
         /// While behind: the first revision not yet delivered (nor skipped as not matching),
-        /// to catch up from history. `nil` when caught up: everything through `revision`
-        /// that it watches has been handed out.
-        var behindAt: Int64?
+        /// to catch up from history. `caughtUp` when everything through `revision` that it
+        /// watches has been handed out.
+        var behindAt: Int64
         /// Live events of revisions below this are not for it (a watch started ahead).
         var from: Int64
-        var pendingBytes = 0
+        /// Bytes handed out and not yet reported sent: the budget
+        /// (`WatchHubLimits.maxPendingBytes`) plus one delivery at most, far below 4 GiB;
+        /// counted with clamping all the same.
+        var pendingBytes: UInt32 = 0
         var deliveredSinceTick = false
+
+        static let caughtUp = Int64.min
+        var isBehind: Bool { behindAt != Self.caughtUp }
     }
 
     /// The limits in force.
@@ -42,6 +51,9 @@ public struct WatchHub: Sendable {
     private var live = 0
     /// Watchers catching up from history.
     private var behind: Set<WatchID> = []
+    /// Tags of watches the hub itself cancelled (slow consumers), kept until the shell has
+    /// routed the `.cancel` action (`tag(of:)`, then `forgetCancelled(_:)`).
+    private var cancelledTags: [WatchID: WatchTag] = [:]
     private var index = WatchPrefixIndex()
     /// The generation of the next watch: a watch id is its generation (high 32 bits) and
     /// its slot (low 32 bits), so the slot comes from the id without a table, and a slot
@@ -86,19 +98,33 @@ public struct WatchHub: Sendable {
 
     /// Starts a watch of `glob` from `fromRev` (0 = from the next revision). Returns its id
     /// and the catch-up deliveries from history.
-    public mutating func watch(_ glob: TreeGlob, fromRev: Int64) throws(WatchError) -> (WatchID, [WatchAction]) {
+    /// `tag` says where its actions go (the shell's connection and client id); the hub
+    /// only hands it back through `tag(of:)`.
+    public mutating func watch(_ glob: TreeGlob, fromRev: Int64, tag: WatchTag = WatchTag()) throws(WatchError) -> (WatchID, [WatchAction]) {
         let start = fromRev == 0 ? revision + 1 : fromRev
         if start < historyStart { throw .compacted(requested: fromRev, oldest: historyStart) }
         let slot = freeSlots.popLast() ?? slots.count
         precondition(slot < 1 << 32, "more than 2^32 watch slots")
         let id = WatchID(nextGeneration << 32 | UInt64(slot))
         nextGeneration = nextGeneration &+ 1
-        index.insert(id, prefix: glob.literalSegments)
-        let watcher = Watcher(id: id, glob: glob, behindAt: start <= revision ? start : nil, from: start)
+        index.insert(UInt32(slot), prefix: glob.literalSegments)
+        let watcher = Watcher(id: id, tag: tag, glob: glob, behindAt: start <= revision ? start : Watcher.caughtUp, from: start)
         if slot == slots.count { slots.append(watcher) } else { slots[slot] = watcher }
         live += 1
-        if watcher.behindAt != nil { behind.insert(id) }
+        if watcher.isBehind { behind.insert(id) }
         return (id, pump(id))
+    }
+
+    /// Where the actions of watch `id` go: the tag it was started with. Also answers for a
+    /// watch the hub cancelled itself, until `forgetCancelled(_:)`.
+    public func tag(of id: WatchID) -> WatchTag? {
+        if let slot = slot(of: id) { return slots[slot]!.tag }
+        return cancelledTags[id]
+    }
+
+    /// The shell has routed the `.cancel` action of `id`: its tag is no longer needed.
+    public mutating func forgetCancelled(_ id: WatchID) {
+        cancelledTags[id] = nil
     }
 
     /// Ends a watch; later events for it are not produced.
@@ -107,8 +133,16 @@ public struct WatchHub: Sendable {
         slots[slot] = nil
         live -= 1
         freeSlots.append(slot)
-        index.remove(id, prefix: watcher.glob.literalSegments)
+        index.remove(UInt32(slot), prefix: watcher.glob.literalSegments)
         behind.remove(id)
+    }
+
+    /// Cancels a watch on the hub's own account; its tag waits for the shell to route the
+    /// `.cancel` action.
+    private mutating func retire(_ id: WatchID, _ error: WatchError) -> WatchAction {
+        if let tag = tag(of: id) { cancelledTags[id] = tag }
+        cancel(id)
+        return .cancel(id, error)
     }
 
     /// Records one committed revision and delivers it to the watchers that are caught up.
@@ -117,17 +151,17 @@ public struct WatchHub: Sendable {
         precondition(events.allSatisfy { $0.rev == rev }, "events must carry their revision")
         revision = rev
         appendToHistory(events)
-        var candidates = Set<WatchID>()
+        var candidates = Set<UInt32>()
         for event in events { index.collect(event.path, into: &candidates) }
         candidatesLastCommit = candidates.count
         var actions: [WatchAction] = []
-        for id in candidates.sorted() {
-            guard let slot = slot(of: id), let watcher = slots[slot], watcher.behindAt == nil, rev >= watcher.from else { continue }
+        for id in candidates.compactMap({ slots[Int($0)]?.id }).sorted() {
+            guard let slot = slot(of: id), let watcher = slots[slot], !watcher.isBehind, rev >= watcher.from else { continue }
             let matching = events.filter { watcher.glob.matches($0.path) }
             guard !matching.isEmpty else { continue }
             let bytes = matching.reduce(0) { $0 + Self.size(of: $1) }
-            if watcher.pendingBytes + bytes <= limits.maxPendingBytes || watcher.pendingBytes == 0 {
-                slots[slot]!.pendingBytes += bytes
+            if Int(watcher.pendingBytes) + bytes <= limits.maxPendingBytes || watcher.pendingBytes == 0 {
+                slots[slot]!.pendingBytes += UInt32(clamping: bytes)
                 slots[slot]!.deliveredSinceTick = true
                 actions.append(.deliver(id, matching))
             } else {
@@ -142,7 +176,7 @@ public struct WatchHub: Sendable {
     /// The shell sent `bytes` of a watcher's deliveries; it may receive more now.
     public mutating func onSent(_ id: WatchID, bytes: Int) -> [WatchAction] {
         guard let slot = slot(of: id) else { return [] }
-        slots[slot]!.pendingBytes = max(0, slots[slot]!.pendingBytes - bytes)
+        slots[slot]!.pendingBytes = UInt32(max(0, Int(slots[slot]!.pendingBytes) - bytes))
         return pump(id)
     }
 
@@ -150,7 +184,7 @@ public struct WatchHub: Sendable {
     public mutating func onProgressTick() -> [WatchAction] {
         var actions: [WatchAction] = []
         for slot in slots.indices where slots[slot] != nil {
-            if !slots[slot]!.deliveredSinceTick, slots[slot]!.behindAt == nil {
+            if !slots[slot]!.deliveredSinceTick, !slots[slot]!.isBehind {
                 actions.append(.progress(slots[slot]!.id, revision: revision))
             }
             slots[slot]!.deliveredSinceTick = false
@@ -160,11 +194,9 @@ public struct WatchHub: Sendable {
 
     /// Delivers history to a watcher that is behind, whole revisions at a time, while its budget lasts.
     private mutating func pump(_ id: WatchID) -> [WatchAction] {
-        guard let slot = slot(of: id), var watcher = slots[slot], var next = watcher.behindAt else { return [] }
-        if next < historyStart {
-            cancel(id)
-            return [.cancel(id, .slowConsumer(resumeFrom: next))]
-        }
+        guard let slot = slot(of: id), var watcher = slots[slot], watcher.isBehind else { return [] }
+        var next = watcher.behindAt
+        if next < historyStart { return [retire(id, .slowConsumer(resumeFrom: next))] }
         var batch: [TreeEvent] = []
         var index = firstIndex(atOrAfter: next)
         while index < history.count {
@@ -173,14 +205,14 @@ public struct WatchHub: Sendable {
             while end < history.count, history[end].rev == rev { end += 1 }
             let matching = history[index..<end].filter { watcher.glob.matches($0.path) }
             let bytes = matching.reduce(0) { $0 + Self.size(of: $1) }
-            if !matching.isEmpty, watcher.pendingBytes + bytes > limits.maxPendingBytes, watcher.pendingBytes > 0 { break }
+            if !matching.isEmpty, Int(watcher.pendingBytes) + bytes > limits.maxPendingBytes, watcher.pendingBytes > 0 { break }
             batch += matching
-            watcher.pendingBytes += bytes
+            watcher.pendingBytes += UInt32(clamping: bytes)
             next = rev + 1
             index = end
         }
         if index >= history.count {
-            watcher.behindAt = nil
+            watcher.behindAt = Watcher.caughtUp
             behind.remove(id)
         } else {
             watcher.behindAt = next
@@ -219,11 +251,7 @@ public struct WatchHub: Sendable {
     private mutating func cancelWatchersBehindHistory() -> [WatchAction] {
         guard !behind.isEmpty else { return [] }
         let out = behind.filter { id in slot(of: id).flatMap { slots[$0]?.behindAt }.map { $0 < historyStart } ?? false }.sorted()
-        return out.map { id in
-            let resumeFrom = slots[slot(of: id)!]!.behindAt!
-            cancel(id)
-            return .cancel(id, .slowConsumer(resumeFrom: resumeFrom))
-        }
+        return out.map { id in retire(id, .slowConsumer(resumeFrom: slots[slot(of: id)!]!.behindAt)) }
     }
 
     /// Index of the first kept event with a revision at or after `rev`.

@@ -6,14 +6,11 @@
 /// lookups, no allocation), so 100,000 watchers on distinct prefixes cost a commit to an
 /// unwatched path next to nothing. Prefixes are keyed by a 64-bit FNV-1a hash of their
 /// text: a collision only adds a candidate, which its glob then turns away, so the index
-/// needs no copy of the prefixes and costs about 32 bytes per distinct prefix.
+/// needs no copy of the prefixes. Watchers are filed by slot (32 bits): most prefixes
+/// have one watcher and cost a 12-byte bucket; shared prefixes keep a list of their own.
 struct WatchPrefixIndex: Sendable {
-    private enum Members: Sendable {
-        case one(WatchID)
-        case many([WatchID])
-    }
-
-    private var byPrefix: [UInt64: Members] = [:]
+    private var singles: [UInt64: UInt32] = [:]
+    private var shared: [UInt64: [UInt32]] = [:]
 
     private static let basis: UInt64 = 0xcbf2_9ce4_8422_2325
     private static let prime: UInt64 = 0x0000_0100_0000_01b3
@@ -27,43 +24,34 @@ struct WatchPrefixIndex: Sendable {
         return hash
     }
 
-    /// Files `id` under `prefix` (the glob's literal leading segments).
-    mutating func insert(_ id: WatchID, prefix: some Sequence<String>) {
+    /// Files the watcher in `slot` under `prefix` (the glob's literal leading segments).
+    mutating func insert(_ slot: UInt32, prefix: some Sequence<String>) {
         let key = Self.hash(prefix)
-        switch byPrefix[key] {
-        case nil: byPrefix[key] = .one(id)
-        case .one(let other)?: byPrefix[key] = .many([other, id])
-        case .many(var ids)?:
-            byPrefix[key] = nil   // keep the array uniquely referenced while it grows
-            ids.append(id)
-            byPrefix[key] = .many(ids)
+        if let other = singles.removeValue(forKey: key) {
+            shared[key] = [other, slot]
+        } else if shared[key] != nil {
+            shared[key]!.append(slot)
+        } else {
+            singles[key] = slot
         }
     }
 
-    /// Takes `id` off `prefix`.
-    mutating func remove(_ id: WatchID, prefix: some Sequence<String>) {
+    /// Takes the watcher in `slot` off `prefix`.
+    mutating func remove(_ slot: UInt32, prefix: some Sequence<String>) {
         let key = Self.hash(prefix)
-        switch byPrefix[key] {
-        case .one(let other)? where other == id:
-            byPrefix[key] = nil
-        case .many(var ids)?:
-            byPrefix[key] = nil
-            ids.removeAll { $0 == id }
-            if ids.count == 1 { byPrefix[key] = .one(ids[0]) } else if !ids.isEmpty { byPrefix[key] = .many(ids) }
-        default:
-            break
+        if singles[key] == slot {
+            singles[key] = nil
+        } else if var slots = shared.removeValue(forKey: key) {
+            slots.removeAll { $0 == slot }
+            if slots.count == 1 { singles[key] = slots[0] } else if !slots.isEmpty { shared[key] = slots }
         }
     }
 
-    /// Adds to `candidates` every watcher filed under a prefix of `path` (the root, each
-    /// leading run of segments, the whole path).
-    func collect(_ path: TreePath, into candidates: inout Set<WatchID>) {
+    /// Adds to `candidates` the slot of every watcher filed under a prefix of `path` (the
+    /// root, each leading run of segments, the whole path).
+    func collect(_ path: TreePath, into candidates: inout Set<UInt32>) {
         func add(_ key: UInt64) {
-            switch byPrefix[key] {
-            case .one(let id)?: candidates.insert(id)
-            case .many(let ids)?: candidates.formUnion(ids)
-            case nil: break
-            }
+            if let slot = singles[key] { candidates.insert(slot) } else if let slots = shared[key] { candidates.formUnion(slots) }
         }
         var hash = Self.basis
         add(hash)
@@ -77,5 +65,5 @@ struct WatchPrefixIndex: Sendable {
     }
 
     /// Distinct prefixes filed.
-    var count: Int { byPrefix.count }
+    var count: Int { singles.count + shared.count }
 }
