@@ -46,7 +46,7 @@ public struct WatchHub: Sendable {
     private var history: [TreeEvent] = []
     private var historyHead = 0
     private var historyBytes = 0
-    private var slots: [Watcher?] = []
+    private var slots = WatcherSlots()
     private var freeSlots: [Int] = []
     private var live = 0
     /// Watchers catching up from history.
