@@ -30,9 +30,10 @@ public struct ConfigTree: Sendable {
 
     /// Versions of every file, oldest first; the last one is current.
     var files: TreeDictionary<TreePath, [Version]> = [:]
-    /// Names of the children of every directory that has any. Strings, not substrings of
-    /// the paths: a name of up to 15 bytes is stored inline, half the size of a Substring.
-    var children: TreeDictionary<TreePath, TreeSet<String>> = [:]
+    /// Names of the children of every directory that has any, sorted. Strings, not
+    /// substrings of the paths: a name of up to 15 bytes is stored inline, half the size of
+    /// a Substring.
+    var children: TreeDictionary<TreePath, SortedNames> = [:]
     /// Files bound to each session.
     var sessionFiles: TreeDictionary<UInt64, TreeSet<TreePath>> = [:]
     /// Number of files that exist now.
@@ -141,7 +142,7 @@ public struct ConfigTree: Sendable {
 
     /// The names in directory `path`, sorted. Throws `notFound` when it is not a directory.
     public func getdir(_ path: TreePath) throws(TreeError) -> [String] {
-        if let names = children[path] { return names.sorted() }
+        if let names = children[path] { return Array(names) }
         if path.isRoot { return [] }
         throw .notFound(path: path.string)
     }
@@ -191,8 +192,7 @@ public struct ConfigTree: Sendable {
         guard let names = children[directory], page.glob.mayMatchBelow(directory) else { return true }
         // Only the part of `after` at this depth matters: names before it were paged already.
         let bound = page.after.flatMap { depth < $0.count ? $0[depth] : nil }
-        for name in names.sorted() {
-            if let bound, Substring(name) < bound { continue }
+        for name in names.names(from: bound) {
             let path = directory.child(name)
             let onAfterPath = bound.map { Substring(name) == $0 } ?? false
             if onAfterPath, let after = page.after, after.count == depth + 1 {
@@ -331,7 +331,7 @@ public struct ConfigTree: Sendable {
             fileCount += 1
             var child = path
             while let parent = child.parent {
-                let inserted = children[parent, default: []].insert(String(child.name)).inserted
+                let inserted = children[parent, default: SortedNames()].insert(String(child.name))
                 guard inserted, !parent.isRoot else { break }
                 child = parent
             }
