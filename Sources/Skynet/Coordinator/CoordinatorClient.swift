@@ -15,23 +15,6 @@ import Synchronization
 /// (the write may have been applied), so they surface `Unavailable`. Watches resume after
 /// a reconnect from the revision after the last one they delivered: no gap, no duplicate.
 public final class CoordinatorClient: Sendable {
-    struct WatchEntry {
-        var glob: String
-        /// The first revision not yet delivered; 0 until the first subscription answers.
-        var nextRev: Int64
-        var continuation: AsyncThrowingStream<WatchUpdate, any Error>.Continuation
-        /// The connection and wire id of the live subscription, if any.
-        var subscribedOn: ObjectIdentifier?
-        var wireID: UInt64?
-        /// A subscription call is under way.
-        var subscribing = false
-        /// Updates handed to the stream and not yet taken by the consumer.
-        var buffered = 0
-        /// The consumer fell `maxBufferedUpdates` behind: the subscription was dropped and
-        /// resumes from `nextRev` once it has taken half of them.
-        var paused = false
-    }
-
     /// Updates a watch buffers for a slow consumer before it pauses (and later resumes from
     /// the server's history), so a consumer that does not keep up costs bounded memory.
     public static let maxBufferedUpdates = 1024
@@ -57,11 +40,7 @@ public final class CoordinatorClient: Sendable {
             return waiters.removeValue(forKey: id)
         }
         var nextWaiter: UInt64 = 0
-        var watches: [UInt64: WatchEntry] = [:]
-        var nextWatch: UInt64 = 0
-        /// Which watch each wire id (one per subscription) feeds.
-        var routes: [UInt64: UInt64] = [:]
-        var nextWire: UInt64 = 0
+        var watches = CoordinatorWatchTable<AsyncThrowingStream<WatchUpdate, any Error>.Continuation>(maxBuffered: CoordinatorClient.maxBufferedUpdates)
         var cursor = 0
         var lastError = ""
         var closed = false
@@ -202,9 +181,7 @@ public final class CoordinatorClient: Sendable {
         let (stream, continuation) = AsyncThrowingStream.makeStream(of: WatchUpdate.self)
         let id = state.withLock { state -> UInt64? in
             guard !state.closed else { return nil }
-            state.nextWatch += 1
-            state.watches[state.nextWatch] = WatchEntry(glob: glob, nextRev: fromRev, continuation: continuation)
-            return state.nextWatch
+            return state.watches.add(glob: glob, fromRev: fromRev, sink: continuation)
         }
         guard let id else {
             continuation.finish(throwing: RPCError(.unavailable, "the coordinator client is closed"))
@@ -217,14 +194,7 @@ public final class CoordinatorClient: Sendable {
 
     /// The consumer of watch `id` took an update; a paused watch resumes once half its buffer drained.
     func watchConsumed(_ id: UInt64) {
-        let resume = state.withLock { state -> Bool in
-            guard var entry = state.watches[id] else { return false }
-            entry.buffered = max(0, entry.buffered - 1)
-            let resume = entry.paused && entry.buffered <= Self.maxBufferedUpdates / 2
-            if resume { entry.paused = false }
-            state.watches[id] = entry
-            return resume
-        }
+        let resume = state.withLock { $0.watches.consumed(id) }
         if resume { Task { await self.subscribe(id) } }
     }
 
@@ -232,11 +202,11 @@ public final class CoordinatorClient: Sendable {
     public func close() async {
         let (connection, watches, waiters, task) = state.withLock { state in
             state.closed = true
-            defer { state.watches = [:]; state.connection = nil }
-            return (state.connection, Array(state.watches.values), state.takeWaiters(), state.connectTask)
+            defer { state.connection = nil }
+            return (state.connection, state.watches.removeAll(), state.takeWaiters(), state.connectTask)
         }
         task?.cancel()
-        for watch in watches { watch.continuation.finish() }
+        for watch in watches { watch.finish() }
         for waiter in waiters { waiter.resume(throwing: RPCError(.unavailable, "the coordinator client is closed")) }
         await connection?.close()
     }
@@ -382,7 +352,7 @@ public final class CoordinatorClient: Sendable {
         logger.debug("connected to coordinator", metadata: ["coordinator.address": "\(address)"])
         Task { await self.pump(connection) }
         for waiter in waiters { waiter.resume(returning: connection) }
-        let watches = state.withLock { Array($0.watches.keys) }
+        let watches = state.withLock { $0.watches.ids }
         for id in watches { Task { await self.subscribe(id) } }
     }
 
@@ -393,9 +363,7 @@ public final class CoordinatorClient: Sendable {
         }
         let reconnect = state.withLock { state -> Bool in
             if state.connection === connection { state.connection = nil }
-            for id in state.watches.keys where state.watches[id]?.subscribedOn == ObjectIdentifier(connection) {
-                state.watches[id]?.subscribedOn = nil
-            }
+            state.watches.connectionLost(ObjectIdentifier(connection))
             return !state.closed && !state.watches.isEmpty
         }
         if reconnect {
@@ -412,46 +380,24 @@ public final class CoordinatorClient: Sendable {
         while !Task.isCancelled {
             let connection: RPCConnection
             do { connection = try await self.connection() } catch {
-                guard state.withLock({ $0.watches[id] != nil && !$0.closed }) else { return }
+                guard state.withLock({ $0.watches.contains(id) && !$0.closed }) else { return }
                 try? await Task.sleep(for: backoff.next(using: &random))
                 continue
             }
-            // One subscription per watch at a time, each under a fresh wire id, so answers and
-            // events of an earlier subscription can never be mistaken for this one's.
-            let claim = state.withLock { state -> (wire: UInt64, glob: String, fromRev: Int64)? in
-                guard var entry = state.watches[id], !entry.paused, !entry.subscribing,
-                      entry.subscribedOn != ObjectIdentifier(connection) else { return nil }
-                state.nextWire += 1
-                entry.subscribing = true
-                if let old = entry.wireID { state.routes[old] = nil }
-                entry.wireID = state.nextWire
-                state.routes[state.nextWire] = id
-                state.watches[id] = entry
-                return (state.nextWire, entry.glob, entry.nextRev)
-            }
+            let claim = state.withLock { $0.watches.claim(id, on: ObjectIdentifier(connection)) }
             guard let claim else { return }
             do {
                 let result = try await connection.call("watch", [.uint(claim.wire), .string(claim.glob), .int(claim.fromRev)], timeout: configuration.callTimeout)
                 let current = result["rev"]?.int64Value ?? 0
-                let stale = state.withLock { state -> Bool in
-                    guard state.watches[id]?.wireID == claim.wire else { return true }
-                    state.watches[id]!.subscribing = false
-                    state.watches[id]!.subscribedOn = ObjectIdentifier(connection)
-                    if state.watches[id]!.nextRev == 0 { state.watches[id]!.nextRev = current + 1 }
-                    return false
-                }
+                let stale = !state.withLock { $0.watches.subscribed(id, wire: claim.wire, on: ObjectIdentifier(connection), current: current) }
                 // The watch ended (or moved on) while this subscription was being made: undo it.
                 if stale { _ = try? await connection.call("unwatch", [.uint(claim.wire)]) }
                 return
             } catch let error as RPCError where error.code == .unavailable || error.code == .deadlineExceeded {
-                state.withLock { $0.watches[id]?.subscribing = false }
+                state.withLock { $0.watches.subscribeFailed(id) }
                 try? await Task.sleep(for: backoff.next(using: &random))
             } catch {
-                let continuation = state.withLock { state -> AsyncThrowingStream<WatchUpdate, any Error>.Continuation? in
-                    state.routes[claim.wire] = nil
-                    return state.watches.removeValue(forKey: id)?.continuation
-                }
-                continuation?.finish(throwing: error)
+                state.withLock { $0.watches.subscribeRefused(id, wire: claim.wire) }?.finish(throwing: error)
                 return
             }
         }
@@ -465,30 +411,12 @@ public final class CoordinatorClient: Sendable {
             let wires = first.arrayValue.map { $0.compactMap(\.uint64Value) } ?? first.uint64Value.map { [$0] } ?? []
             guard notification.params.count == 2, let array = notification.params[1].arrayValue else { return }
             let events = array.compactMap { try? TreeEvent(wireValue: $0) }
-            var paused: [UInt64] = []
-            state.withLock { state in
-                for wire in wires {
-                    guard let id = state.routes[wire], var entry = state.watches[id], !entry.paused else { continue }
-                    // After a reconnect the old connection may still hand over events the new
-                    // subscription repeats; keep only what is new.
-                    let fresh = events.filter { $0.rev >= entry.nextRev }
-                    guard let last = fresh.last else { continue }
-                    if entry.buffered >= Self.maxBufferedUpdates {
-                        // The consumer is behind: drop this subscription; resume from
-                        // `nextRev` (these events included) once it has caught up.
-                        entry.paused = true
-                        entry.subscribedOn = nil
-                        state.routes[wire] = nil
-                        entry.wireID = nil
-                        state.watches[id] = entry
-                        paused.append(wire)
-                        continue
-                    }
-                    entry.nextRev = last.rev + 1
-                    entry.buffered += 1
-                    state.watches[id] = entry
-                    entry.continuation.yield(WatchUpdate(revision: last.rev, events: fresh))
-                }
+            // Handed out under the lock: after a reconnect two connections may deliver at
+            // once, and a watch's updates must still reach its stream in revision order.
+            let paused = state.withLock { state in
+                let (updates, paused) = state.watches.events(events, for: wires)
+                for (sink, update) in updates { sink.yield(update) }
+                return paused
             }
             for wire in paused { Task { _ = try? await connection.call("unwatch", [.uint(wire)]) } }
         case "progress":
@@ -496,33 +424,15 @@ public final class CoordinatorClient: Sendable {
             let wires = first.arrayValue.map { $0.compactMap(\.uint64Value) } ?? first.uint64Value.map { [$0] } ?? []
             guard notification.params.count == 2, let rev = notification.params[1].int64Value else { return }
             state.withLock { state in
-                for wire in wires {
-                    // Progress matters to an idle consumer; one with updates waiting needs none.
-                    guard let id = state.routes[wire], var entry = state.watches[id], !entry.paused, entry.buffered == 0,
-                          entry.nextRev > 0, rev >= entry.nextRev - 1 else { continue }
-                    entry.nextRev = max(entry.nextRev, rev + 1)
-                    entry.buffered += 1
-                    state.watches[id] = entry
-                    entry.continuation.yield(WatchUpdate(revision: rev, events: []))
-                }
+                for (sink, update) in state.watches.progress(rev, for: wires) { sink.yield(update) }
             }
         case "watchCancelled":
-            guard let wire = first.uint64Value, let id = state.withLock({ $0.routes[wire] }) else { return }
+            guard let wire = first.uint64Value else { return }
             let error = RPCError(value: notification.params.count > 1 ? notification.params[1] : .nil)
-            if error.code == .slowConsumer {
-                // Everything before resumeFrom arrived; subscribe again from there.
-                state.withLock { state in
-                    state.routes[wire] = nil
-                    state.watches[id]?.subscribedOn = nil
-                    state.watches[id]?.wireID = nil
-                }
-                Task { await self.subscribe(id) }
-            } else {
-                let continuation = state.withLock { state -> AsyncThrowingStream<WatchUpdate, any Error>.Continuation? in
-                    state.routes[wire] = nil
-                    return state.watches.removeValue(forKey: id)?.continuation
-                }
-                continuation?.finish(throwing: error)
+            switch state.withLock({ $0.watches.cancelled(wire: wire, slowConsumer: error.code == .slowConsumer) }) {
+            case .resubscribe(let id)?: Task { await self.subscribe(id) }
+            case .finish(let sink)?: sink.finish(throwing: error)
+            case nil: break
             }
         default:
             break
@@ -531,10 +441,8 @@ public final class CoordinatorClient: Sendable {
 
     private func dropWatch(_ id: UInt64) {
         let (connection, wire) = state.withLock { state -> (RPCConnection?, UInt64?) in
-            guard let entry = state.watches.removeValue(forKey: id) else { return (nil, nil) }
-            if let wire = entry.wireID { state.routes[wire] = nil }
-            let live = entry.subscribedOn == state.connection.map(ObjectIdentifier.init) ? state.connection : nil
-            return (live, entry.wireID)
+            let wire = state.watches.drop(id, live: state.connection.map(ObjectIdentifier.init))
+            return (wire == nil ? nil : state.connection, wire)
         }
         if let connection, let wire { Task { _ = try? await connection.call("unwatch", [.uint(wire)]) } }
     }
