@@ -33,6 +33,30 @@ struct StorageTests {
         (0..<n).map { i in (0..<(3 + i * 7 % 50)).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ i) } }
     }
 
+    @Test("the durable handler is called at the same stack depth at every flush (no wrapper grows per call)")
+    func handlerDepth() async throws {
+        let source = TemporaryDirectory()
+        defer { source.remove() }
+        let dir = try DataDirectory(path: source.path)
+        let log = try WriteAheadLog(directory: dir, lastIndex: 0, segmentName: nil, logger: Self.logger)
+        let depths = Mutex<[Int]>([])
+        let (durable, continuation) = AsyncStream.makeStream(of: Void.self)
+        log.start(onDurable: { _ in
+            let depth = Thread.callStackSymbols.count
+            depths.withLock { $0.append(depth) }
+            continuation.yield()
+        }, onFailure: { _, _ in continuation.finish() })
+        var flushed = durable.makeAsyncIterator()
+        for i in 0..<40 {
+            try log.append([UInt8(i)])
+            _ = await flushed.next()   // one flush per append
+        }
+        log.close()
+        let seen = depths.withLock { $0 }
+        #expect(seen.count == 40)
+        #expect(Set(seen).count == 1, "depths: \(seen)")
+    }
+
     @Test("cutting the WAL at every byte inside its last record recovers exactly the records before it")
     func tornTail() async throws {
         let source = TemporaryDirectory()

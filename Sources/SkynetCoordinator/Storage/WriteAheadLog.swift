@@ -46,7 +46,7 @@ public final class WriteAheadLog: Sendable {
     private let queue = DispatchQueue(label: "skynet.wal", qos: .userInteractive)
     private let segmentLimit: Int
     private let logger: Logger
-    private let handlers: Mutex<(durable: @Sendable ([LogEntry]) -> Void, failure: @Sendable ([LogEntry], StorageError) -> Void)?>
+    private let handlers: Mutex<Handlers?>
 
     /// Opens the log for appending after `lastIndex`, continuing `segmentName` (as left by
     /// recovery) or starting a new segment when it is `nil`.
@@ -70,11 +70,14 @@ public final class WriteAheadLog: Sendable {
         onDurable: @escaping @Sendable ([LogEntry]) -> Void,
         onFailure: @escaping @Sendable ([LogEntry], StorageError) -> Void
     ) {
-        handlers.withLock { $0 = (onDurable, onFailure) }
+        handlers.withLock { $0 = Handlers(durable: onDurable, failure: onFailure) }
     }
 
     /// Counters so far.
     public var stats: Stats { state.withLock { $0.stats } }
+
+    /// True when appends wait for the next flush.
+    public var hasPendingAppends: Bool { state.withLock { !$0.pending.isEmpty } }
 
     /// Queues `data` as the next entry and returns its index; it is durable when `onDurable`
     /// reports it.
@@ -177,5 +180,21 @@ public final class WriteAheadLog: Sendable {
             return state.pending
         }
         handlers.withLock { $0 }?.failure(entries + rest, .failed(reason: error.description))
+    }
+}
+
+/// Where a log's durable and failed batches go.
+///
+/// A class, set once: closures kept directly as a `Mutex`'s generic value come back from
+/// each `withLock { $0 }` wrapped in two more reabstraction thunks (the inout write-back
+/// re-wraps them), so a call per flush grew a chain of thunks without end: each batch
+/// cost more than the last, and the stack would have overflowed in the end.
+private final class Handlers: Sendable {
+    let durable: @Sendable ([LogEntry]) -> Void
+    let failure: @Sendable ([LogEntry], StorageError) -> Void
+
+    init(durable: @escaping @Sendable ([LogEntry]) -> Void, failure: @escaping @Sendable ([LogEntry], StorageError) -> Void) {
+        self.durable = durable
+        self.failure = failure
     }
 }
