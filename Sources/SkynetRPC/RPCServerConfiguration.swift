@@ -45,7 +45,7 @@ public struct RPCServerConfiguration: Sendable {
     public init(
         host: String = "127.0.0.1", port: Int = 0, limits: MessagePackLimits = .default,
         gracePeriod: Duration = .seconds(10), handlerExecution: HandlerExecution = .eventLoop, backlog: Int32 = 256,
-        maxConnections: Int = 16_384, maxInFlightPerConnection: Int = 1_024, maxRequestsPerTurn: Int = 32,
+        maxConnections: Int = 16_384, maxInFlightPerConnection: Int = 1_024, maxRequestsPerTurn: Int = 8,
         idleTimeout: Duration? = nil, goAwayLinger: Duration = .milliseconds(100)
     ) {
         self.host = host

@@ -45,7 +45,7 @@ public final class CoordinatorNode: Sendable {
     private let logger: Logger
     private let now: @Sendable () -> Duration
     private let snapshotQueue = DispatchQueue(label: "skynet.snapshot", qos: .utility)
-    private let walkQueue = DispatchQueue(label: "skynet.walk", qos: .utility)
+    private let walkQueue = DispatchQueue(label: "skynet.walk", qos: .background)
     private let metrics = CoordinatorMetrics()
 
     /// Opens the data directory (taking its lock), recovers snapshot and log, and starts
