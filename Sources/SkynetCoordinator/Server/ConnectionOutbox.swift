@@ -13,7 +13,7 @@ import SkynetRPC
 /// thousands of idle watches costs one message per tick, not thousands.
 struct ConnectionOutbox {
     let connection: RPCServerConnection
-    private var groups: [[TreeEvent]: Int] = [:]
+    private var groups: [EventsKey: Int] = [:]
     private var deliveries: [(events: [TreeEvent], ids: [UInt64], charges: [(WatchID, Int)])] = []
     private var trailer: [RPCMessage] = []
     /// Idle watches told the same revision share one `progress` notification.
@@ -27,11 +27,12 @@ struct ConnectionOutbox {
         switch action {
         case let .deliver(id, events):
             let charge = (id, events.reduce(0) { $0 + WatchHub.size(of: $1) })
-            if let index = groups[events] {
+            let key = EventsKey(events: events)
+            if let index = groups[key] {
                 deliveries[index].ids.append(clientID)
                 deliveries[index].charges.append(charge)
             } else {
-                groups[events] = deliveries.count
+                groups[key] = deliveries.count
                 deliveries.append((events, [clientID], [charge]))
             }
         case let .progress(_, revision):
@@ -59,5 +60,24 @@ struct ConnectionOutbox {
         }
         for message in trailer { writer.pack(message.value) }
         return (writer.bytes, charges)
+    }
+}
+
+/// Deliveries' events as a grouping key: an event is the one change at its revision and
+/// path, so revisions and paths tell two lists apart, and hashing them never reads the
+/// values (up to 1 MiB each).
+private struct EventsKey: Hashable {
+    let events: [TreeEvent]
+
+    func hash(into hasher: inout Hasher) {
+        hasher.combine(events.count)
+        for event in events {
+            hasher.combine(event.rev)
+            hasher.combine(event.path)
+        }
+    }
+
+    static func == (a: EventsKey, b: EventsKey) -> Bool {
+        a.events.count == b.events.count && zip(a.events, b.events).allSatisfy { $0.rev == $1.rev && $0.path == $1.path }
     }
 }
