@@ -76,7 +76,7 @@ public final class RPCServer: Service, Sendable {
         let router = self.router
         let configuration = self.configuration
         let logger = self.logger
-        let bootstrap = ServerBootstrap(group: group)
+        var bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: configuration.backlog)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             // One accept per event-loop turn: a storm of new connections shares the loop
@@ -116,6 +116,9 @@ public final class RPCServer: Service, Sendable {
                             goAwayLinger: configuration.goAwayLinger, logger: logger))
                 }
             }
+        if let bytes = configuration.sendBufferBytes {
+            bootstrap = bootstrap.childChannelOption(.socketOption(.so_sndbuf), value: SocketOptionValue(bytes))
+        }
         let channel: any Channel
         do {
             channel = try await bootstrap.bind(host: configuration.host, port: configuration.port).get()

@@ -34,6 +34,12 @@ public struct RPCServerConfiguration: Sendable {
     /// the next turn, behind the loop's other connections, so one peer pipelining
     /// thousands of requests does not make the others wait for all of them.
     public var maxRequestsPerTurn: Int
+    /// The kernel's send buffer of each connection (`SO_SNDBUF`; Linux doubles it), or
+    /// `nil` for the system's autotuning (up to `net.ipv4.tcp_wmem`, 4 MiB by default). A
+    /// fixed size bounds what a peer that never reads its answers can make the server
+    /// serve and hold before the connection is held back: with autotuning, several
+    /// megabytes of answers per connection, a second of CPU per flooding peer.
+    public var sendBufferBytes: Int?
     /// A connection with no traffic either way for this long is told to go away and
     /// closed; `nil` keeps idle connections open.
     public var idleTimeout: Duration?
@@ -46,7 +52,7 @@ public struct RPCServerConfiguration: Sendable {
         host: String = "127.0.0.1", port: Int = 0, limits: MessagePackLimits = .default,
         gracePeriod: Duration = .seconds(10), handlerExecution: HandlerExecution = .eventLoop, backlog: Int32 = 256,
         maxConnections: Int = 16_384, maxInFlightPerConnection: Int = 1_024, maxRequestsPerTurn: Int = 8,
-        idleTimeout: Duration? = nil, goAwayLinger: Duration = .milliseconds(100)
+        sendBufferBytes: Int? = 128 << 10, idleTimeout: Duration? = nil, goAwayLinger: Duration = .milliseconds(100)
     ) {
         self.host = host
         self.port = port
@@ -57,6 +63,7 @@ public struct RPCServerConfiguration: Sendable {
         self.maxConnections = maxConnections
         self.maxInFlightPerConnection = maxInFlightPerConnection
         self.maxRequestsPerTurn = maxRequestsPerTurn
+        self.sendBufferBytes = sendBufferBytes
         self.idleTimeout = idleTimeout
         self.goAwayLinger = goAwayLinger
     }
