@@ -7,11 +7,13 @@ import Synchronization
 /// applied on a serial queue of their own, in index order, so applying them (the tree,
 /// watch fan-out, notification encoding, answering writers) overlaps the next fsync
 /// instead of delaying it. When no write waits for the next fsync and no earlier batch
-/// waits to be applied, a batch is applied right on the log's thread instead: there is no
-/// fsync to overlap, and a lone write is answered one thread hop sooner.
+/// waits to be applied, a small batch (a lone write) is applied right on the log's thread
+/// instead: there is no fsync to overlap, and it is answered one thread hop sooner.
 public final class SingleNodeConsensus: Consensus {
     private let log: WriteAheadLog
     private let applyQueue = DispatchQueue(label: "skynet.apply", qos: .userInteractive)
+    /// The largest batch applied on the log's thread.
+    static let inlineApplyLimit = 4
 
     /// Commits through `log`.
     public init(log: WriteAheadLog) {
@@ -34,8 +36,11 @@ public final class SingleNodeConsensus: Consensus {
             // lock goes with it).
             onDurable: { [weak log] entries in
                 // The log's thread is the only one that queues batches: with none queued, no
-                // earlier batch can still be waiting, so applying here keeps index order.
-                if backlog.batches.load(ordering: .acquiring) == 0, log?.hasPendingAppends == false {
+                // earlier batch can still be waiting, so applying here keeps index order. Only
+                // a small batch: a write that arrives meanwhile waits for its apply before its
+                // fsync, so that wait must stay a few microseconds.
+                if entries.count <= Self.inlineApplyLimit, backlog.batches.load(ordering: .acquiring) == 0,
+                   log?.hasPendingAppends == false {
                     apply(entries)
                     return
                 }
