@@ -1,22 +1,28 @@
 import NIOCore
 
 /// The connections of one event loop whose requests wait for a turn, served a slice each
-/// per round, with the loop's I/O between rounds.
+/// per round, with the loop's I/O at least every `budget`.
 ///
 /// Why a ring and a timer: an event loop runs every task queued (including those queued
 /// while it runs tasks) before it reads any socket again, so a connection that re-queued
 /// its own next slice at once would be served to the end of its backlog before another
 /// connection's request is even read. One round per loop serves each waiting connection
-/// one slice, then schedules the next round a moment later, which lets the loop read and
-/// answer the others first. Only connections with a backlog (a peer pipelining more than
-/// a slice) pay that pause.
+/// one slice; rounds follow each other at once while they have taken less than `budget`
+/// since the loop last polled its sockets, then the next round is scheduled a moment
+/// later (`pause`), which lets the loop read and answer the others first. So a backlog
+/// costs the other connections of its loop at most about `budget` of waiting, and costs
+/// itself at most `pause` per `budget` of work.
 final class RPCTurnRing: Sendable {
     private struct State {
         var waiting = CircularBuffer<RPCServerConnectionHandler>()
         var roundScheduled = false
+        /// When the rounds since the loop last polled its sockets began.
+        var burstStart: NIODeadline?
     }
 
-    /// The pause between rounds: long enough that the loop polls its sockets first.
+    /// The longest run of rounds between two polls of the loop's sockets.
+    static let budget = TimeAmount.microseconds(200)
+    /// The pause after such a run: long enough that the loop polls its sockets first.
     static let pause = TimeAmount.microseconds(20)
 
     private let loop: any EventLoop
@@ -30,21 +36,27 @@ final class RPCTurnRing: Sendable {
     /// Puts `handler` at the back of the ring; it must not already be in it.
     func enqueue(_ handler: RPCServerConnectionHandler) {
         state.value.waiting.append(handler)
-        scheduleRound()
-    }
-
-    private func scheduleRound() {
         guard !state.value.roundScheduled else { return }
         state.value.roundScheduled = true
+        state.value.burstStart = nil
         loop.scheduleTask(in: Self.pause) { [self] in round() }
     }
 
     private func round() {
         state.value.roundScheduled = false
+        let start = state.value.burstStart ?? .now()
         for _ in 0..<state.value.waiting.count {
             let handler = state.value.waiting.removeFirst()
             if handler.takeTurn() { state.value.waiting.append(handler) }
         }
-        if !state.value.waiting.isEmpty { scheduleRound() }
+        guard !state.value.waiting.isEmpty, !state.value.roundScheduled else { return }
+        state.value.roundScheduled = true
+        if .now() - start < Self.budget {
+            state.value.burstStart = start
+            loop.execute { [self] in round() }
+        } else {
+            state.value.burstStart = nil
+            loop.scheduleTask(in: Self.pause) { [self] in round() }
+        }
     }
 }
