@@ -29,13 +29,13 @@ struct ConsumerPackageTests {
         let package = repositoryRoot().appendingPathComponent("examples/consumer").path
         // `make test` builds it first; then this is a no-op check that it is current.
         // Without manifest caching, files added to Skynet since the last build are seen.
-        let build = try swiftTool(["build", "--package-path", package, "--disable-build-manifest-caching"])
+        let build = try await offPool { try swiftTool(["build", "--package-path", package, "--disable-build-manifest-caching"]) }
         try #require(build.status == 0, "examples/consumer does not build:\n\(build.output.suffix(4000))")
-        let binPath = try swiftTool(["build", "--package-path", package, "--show-bin-path"]).output.trimmingCharacters(in: .whitespacesAndNewlines)
+        let binPath = try await offPool { try swiftTool(["build", "--package-path", package, "--show-bin-path"]) }.output.trimmingCharacters(in: .whitespacesAndNewlines)
 
         let dir = temporaryPath("consumer")
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        let daemon = try SkynetdProcess(dataDir: dir)
+        let daemon = try await offPool { try SkynetdProcess(dataDir: dir) }
         defer { daemon.stop() }
         let serviceArguments = ["-coordinators", daemon.address, "-l", "127.0.0.1:0", "-admin", "127.0.0.1:0"]
         let (first, line) = try SkynetdProcess.launch(binPath + "/EchoService", serviceArguments, stderrPath: dir + "-first.log", marker: "echo-service serving ")

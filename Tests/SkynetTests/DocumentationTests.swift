@@ -60,12 +60,12 @@ struct DocumentationTests {
     }
 
     @Test("the snippets run against a live skynetd and an echo service, and print what the articles say")
-    func snippetsRun() throws {
+    func snippetsRun() async throws {
         let dir = temporaryPath("snippets")
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        let daemon = try SkynetdProcess(dataDir: dir)
+        let daemon = try await offPool { try SkynetdProcess(dataDir: dir) }
         defer { daemon.stop() }
-        let echo = try EchoServiceProcess(coordinator: daemon.address, logDirectory: dir, label: "echo")
+        let echo = try await offPool { try EchoServiceProcess(coordinator: daemon.address, logDirectory: dir, label: "echo") }
         defer { echo.stop() }
         let environment = ["SKYNET_COORDINATORS": daemon.address]
         let expected: [(String, [String])] = [

@@ -178,7 +178,7 @@ struct HelpTests {
         #expect(down.err.split(separator: "\n").count == 1 && down.err.hasPrefix("sky: ") && down.err.contains("127.0.0.1:1"), "\(down.err)")
         let dir = temporaryPath("sky-failures")
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        let daemon = try SkynetdProcess(dataDir: dir)
+        let daemon = try await offPool { try SkynetdProcess(dataDir: dir) }
         defer { daemon.stop() }
         let missing = try runTool("sky", ["get", "/skynet/none", "-coordinators", daemon.address])
         #expect(missing.status == 1 && missing.err == "sky: /skynet/none: no such file\n", "\(missing.err)")

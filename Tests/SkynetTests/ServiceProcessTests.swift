@@ -13,9 +13,9 @@ struct ServiceProcessTests {
     func killedInstance() async throws {
         let dir = temporaryPath("svc-kill")
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        let daemon = try SkynetdProcess(dataDir: dir)
-        let a = try EchoServiceProcess(coordinator: daemon.address, logDirectory: dir, label: "a")
-        let b = try EchoServiceProcess(coordinator: daemon.address, logDirectory: dir, label: "b")
+        let daemon = try await offPool { try SkynetdProcess(dataDir: dir) }
+        let a = try await offPool { try EchoServiceProcess(coordinator: daemon.address, logDirectory: dir, label: "a") }
+        let b = try await offPool { try EchoServiceProcess(coordinator: daemon.address, logDirectory: dir, label: "b") }
         let client = makeClient(coordinatorPort: daemon.port, timeout: .seconds(30))
         let echo = client.service(name: "echo")
         try await warmUp(echo) { $0.availableInstances.count == 2 }
@@ -43,7 +43,7 @@ struct ServiceProcessTests {
     func killUnderLoad() async throws {
         let dir = temporaryPath("svc-load")
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        let daemon = try SkynetdProcess(dataDir: dir)
+        let daemon = try await offPool { try SkynetdProcess(dataDir: dir) }
         let instances = try (0..<3).map { try EchoServiceProcess(coordinator: daemon.address, logDirectory: dir, label: "\($0)") }
         let client = makeClient(coordinatorPort: daemon.port, timeout: .seconds(30))
         let echo = client.service(name: "echo")
@@ -80,9 +80,10 @@ struct ServiceProcessTests {
     func coordinatorOutage() async throws {
         let dir = temporaryPath("svc-outage")
         defer { try? FileManager.default.removeItem(atPath: dir); try? FileManager.default.removeItem(atPath: dir + "-fresh") }
-        var daemon = try SkynetdProcess(dataDir: dir)
+        var daemon = try await offPool { try SkynetdProcess(dataDir: dir) }
         let port = daemon.port
-        let service = try EchoServiceProcess(coordinator: daemon.address, logDirectory: dir, label: "svc")
+        let coordinator = daemon.address
+        let service = try await offPool { try EchoServiceProcess(coordinator: coordinator, logDirectory: dir, label: "svc") }
         let client = makeClient(coordinatorPort: port)
         let echo = client.service(name: "echo")
         try await warmUp(echo) { !$0.availableInstances.isEmpty }
@@ -93,7 +94,7 @@ struct ServiceProcessTests {
         }
         // A coordinator that lost everything: the service's session is unknown there, so the
         // service must notice and register again.
-        daemon = try SkynetdProcess(dataDir: dir + "-fresh", port: port)
+        daemon = try await offPool { try SkynetdProcess(dataDir: dir + "-fresh", port: port) }
         let observer = CoordinatorClient(configuration: .init(addresses: [daemon.address]), logger: quietLogger())
         let back = try await waitForInstances(Query(service: "echo"), observer) { $0.count == 1 }
         #expect(back.first?.serviceAddress == service.address)
@@ -110,8 +111,8 @@ extension ServiceProcessTests {
     func logLevelSignals() async throws {
         let dir = temporaryPath("svc-signals")
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        let daemon = try SkynetdProcess(dataDir: dir)
-        let service = try EchoServiceProcess(coordinator: daemon.address, logDirectory: dir, label: "svc")
+        let daemon = try await offPool { try SkynetdProcess(dataDir: dir) }
+        let service = try await offPool { try EchoServiceProcess(coordinator: daemon.address, logDirectory: dir, label: "svc") }
         let coordinator = CoordinatorClient(configuration: .init(addresses: [daemon.address]), logger: quietLogger())
         let info = try #require(try await Query(service: "echo").findInstances(coordinator).first)
         let adminPort = Int(info.adminAddress.split(separator: ":").last!)!

@@ -151,7 +151,7 @@ struct SkyWatchTests {
     func streams() async throws {
         let dir = temporaryPath("sky-watch")
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        let daemon = try SkynetdProcess(dataDir: dir)
+        let daemon = try await offPool { try SkynetdProcess(dataDir: dir) }
         let client = CoordinatorClient(configuration: .init(addresses: [daemon.address]), logger: quietLogger())
         let start = try await client.set("/w/start", "0")
         let process = Process()
@@ -163,11 +163,15 @@ struct SkyWatchTests {
         for i in 1...3 { try await client.set("/w/k\(i)", "v\(i)") }
         try await client.del("/w/k2")
         // Read until the fifth event line (start, three puts, one delete) has arrived.
-        var text = ""
-        for _ in 0..<1_000 where text.split(separator: "\n").count < 5 {
-            let chunk = out.fileHandleForReading.availableData
-            guard !chunk.isEmpty else { break }
-            text += String(decoding: chunk, as: UTF8.self)
+        let reader = out.fileHandleForReading
+        let text = try await offPool {
+            var text = ""
+            for _ in 0..<1_000 where text.split(separator: "\n").count < 5 {
+                let chunk = reader.availableData
+                guard !chunk.isEmpty else { break }
+                text += String(decoding: chunk, as: UTF8.self)
+            }
+            return text
         }
         kill(process.processIdentifier, SIGINT)
         process.waitUntilExit()

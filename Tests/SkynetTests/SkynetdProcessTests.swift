@@ -12,7 +12,7 @@ struct SkynetdProcessTests {
     func killNine() async throws {
         let dir = temporaryPath("skynetd-kill")
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        let daemon = try SkynetdProcess(dataDir: dir, extra: ["--snapshot-every", "300"])
+        let daemon = try await offPool { try SkynetdProcess(dataDir: dir, extra: ["--snapshot-every", "300"]) }
         let client = CoordinatorClient(configuration: .init(addresses: [daemon.address], callTimeout: .seconds(2)), logger: quietLogger())
         let acknowledged = Acknowledged(signalAt: 1_000)
         // 16 writers go on until the daemon dies under them; each records what was acknowledged.
@@ -36,7 +36,7 @@ struct SkynetdProcessTests {
         await client.close()
         let expected = acknowledged.writes
         #expect(expected.count >= 1_000)
-        let restarted = try SkynetdProcess(dataDir: dir)
+        let restarted = try await offPool { try SkynetdProcess(dataDir: dir) }
         let reader = CoordinatorClient(configuration: .init(addresses: [restarted.address]), logger: quietLogger())
         let files = try await reader.walk("/kill/**")
         let found = Dictionary(uniqueKeysWithValues: files.map { ($0.path.string, $0.value.text) })
@@ -52,7 +52,7 @@ struct SkynetdProcessTests {
     func watchAcrossRestart() async throws {
         let dir = temporaryPath("skynetd-watch")
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        var daemon = try SkynetdProcess(dataDir: dir)
+        var daemon = try await offPool { try SkynetdProcess(dataDir: dir) }
         let port = daemon.port
         let configuration = CoordinatorClientConfiguration(addresses: ["127.0.0.1:\(port)"], backoff: .milliseconds(20)...(.milliseconds(200)))
         let watcher = CoordinatorClient(configuration: configuration, logger: quietLogger())
@@ -62,7 +62,7 @@ struct SkynetdProcessTests {
         let collected = Task { try await collect(watch) { $0.contains { $0.path.string == "/r/100" } } }
         for i in 1...50 { try await writer.set("/r/\(i)", "\(i)") }
         #expect(daemon.stop(signal: SIGKILL) == SIGKILL)
-        daemon = try SkynetdProcess(dataDir: dir, port: port)
+        daemon = try await offPool { try SkynetdProcess(dataDir: dir, port: port) }
         for i in 51...100 {
             // The writer's first call after the restart may meet the dead connection; retry it.
             for attempt in 1...20 {
@@ -86,7 +86,7 @@ struct SkynetdProcessTests {
     func sessionExpiry() async throws {
         let dir = temporaryPath("skynetd-session")
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        let daemon = try SkynetdProcess(dataDir: dir)
+        let daemon = try await offPool { try SkynetdProcess(dataDir: dir) }
         let client = CoordinatorClient(configuration: .init(addresses: [daemon.address]), logger: quietLogger())
         // A raw connection opens the session and never sends a keepalive.
         let raw = try await RPCConnection.connect(host: "127.0.0.1", port: daemon.port)
@@ -119,9 +119,9 @@ struct SkynetdProcessTests {
         let dir = temporaryPath("skynetd-flags")
         defer { try? FileManager.default.removeItem(atPath: dir) }
         #expect(throws: SkynetdError.self) { try SkynetdProcess(dataDir: dir, extra: ["--listen", "nowhere"]) }
-        let daemon = try SkynetdProcess(dataDir: dir)
+        let daemon = try await offPool { try SkynetdProcess(dataDir: dir) }
         do {
-            _ = try SkynetdProcess(dataDir: dir)
+            _ = try await offPool { try SkynetdProcess(dataDir: dir) }
             Issue.record("a second skynetd started on a locked directory")
         } catch let error as SkynetdError {
             #expect(error.description.contains("in use by another process"), "\(error)")

@@ -56,3 +56,13 @@ func collect(
 extension Array where Element == UInt8 {
     var text: String { String(decoding: self, as: UTF8.self) }
 }
+
+/// Runs `body`, which blocks (starting a process and waiting for its first line, waiting
+/// for it to exit, reading a pipe), on a thread of its own. Tests run in parallel on a
+/// cooperative pool of one thread per core: a test blocking two of them for seconds would
+/// stall every other test's awaits meanwhile (and their coordinator calls would time out).
+func offPool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { continuation in
+        Thread { continuation.resume(with: Result { try body() }) }.start()
+    }
+}
