@@ -14,6 +14,11 @@ final class ManualClock: Sendable {
 struct CoordinatorNodeTests {
     private func p(_ s: String) -> TreePath { try! TreePath(s) }
 
+    /// A node on `dir` whose clock is `clock`.
+    private func openNode(_ dir: TemporaryDirectory, _ clock: ManualClock) throws -> CoordinatorNode {
+        try CoordinatorNode.open(configuration: .init(dataDirectory: dir.path), logger: StorageTests.logger, now: { clock.now })
+    }
+
     private func set(_ path: String, session: UInt64? = nil) -> CoordinatorCommand {
         .txn(compares: [], success: [.set(path: p(path), value: [1], ifRev: -1, session: session)], failure: [])
     }
@@ -23,8 +28,7 @@ struct CoordinatorNodeTests {
         let dir = TemporaryDirectory()
         defer { dir.remove() }
         let clock = ManualClock()
-        let node = try CoordinatorNode.open(
-            configuration: .init(dataDirectory: dir.path), logger: StorageTests.logger, now: { clock.now })
+        let node = try openNode(dir, clock)
         defer { node.stop() }
         guard case .sessionOpened(let session, _) = try await node.write(.openSession(ttlMilliseconds: 1_000)) else {
             Issue.record("no session")
@@ -58,8 +62,7 @@ struct CoordinatorNodeTests {
         let dir = TemporaryDirectory()
         defer { dir.remove() }
         let clock = ManualClock()
-        let node = try CoordinatorNode.open(
-            configuration: .init(dataDirectory: dir.path), logger: StorageTests.logger, now: { clock.now })
+        let node = try openNode(dir, clock)
         defer { node.stop() }
         let alarms = Mutex<[Duration]>([])
         node.setExpiryAlarm { deadline in alarms.withLock { $0.append(deadline) } }

@@ -20,6 +20,27 @@ struct SessionLeasesTests {
         #expect(leases.expired(now: .seconds(9)) == [1])
     }
 
+    @Test("the expiry timer: a check says when to fire next; a grant moves it up only when earlier; a refused expiry retries later, not at once")
+    func timer() {
+        var leases = SessionLeases()
+        let none = leases.nextCheck(now: .zero)
+        #expect(none == nil, "nothing queued, no timer")
+        leases.grant(1, ttl: .seconds(5), now: .zero)
+        let first = leases.earlierDeadline()
+        leases.grant(2, ttl: .seconds(7), now: .zero)
+        let later = leases.earlierDeadline()
+        leases.grant(3, ttl: .seconds(2), now: .zero)
+        let sooner = leases.earlierDeadline()
+        #expect(first == .seconds(5) && later == nil && sooner == .seconds(2))
+        #expect(leases.expired(now: .seconds(2)) == [3])
+        let afterCheck = leases.nextCheck(now: .seconds(2))
+        #expect(afterCheck == .seconds(5))
+        #expect(leases.expired(now: .seconds(5)) == [1])
+        leases.expiryFailed(1)   // the log refused it: due again now
+        let retry = leases.nextCheck(now: .seconds(5))
+        #expect(retry == .seconds(5) + SessionLeases.retryAfter)
+    }
+
     @Test("a failed expiry proposal is retried; revoke forgets the session")
     func retryAndRevoke() {
         var leases = SessionLeases()

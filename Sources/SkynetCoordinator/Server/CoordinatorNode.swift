@@ -29,10 +29,9 @@ public final class CoordinatorNode: Sendable {
         var byConnection: [UInt32: [UInt64: WatchID]] = [:]
         var nextOwner: UInt32 = 0
         var snapshotting = false
-        /// Told when the next session deadline comes earlier than the one it was last
-        /// given (`announcedExpiry`), so the shell keeps one timer armed for it.
+        /// Told when the next session deadline comes earlier than the time its timer is
+        /// armed for (`SessionLeases` decides), so the shell keeps one timer armed.
         var expiryAlarm: (@Sendable (Duration) -> Void)?
-        var announcedExpiry: Duration?
         var lastSnapshotIndex: UInt64
         var failure: String?
     }
@@ -259,8 +258,7 @@ public final class CoordinatorNode: Sendable {
     public func setExpiryAlarm(_ alarm: @escaping @Sendable (Duration) -> Void) {
         let next: Duration? = state.withLock { state in
             state.expiryAlarm = alarm
-            state.announcedExpiry = state.replica.leases.nextDeadline
-            return state.announcedExpiry
+            return state.replica.leases.nextCheck(now: now())
         }
         if let next { alarm(next) }
     }
@@ -286,10 +284,7 @@ public final class CoordinatorNode: Sendable {
                     state.replica.leases.expiryFailed(session)
                 }
             }
-            // An expiry the log refused is due again at once: look again shortly, not in a loop.
-            let next = state.replica.leases.nextDeadline.map { $0 > moment ? $0 : moment + .milliseconds(100) }
-            state.announcedExpiry = next
-            return next
+            return state.replica.leases.nextCheck(now: moment)
         }
     }
 
@@ -356,9 +351,7 @@ public final class CoordinatorNode: Sendable {
     /// A session opened with a deadline before the one the shell's timer is armed for:
     /// the call that re-arms it.
     private static func earlierExpiry(_ state: inout State) -> (() -> Void)? {
-        guard let alarm = state.expiryAlarm, let next = state.replica.leases.nextDeadline,
-              state.announcedExpiry.map({ next < $0 }) ?? true else { return nil }
-        state.announcedExpiry = next
+        guard let alarm = state.expiryAlarm, let next = state.replica.leases.earlierDeadline() else { return nil }
         return { alarm(next) }
     }
 

@@ -34,6 +34,12 @@ public struct SessionLeases: Sendable {
 
     private var leases: [UInt64: Lease] = [:]
     private var heap = Heap<Due>()
+    /// The time the shell's expiry timer was last told to fire at (nil: not armed).
+    private var announced: Duration?
+
+    /// How long after a check that found an expiry the log refused to look again, so a
+    /// failing log is not asked in a loop.
+    public static let retryAfter = Duration.milliseconds(100)
 
     /// Creates an empty table.
     public init() {}
@@ -109,4 +115,20 @@ public struct SessionLeases: Sendable {
 
     /// A time at or before the next expiry (nil when nothing is queued): when to look again.
     public var nextDeadline: Duration? { heap.min?.deadline }
+
+    /// When the shell's single expiry timer must fire after a check at `now` (nil: nothing
+    /// queued, no timer). A deadline already due (an expiry the log refused) is looked at
+    /// again `retryAfter` later. The answer is remembered as the armed time.
+    public mutating func nextCheck(now: Duration) -> Duration? {
+        announced = nextDeadline.map { $0 > now ? $0 : now + Self.retryAfter }
+        return announced
+    }
+
+    /// After grants: the next deadline when it comes before the armed time (the timer
+    /// must move up), else nil. The answer is remembered as the armed time.
+    public mutating func earlierDeadline() -> Duration? {
+        guard let next = nextDeadline, announced.map({ next < $0 }) ?? true else { return nil }
+        announced = next
+        return next
+    }
 }
