@@ -161,7 +161,7 @@ final class RPCServerConnectionHandler: ChannelDuplexHandler {
             context.close(promise: nil)
             return
         }
-        if state.mayDrain { scheduleDrain(context) }
+        if state.mayDrain { scheduleDrain() }
         if action == .read, state.readRequested() { context.read() }
         if reading {
             needsFlush = true
@@ -198,13 +198,13 @@ final class RPCServerConnectionHandler: ChannelDuplexHandler {
             needsFlush = false
             context.flush()
         }
-        if state.turnEnded() { scheduleDrain(context) }
+        if state.turnEnded() { scheduleDrain() }
         context.fireChannelReadComplete()
     }
 
     /// Joins the loop's ring: the next slice of waiting requests starts in a turn of its own,
     /// after the loop's other connections had theirs.
-    private func scheduleDrain(_ context: ChannelHandlerContext) {
+    private func scheduleDrain() {
         guard !drainScheduled else { return }
         drainScheduled = true
         ring.enqueue(self)

@@ -15,6 +15,16 @@ struct CoordinatorWatchTableTests {
     private let first = ObjectIdentifier(Connection.self)
     private let second = ObjectIdentifier(Recorder.self)
 
+    /// Adds a watch of `glob` and subscribes it on `first` at revision `current`; returns its id and wire id.
+    private func subscribedWatch(_ table: inout CoordinatorWatchTable<Recorder>, _ glob: String, current: Int64) throws -> (id: UInt64, wire: UInt64) {
+        let id = table.add(glob: glob, fromRev: 0, sink: Recorder(String(glob.dropFirst())))
+        let claimed = table.claim(id, on: first)
+        let wire = try #require(claimed).wire
+        let accepted = table.subscribed(id, wire: wire, on: first, current: current)
+        #expect(accepted)
+        return (id, wire)
+    }
+
     private func put(_ rev: Int64, _ path: String = "/k") -> TreeEvent {
         TreeEvent(rev: rev, path: try! TreePath(path), kind: .put, value: [1])
     }
@@ -75,15 +85,8 @@ struct CoordinatorWatchTableTests {
     @Test("progress goes only to idle consumers; a slow consumer's cancellation resubscribes it, any other ends the watch")
     func progressAndCancellations() throws {
         var table = CoordinatorWatchTable<Recorder>(maxBuffered: 4)
-        let a = table.add(glob: "/a", fromRev: 0, sink: Recorder("a"))
-        let b = table.add(glob: "/b", fromRev: 0, sink: Recorder("b"))
-        let claimed5 = table.claim(a, on: first)
-        let wa = try #require(claimed5).wire
-        let claimed6 = table.claim(b, on: first)
-        let wb = try #require(claimed6).wire
-        let acceptedA = table.subscribed(a, wire: wa, on: first, current: 3)
-        let acceptedB = table.subscribed(b, wire: wb, on: first, current: 3)
-        #expect(acceptedA && acceptedB)
+        let (a, wa) = try subscribedWatch(&table, "/a", current: 3)
+        let (b, wb) = try subscribedWatch(&table, "/b", current: 3)
         let delivered = table.events([put(4, "/a")], for: [wa])
         #expect(delivered.updates.count == 1)
         let progress = table.progress(6, for: [wa, wb])
@@ -103,12 +106,9 @@ struct CoordinatorWatchTableTests {
     @Test("a dropped watch is unwatched only where it lives; a subscription answered after the drop is undone; close ends every watch")
     func dropAndClose() throws {
         var table = CoordinatorWatchTable<Recorder>(maxBuffered: 4)
-        let c = table.add(glob: "/c", fromRev: 0, sink: Recorder("c"))
-        let claimed7 = table.claim(c, on: first)
-        let wc = try #require(claimed7).wire
-        let acceptedC = table.subscribed(c, wire: wc, on: first, current: 6)
+        let c = try subscribedWatch(&table, "/c", current: 6).id
         let elsewhere = table.drop(c, live: second)
-        #expect(acceptedC && elsewhere == nil, "subscribed on another connection: nothing to unwatch")
+        #expect(elsewhere == nil, "subscribed on another connection: nothing to unwatch")
         let d = table.add(glob: "/d", fromRev: 0, sink: Recorder("d"))
         let claimed8 = table.claim(d, on: first)
         let wd = try #require(claimed8).wire
@@ -116,12 +116,9 @@ struct CoordinatorWatchTableTests {
         #expect(droppedWhileSubscribing == nil, "its subscription is not live yet")
         let late = table.subscribed(d, wire: wd, on: first, current: 6)
         #expect(!late, "answered after it was dropped: the shell undoes it")
-        let e = table.add(glob: "/e", fromRev: 0, sink: Recorder("e"))
-        let claimedE = table.claim(e, on: first)
-        let we = try #require(claimedE).wire
-        let acceptedE = table.subscribed(e, wire: we, on: first, current: 6)
+        let (e, we) = try subscribedWatch(&table, "/e", current: 6)
         let dropped = table.drop(e, live: first)
-        #expect(acceptedE && dropped == we, "live on the current connection: unwatch it there")
+        #expect(dropped == we, "live on the current connection: unwatch it there")
         _ = table.add(glob: "/e", fromRev: 0, sink: Recorder("e"))
         let sinks = table.removeAll()
         #expect(sinks.map(\.name) == ["e"] && table.isEmpty)

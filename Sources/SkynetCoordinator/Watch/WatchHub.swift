@@ -155,19 +155,23 @@ public struct WatchHub: Sendable {
         for event in events { index.collect(event.path, into: &candidates) }
         candidatesLastCommit = candidates.count
         var actions: [WatchAction] = []
-        for id in candidates.compactMap({ slots[Int($0)]?.id }).sorted() {
-            guard let slot = slot(of: id), let watcher = slots[slot], !watcher.isBehind, rev >= watcher.from else { continue }
+        // In watch-id order (the order they were started), so the actions are deterministic.
+        let found = candidates.compactMap { slot in slots[Int(slot)].map { (slot: Int(slot), watcher: $0) } }
+        for (slot, watcher) in found.sorted(by: { $0.watcher.id < $1.watcher.id }) {
+            guard !watcher.isBehind, rev >= watcher.from else { continue }
             let matching = events.filter { watcher.glob.matches($0.path) }
             guard !matching.isEmpty else { continue }
             let bytes = matching.reduce(0) { $0 + Self.size(of: $1) }
             if Int(watcher.pendingBytes) + bytes <= limits.maxPendingBytes || watcher.pendingBytes == 0 {
-                slots[slot]!.pendingBytes += UInt32(clamping: bytes)
-                slots[slot]!.deliveredSinceTick = true
-                actions.append(.deliver(id, matching))
+                slots.update(slot) { watcher in
+                    watcher!.pendingBytes += UInt32(clamping: bytes)
+                    watcher!.deliveredSinceTick = true
+                }
+                actions.append(.deliver(watcher.id, matching))
             } else {
                 // Over its budget: it stays at `rev` and catches up from history once it drains.
-                slots[slot]!.behindAt = rev
-                behind.insert(id)
+                slots.update(slot) { $0!.behindAt = rev }
+                behind.insert(watcher.id)
             }
         }
         return actions + cancelWatchersBehindHistory()
@@ -176,18 +180,22 @@ public struct WatchHub: Sendable {
     /// The shell sent `bytes` of a watcher's deliveries; it may receive more now.
     public mutating func onSent(_ id: WatchID, bytes: Int) -> [WatchAction] {
         guard let slot = slot(of: id) else { return [] }
-        slots[slot]!.pendingBytes = UInt32(max(0, Int(slots[slot]!.pendingBytes) - bytes))
+        slots.update(slot) { $0!.pendingBytes = UInt32(max(0, Int($0!.pendingBytes) - bytes)) }
         return pump(id)
     }
 
     /// Progress for every caught-up watcher that received nothing since the last tick.
     public mutating func onProgressTick() -> [WatchAction] {
         var actions: [WatchAction] = []
-        for slot in slots.indices where slots[slot] != nil {
-            if !slots[slot]!.deliveredSinceTick, !slots[slot]!.isBehind {
-                actions.append(.progress(slots[slot]!.id, revision: revision))
+        let revision = self.revision
+        for slot in slots.indices {
+            slots.update(slot) { watcher in
+                guard watcher != nil else { return }
+                if !watcher!.deliveredSinceTick, !watcher!.isBehind {
+                    actions.append(.progress(watcher!.id, revision: revision))
+                }
+                watcher!.deliveredSinceTick = false
             }
-            slots[slot]!.deliveredSinceTick = false
         }
         return actions
     }

@@ -17,6 +17,12 @@ struct WatcherSlots: Sendable {
         set { chunks[slot >> Self.shift][slot & (Self.chunkSize - 1)] = newValue }
     }
 
+    /// Runs `body` on the watcher in `slot` in place (the subscript's setter copies it out
+    /// and back).
+    mutating func update<R>(_ slot: Int, _ body: (inout WatchHub.Watcher?) -> R) -> R {
+        body(&chunks[slot >> Self.shift][slot & (Self.chunkSize - 1)])
+    }
+
     /// Adds a slot holding `watcher` at index `count`.
     mutating func append(_ watcher: WatchHub.Watcher) {
         if count & (Self.chunkSize - 1) == 0 {
