@@ -13,15 +13,17 @@ struct AbuseBenchmark: AsyncParsableCommand {
         commandName: "abuse",
         abstract: "A well-behaved client's get and put p99 under glob bombs, idle connections, slow readers, bad frames and floods; watchers and sessions at scale.",
         discussion: """
-            Starts its own skynetd (release, fresh data directory, 127.0.0.1). Each abuse phase runs for
-            --seconds while the well-behaved client measures; every loop ends by itself.
+            Starts its own skynetd (release, fresh data directory, 127.0.0.1). For each kind of abuse, and
+            for all at once, --rounds times: an unloaded window of --seconds, then an abused one
+            (workers get a second's head start). Every loop ends by itself.
 
             Examples:
               sky-bench abuse
               sky-bench abuse --seconds 2 --watchers 20000 --sessions 20000
             """)
 
-    @Option(help: "Seconds each phase runs.") var seconds = 3.0
+    @Option(help: "Seconds each measured window runs.") var seconds = 2.0
+    @Option(help: "Rounds of (unloaded window, abused window) per kind of abuse.") var rounds = 3
     @Option(help: "Idle connections in the idle phase.") var idleConnections = 10_000
     @Option(help: "Connections per misbehaving kind (glob bombs, slow readers, bad frames, floods).") var abusers = 8
     @Option(help: "Watchers on distinct prefixes in the scale phase.") var watchers = 100_000
@@ -61,7 +63,13 @@ struct AbuseBenchmark: AsyncParsableCommand {
         print(JSONReport.render(report))
     }
 
-    /// The well-behaved client unloaded, then under each kind of abuse and all at once.
+    /// The well-behaved client under each kind of abuse and all at once, each abused window
+    /// paired with an unloaded window just before it.
+    ///
+    /// This machine's speed drifts (other tenants, frequency), and one 3-second window's p99
+    /// moved by 3× between runs with nothing else changed. Pairing each abused window with
+    /// an unloaded one right before it, over `rounds` rounds, compares like with like; each
+    /// figure is the p99 of the pooled samples of its windows.
     private func abusePart(_ daemon: DaemonProcess) async throws -> Fields {
         let port = daemon.port
         let probe = try await RPCConnection.connect(host: "127.0.0.1", port: port)
@@ -70,29 +78,45 @@ struct AbuseBenchmark: AsyncParsableCommand {
         _ = try await probe.call("set", [.string("/" + Array(repeating: "a", count: 200).joined(separator: "/")), .binary([1]), .int(-1)])
         let rss = RSSMax(daemon)
         var report: [(String, Any)] = []
-        note("unloaded")
-        // A second of the same calls first, so the first phase measured does not also pay
+        note("warm-up")
+        // A second of the same calls first, so the first window measured does not also pay
         // for the daemon's and the client's warm-up (first allocations, page faults).
         _ = try await wellBehaved(probe, rss, for: 1)
-        let unloaded = try await wellBehaved(probe, rss)
-        report += [("unloaded_get_p99_ms", unloaded.get), ("unloaded_put_p99_ms", unloaded.put)]
 
         // Each kind of abuse runs in processes of its own (`sky-bench abuse-worker`), so the
         // well-behaved client's own process is not the one starved.
         let kinds = ["glob-bombs", "idle", "slow-readers", "bad-frames", "floods"]
         var worstRatio = 0.0
         var answeredThroughout = true
+        var unloadedAll = Samples()
+        var kindReport: [(String, Any)] = []
         for name in kinds + ["all-together"] {
-            note(name)
-            let figures = try await underAbuse(probe, rss, kinds: name == "all-together" ? kinds : [name], port: port)
+            note("\(name) (\(rounds) rounds)")
+            var unloaded = Samples(), abused = Samples()
+            for round in 1...rounds {
+                let calm = try await wellBehaved(probe, rss)
+                let rough = try await underAbuse(probe, rss, kinds: name == "all-together" ? kinds : [name], port: port)
+                note(String(format: "  round %d: get p99 %.2f → %.2f ms, put p99 %.2f → %.2f ms", round, calm.getP99, rough.getP99, calm.putP99, rough.putP99))
+                unloaded.append(calm)
+                abused.append(rough)
+            }
+            unloadedAll.append(unloaded)
             let key = name.replacingOccurrences(of: "-", with: "_")
-            report += [("\(key)_get_p99_ms", figures.get), ("\(key)_put_p99_ms", figures.put)]
-            worstRatio = max(worstRatio, figures.get / max(unloaded.get, 0.05), figures.put / max(unloaded.put, 0.05))
-            answeredThroughout = answeredThroughout && figures.answered
+            let ratio = max(abused.getP99 / max(unloaded.getP99, 0.05), abused.putP99 / max(unloaded.putP99, 0.05))
+            kindReport += [
+                ("\(key)_get_p99_ms", rounded(abused.getP99, 2)), ("\(key)_put_p99_ms", rounded(abused.putP99, 2)),
+                ("\(key)_unloaded_get_p99_ms", rounded(unloaded.getP99, 2)), ("\(key)_unloaded_put_p99_ms", rounded(unloaded.putP99, 2)),
+                ("\(key)_p99_ratio", rounded(ratio, 2)),
+            ]
+            worstRatio = max(worstRatio, ratio)
+            answeredThroughout = answeredThroughout && unloaded.answered && abused.answered
         }
         await probe.close()
         let rssBound = 1024.0
+        report += [("unloaded_get_p99_ms", rounded(unloadedAll.getP99, 2)), ("unloaded_put_p99_ms", rounded(unloadedAll.putP99, 2))]
+        report += kindReport
         report += [
+            ("rounds", rounds), ("seconds_per_window", seconds),
             ("worst_p99_ratio", rounded(worstRatio, 2)), ("answered_throughout", answeredThroughout),
             ("max_rss_mb", rounded(rss.maxMiB, 0)), ("rss_bound_mb", Int(rssBound)),
         ]
@@ -101,30 +125,44 @@ struct AbuseBenchmark: AsyncParsableCommand {
 
     // MARK: The well-behaved client
 
-    struct Figures { var get: Double; var put: Double; var answered: Bool }
+    /// The well-behaved client's latencies over one or more windows.
+    struct Samples {
+        var gets = LatencySamples(capacity: 50_000), puts = LatencySamples(capacity: 50_000)
+        /// Whether every call was answered (within its 5 s timeout).
+        var answered = true
 
-    /// Serial gets and puts for `duration` (default `seconds`); p99 of each in ms, and whether every call was answered.
-    private func wellBehaved(_ probe: RPCConnection, _ rss: RSSMax, for duration: Double? = nil) async throws -> Figures {
+        mutating func append(_ other: Samples) {
+            gets.append(other.gets)
+            puts.append(other.puts)
+            answered = answered && other.answered
+        }
+
+        var getP99: Double { gets.percentileMicroseconds(0.99) / 1000 }
+        var putP99: Double { puts.percentileMicroseconds(0.99) / 1000 }
+    }
+
+    /// Serial gets and puts for `duration` (default `seconds`).
+    private func wellBehaved(_ probe: RPCConnection, _ rss: RSSMax, for duration: Double? = nil) async throws -> Samples {
         let clock = ContinuousClock()
         let end = clock.now + .milliseconds(Int((duration ?? seconds) * 1000))
-        var gets = LatencySamples(capacity: 50_000), puts = LatencySamples(capacity: 50_000)
-        var answered = true, i = 0
+        var samples = Samples()
+        var i = 0
         while clock.now < end {
             var start = clock.now
-            do { _ = try await probe.call("get", ["/abuse/probe"], timeout: .seconds(5)) } catch { answered = false }
-            gets.record(clock.now - start)
+            do { _ = try await probe.call("get", ["/abuse/probe"], timeout: .seconds(5)) } catch { samples.answered = false }
+            samples.gets.record(clock.now - start)
             start = clock.now
-            do { _ = try await probe.call("set", [.string("/abuse/p/\(i % 1000)"), .binary([1, 2, 3]), .int(-1)], timeout: .seconds(5)) } catch { answered = false }
-            puts.record(clock.now - start)
+            do { _ = try await probe.call("set", [.string("/abuse/p/\(i % 1000)"), .binary([1, 2, 3]), .int(-1)], timeout: .seconds(5)) } catch { samples.answered = false }
+            samples.puts.record(clock.now - start)
             i += 1
             if i % 64 == 0 { rss.sample() }
         }
-        return Figures(get: rounded(gets.percentileMicroseconds(0.99) / 1000, 2), put: rounded(puts.percentileMicroseconds(0.99) / 1000, 2), answered: answered)
+        return samples
     }
 
     /// Runs abuse workers of `kinds` until the end of the phase while the well-behaved
     /// client measures.
-    private func underAbuse(_ probe: RPCConnection, _ rss: RSSMax, kinds: [String], port: Int) async throws -> Figures {
+    private func underAbuse(_ probe: RPCConnection, _ rss: RSSMax, kinds: [String], port: Int) async throws -> Samples {
         // The workers get a second's head start (connecting, filling buffers) and end with the phase.
         let workers = try kinds.map { kind -> Process in
             let process = Process()
@@ -140,9 +178,9 @@ struct AbuseBenchmark: AsyncParsableCommand {
             return process
         }
         try await Task.sleep(for: .seconds(1))   // the head start itself
-        let figures = try await wellBehaved(probe, rss)
+        let samples = try await wellBehaved(probe, rss)
         for worker in workers { worker.waitUntilExit() }
-        return figures
+        return samples
     }
 
     // MARK: Scale
