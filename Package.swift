@@ -9,8 +9,10 @@ let package = Package(
         .library(name: "SkynetRPC", targets: ["SkynetRPC"]),
         .library(name: "SkynetCoordinator", targets: ["SkynetCoordinator"]),
         .library(name: "Skynet", targets: ["Skynet"]),
+        .library(name: "SkynetTimer", targets: ["SkynetTimer"]),
         .executable(name: "skynetd", targets: ["skynetd"]),
         .executable(name: "sky", targets: ["sky"]),
+        .executable(name: "skynet-timer", targets: ["skynet-timer"]),
         .executable(name: "sky-bench", targets: ["sky-bench"]),
         .executable(name: "echo-service", targets: ["echo-service"]),
         .executable(name: "echo-client", targets: ["echo-client"]),
@@ -22,6 +24,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-collections", from: "1.6.0"),
+        // The timer service: its HTTP API (Hummingbird 2) and its HTTP callbacks (async-http-client).
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
         // `make docs`: DocC for the public modules (a plugin; nothing of it is linked).
         .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.5.0"),
     ],
@@ -72,6 +77,32 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
+        // The timer service (`skynet.timer`): a Skynet service like any other, with a
+        // Skyring-compatible HTTP API; skynetd runs one in-process, skynet-timer standalone.
+        .target(
+            name: "SkynetTimer",
+            dependencies: [
+                "Skynet",
+                "SkynetRPC",
+                "MessagePack",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        .executableTarget(
+            name: "skynet-timer",
+            dependencies: [
+                "SkynetCLI",
+                "SkynetTimer",
+                "Skynet",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
         // What every executable shares: Go-style flags, help and exit codes, error sentences,
         // the build's version and git commit. Not a product.
         .target(
@@ -101,6 +132,8 @@ let package = Package(
             dependencies: [
                 "SkynetCLI",
                 "SkynetCoordinator",
+                "SkynetTimer",
+                "Skynet",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -163,6 +196,10 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
+        ),
+        .testTarget(
+            name: "SkynetTimerTests",
+            dependencies: ["SkynetTimer", "Skynet", "SkynetTestSupport"]
         ),
         .testTarget(
             name: "SkynetRPCTests",

@@ -2,8 +2,10 @@ import ArgumentParser
 import Foundation
 import Logging
 import ServiceLifecycle
+import Skynet
 import SkynetCLI
 import SkynetCoordinator
+import SkynetTimer
 
 /// `skynetd`: the Skynet coordinator daemon.
 struct Skynetd: AsyncParsableCommand {
@@ -14,13 +16,16 @@ struct Skynetd: AsyncParsableCommand {
         discussion: """
             `skynetd --dev` runs the embedded default: one node on 127.0.0.1:8046 with its data in ./.skynet.
             Otherwise name the data directory with --data-dir (or SKYNET_DATA_DIR).
-            Once it serves, skynetd prints one line to standard output: `skynetd listening on HOST:PORT`.
+            Once it serves, skynetd prints one line to standard output: `skynetd listening on HOST:PORT`; then,
+            once its timer service (skynet.timer, on by default) is registered and its HTTP API listens, a second:
+            `skynetd timer serving HOST:PORT, http HOST:PORT`.
             SIGINT and SIGTERM stop it gracefully: in-flight calls finish, the log is closed.
             Flags may be written Go-style: -dev, -listen=127.0.0.1:8046 and --listen 127.0.0.1:8046 are alike.
             Exit status: 0 stopped cleanly, 1 could not start, 2 usage error.
 
             Examples:
               skynetd --dev
+              skynetd --dev --http 127.0.0.1:8080
               skynetd --name n1 --listen 0.0.0.0:8046 --data-dir /var/lib/skynet
               SKYNET_DATA_DIR=/var/lib/skynet skynetd --log-level notice
             """,
@@ -38,6 +43,12 @@ struct Skynetd: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Directory for the write-ahead log and snapshots (default with --dev: ./.skynet; else $SKYNET_DATA_DIR).", valueName: "path"))
     var dataDir: String?
 
+    @Option(help: ArgumentHelp("Where the HTTP API (timers) listens, HOST:PORT; port 0 picks a free one.", valueName: "host:port"))
+    var http = "127.0.0.1:8048"
+
+    @Flag(help: "Do not run the timer service (skynet.timer) in-process.")
+    var noTimer = false
+
     @Option(help: "Take a snapshot (and drop the log before it) every N log entries.")
     var snapshotEvery: UInt64 = 10_000
 
@@ -46,6 +57,7 @@ struct Skynetd: AsyncParsableCommand {
 
     func validate() throws {
         _ = try ListenAddress(listen)
+        do { _ = try TimerHTTPAddress(http) } catch { throw ValidationError("--\(error)") }
         guard Logger.Level(rawValue: logLevel) != nil else {
             throw ValidationError("--log-level must be one of trace, debug, info, notice, warning, error, critical; found \"\(logLevel)\"")
         }
@@ -83,7 +95,24 @@ struct Skynetd: AsyncParsableCommand {
             throw StartFailure("cannot listen on \(listen): \(ErrorText.sentence(error))")
         }
         FileHandle.standardOutput.write(Data("skynetd listening on \(bound)\n".utf8))
-        let group = ServiceGroup(services: [server], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+        var services: [any ServiceLifecycle.Service] = [server]
+        if !noTimer {
+            // The timer service is an ordinary Skynet service that happens to live in this
+            // process: it reaches the coordinator over loopback like any other.
+            let address = try TimerHTTPAddress(http)
+            let config: ServiceConfig
+            do {
+                config = try ServiceConfig(name: TimerServer.serviceName, coordinators: [bound], logger: Logger(label: "skynet.timer"))
+            } catch {
+                throw StartFailure("cannot configure the timer service: \(error)")
+            }
+            services.append(TimerServer(config: config, httpAddress: (address.host, address.port), logger: Logger(label: "skynet.timer")) { rpc, httpPort in
+                FileHandle.standardOutput.write(Data("skynetd timer serving \(rpc), http \(address.host):\(httpPort ?? address.port)\n".utf8))
+            })
+        }
+        // Services start in order and stop in reverse: the timer service lets go of its
+        // shards while the coordinator still serves.
+        let group = ServiceGroup(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
         try await group.run()
     }
 }

@@ -6,6 +6,8 @@ final class SkynetdProcess: TestChildProcess, @unchecked Sendable {
     let port: Int
     let dataDir: String
     let stderrPath: String
+    /// The timer service's HTTP port, when started with `timer: true`.
+    let httpPort: Int?
 
     /// A binary built beside the tests (`.build/<triple>/debug/NAME`).
     static func builtBinary(_ name: String) -> String {
@@ -20,6 +22,12 @@ final class SkynetdProcess: TestChildProcess, @unchecked Sendable {
     /// its log). Later output is drained into `stderrPath + ".out"`, so a chatty child never
     /// blocks on a full pipe.
     static func launch(_ binary: String, _ arguments: [String], stderrPath: String, marker: String = "") throws -> (Process, String) {
+        let (process, line, _) = try launchSeeing(binary, arguments, stderrPath: stderrPath, marker: marker)
+        return (process, line)
+    }
+
+    /// `launch`, also returning every stdout line read up to the marker's.
+    static func launchSeeing(_ binary: String, _ arguments: [String], stderrPath: String, marker: String = "") throws -> (Process, String, [String]) {
         guard FileManager.default.isExecutableFile(atPath: binary) else {
             throw SkynetdError("\(binary) is not built; run `swift build` first")
         }
@@ -51,7 +59,7 @@ final class SkynetdProcess: TestChildProcess, @unchecked Sendable {
             pending += chunk
         }
         drain(handle, into: stderrPath + ".out", after: pending)
-        return (process, seen.last!)
+        return (process, seen.last!, seen)
     }
 
     /// Copies what `handle` still produces into `path` until EOF, on a thread of its own.
@@ -67,17 +75,25 @@ final class SkynetdProcess: TestChildProcess, @unchecked Sendable {
     }
 
     /// Starts skynetd on `port` (0 = a free one) with `dataDir`, and waits until it serves.
-    init(dataDir: String, port: Int = 0, extra: [String] = []) throws {
+    /// With `timer`, its timer service runs too (HTTP API on a free port), and it waits
+    /// until that serves as well; without, skynetd runs with `--no-timer`.
+    init(dataDir: String, port: Int = 0, timer: Bool = false, extra: [String] = []) throws {
         self.dataDir = dataDir
         stderrPath = dataDir + ".stderr.log"
-        let (process, text) = try Self.launch(
-            Self.builtBinary("skynetd"), ["--listen", "127.0.0.1:\(port)", "--data-dir", dataDir, "--log-level", "info"] + extra,
-            stderrPath: stderrPath, marker: "listening on")
-        guard let colon = text.lastIndex(of: ":"), let bound = Int(text[text.index(after: colon)...]) else {
+        let timerFlags = timer ? ["--http", "127.0.0.1:0"] : ["--no-timer"]
+        let (process, text, lines) = try Self.launchSeeing(
+            Self.builtBinary("skynetd"), ["--listen", "127.0.0.1:\(port)", "--data-dir", dataDir, "--log-level", "info"] + timerFlags + extra,
+            stderrPath: stderrPath, marker: timer ? "timer serving" : "listening on")
+        func lastPort(_ line: String?) -> Int? {
+            guard let line, let colon = line.lastIndex(of: ":") else { return nil }
+            return Int(line[line.index(after: colon)...])
+        }
+        guard let bound = lastPort(lines.first { $0.contains("listening on") }) else {
             kill(process.processIdentifier, SIGKILL)
             throw SkynetdError("unexpected first line from skynetd: \(text)")
         }
         self.port = bound
+        httpPort = timer ? lastPort(text) : nil
         super.init(process: process)
     }
 

@@ -97,7 +97,7 @@ public final class ServiceClient: Sendable {
 
     private var now: Duration { ContinuousClock.now - origin }
 
-    func sendRaw(_ method: String, _ params: [MessagePackValue], key: String?, timeout: Duration?, idempotent: Bool, retries: Bool) async throws -> MessagePackValue {
+    package func sendRaw(_ method: String, _ params: [MessagePackValue], key: String?, timeout: Duration?, idempotent: Bool, retries: Bool) async throws -> MessagePackValue {
         var attempts = CallAttempts(now: now, timeout: timeout ?? config.timeout, idempotent: idempotent, retries: retries)
         while true {
             let (address, connection) = try await acquire(key: key, excluding: attempts.tried, deadline: attempts.deadline, deposit: attempts.isFirst)

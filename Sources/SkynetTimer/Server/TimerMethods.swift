@@ -1,0 +1,70 @@
+import Foundation
+import MessagePack
+import SkynetRPC
+
+/// The RPC face of `skynet.timer`: `create`, `update`, `cancel`, `get` and `list`, with the
+/// fields of the HTTP API as MessagePack maps. A trailing `true` marks a call forwarded by
+/// another instance (it is never forwarded again).
+enum TimerMethods {
+    /// Most timers one `list` page holds.
+    static let maxPage = 1_000
+
+    static func register(on router: inout RPCRouter, node: TimerNode) {
+        router.registerRaw("create") { params, _ in
+            let spec = try spec(params.first)
+            let id = try params.count > 1 && !params[1].isNil ? uuid(params[1]) : nil
+            return try await node.create(spec, id: id, forwarded: forwarded(params, at: 2)).wireValue()
+        }
+        router.registerRaw("update") { params, _ in
+            let id = try uuid(params.first)
+            return try await node.update(id, try spec(params.count > 1 ? params[1] : nil), forwarded: forwarded(params, at: 2)).wireValue()
+        }
+        router.registerRaw("cancel") { params, _ in
+            try await node.cancel(try uuid(params.first), forwarded: forwarded(params, at: 1))
+            return .bool(true)
+        }
+        router.registerRaw("get") { params, _ in
+            try await node.get(try uuid(params.first), forwarded: forwarded(params, at: 1)).wireValue()
+        }
+        router.registerRaw("list") { params, _ in
+            let options = params.first?.mapValue ?? []
+            func option(_ name: String) -> MessagePackValue? { options.first { $0.key.stringValue == name }?.value }
+            var state: TimerState?
+            if let text = option("state")?.stringValue {
+                guard let parsed = TimerState(rawValue: text) else {
+                    throw RPCError(.badRequest, "state: must be one of \(TimerState.allCases.map(\.rawValue).joined(separator: ", "))")
+                }
+                state = parsed
+            }
+            let limit = Int(option("limit")?.int64Value ?? 100)
+            guard (1...maxPage).contains(limit) else { throw RPCError(.badRequest, "limit: must be between 1 and \(maxPage)") }
+            let timers = try await node.list(state: state, after: option("after")?.stringValue, limit: limit)
+            var answer: [(key: MessagePackValue, value: MessagePackValue)] = [("timers", .array(timers.map { $0.wireValue() }))]
+            if timers.count == limit, let last = timers.last { answer.append(("next", .string(last.idText))) }
+            return .map(answer)
+        }
+    }
+
+    /// A spec as a map, for forwarding.
+    static func wire(_ spec: TimerSpec) -> MessagePackValue {
+        TimerRecord(id: UUID(), due: 0, spec: spec).wireValue()
+    }
+
+    private static func spec(_ value: MessagePackValue?) throws -> TimerSpec {
+        do {
+            return try TimerSpecParser.parse(value ?? .nil)
+        } catch {
+            throw RPCError(.badRequest, error.reason)
+        }
+    }
+
+    private static func uuid(_ value: MessagePackValue?) throws -> UUID {
+        guard let text = value?.stringValue else { throw RPCError(.badRequest, "id: must be a timer id (a UUID string)") }
+        guard let id = UUID(uuidString: text) else { throw RPCError(.notFound, "no timer \(text) (not a timer id)") }
+        return id
+    }
+
+    private static func forwarded(_ params: [MessagePackValue], at index: Int) -> Bool {
+        params.count > index && params[index] == .bool(true)
+    }
+}

@@ -1,0 +1,76 @@
+import Hummingbird
+import Logging
+import NIOCore
+import ServiceLifecycle
+import Skynet
+import SkynetRPC
+
+/// The timer service, `skynet.timer`: durable, sharded timers whose callbacks are delivered
+/// at least once, over MessagePack-RPC and a Skyring-compatible HTTP API.
+///
+/// An ordinary Skynet service (it registers, shows in `sky topology`, is found through
+/// `Query`). Run any number of instances: they split the timers' shards between them
+/// through the service's hash ring, and when one dies its shards move to the others, which
+/// fire what it left. Run it in a `ServiceGroup` (`skynetd` and `skynet-timer` do): it
+/// serves until graceful shutdown, then lets go of its shards and stops.
+public final class TimerServer: ServiceLifecycle.Service, Sendable {
+    /// The name every instance registers under.
+    public static let serviceName = "skynet.timer"
+
+    /// Where the HTTP API listens: host and port (0 picks a free one); `nil` for none.
+    public let httpAddress: (host: String, port: Int)?
+    /// The Skynet service this timer instance is.
+    public let service: Skynet.Service
+    private let node: TimerNode
+    private let logger: Logger
+    private let onServing: @Sendable (_ rpcAddress: String, _ httpPort: Int?) async -> Void
+
+    /// Creates a timer instance. `config.name` is replaced by `skynet.timer`. `onServing`
+    /// runs once the instance is registered and its HTTP API (if any) listens, with the RPC
+    /// address and the HTTP port.
+    public init(
+        config: ServiceConfig, httpAddress: (host: String, port: Int)?, logger: Logger = Logger(label: "skynet.timer"),
+        onServing: @escaping @Sendable (_ rpcAddress: String, _ httpPort: Int?) async -> Void = { _, _ in }
+    ) {
+        var config = config
+        config.name = Self.serviceName
+        self.httpAddress = httpAddress
+        self.logger = logger
+        self.onServing = onServing
+        var clientConfig = ClientConfig()
+        clientConfig.coordinators = config.coordinators
+        clientConfig.region = config.region
+        clientConfig.host = config.host
+        node = TimerNode(client: Client(config: clientConfig, logger: logger), logger: logger)
+        service = Skynet.Service(config: config, delegate: node)
+        node.service.withLock { $0 = service }
+    }
+
+    /// Binds and registers (the coordinator must answer: it throws `Unavailable` otherwise),
+    /// then serves until graceful shutdown (or cancellation).
+    public func run() async throws {
+        let info = try await service.bind()
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await self.service.run() }
+            group.addTask { await self.node.reconcileLoop() }
+            group.addTask { await self.node.watchOwners() }
+            group.addTask { await self.node.fireLoop() }
+            let onServing = self.onServing
+            if let httpAddress {
+                let app = Application(
+                    router: TimerHTTPAPI.router(node: node),
+                    configuration: .init(address: .hostname(httpAddress.host, port: httpAddress.port), serverName: "skynet-timer"),
+                    onServerRunning: { channel in await onServing(info.serviceAddress, channel.localAddress?.port ?? httpAddress.port) },
+                    logger: logger)
+                group.addTask { try await app.run() }
+            } else {
+                await onServing(info.serviceAddress, nil)
+            }
+            // The Skynet service ends on graceful shutdown (or an admin `stop`); the rest follow.
+            try await group.next()
+            group.cancelAll()
+            await node.shutdown()
+            await node.client.close()
+        }
+    }
+}
