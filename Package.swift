@@ -199,7 +199,11 @@ let package = Package(
         ),
         .testTarget(
             name: "SkynetTimerTests",
-            dependencies: ["SkynetTimer", "Skynet", "SkynetTestSupport"]
+            dependencies: [
+                "SkynetTimer", "Skynet", "SkynetRPC", "MessagePack", "SkynetTestSupport",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            ]
         ),
         .testTarget(
             name: "SkynetRPCTests",

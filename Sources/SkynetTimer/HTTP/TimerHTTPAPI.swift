@@ -124,7 +124,7 @@ enum TimerHTTPAPI {
 
     private static func json(_ status: HTTPResponse.Status, _ value: MessagePackValue, headers: HTTPFields = [:]) throws -> Response {
         let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         var headers = headers
         headers[.contentType] = "application/json"
         return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: try encoder.encode(value))))
