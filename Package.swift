@@ -188,6 +188,9 @@ let package = Package(
             name: "SkynetTests",
             dependencies: [
                 "Skynet",
+                "SkynetTimer",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 "SkynetCLI",
                 "SkynetCoordinator",
                 "SkynetRPC",

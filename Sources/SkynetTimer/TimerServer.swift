@@ -55,6 +55,8 @@ public final class TimerServer: ServiceLifecycle.Service, Sendable {
             group.addTask { await self.node.reconcileLoop() }
             group.addTask { await self.node.watchOwners() }
             group.addTask { await self.node.fireLoop() }
+            // Serving means taking timers: wait (up to 10 s) for the first shards to be held.
+            await node.ready.wait(.seconds(10))
             let onServing = self.onServing
             if let httpAddress {
                 let app = Application(

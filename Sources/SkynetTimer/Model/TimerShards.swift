@@ -5,8 +5,9 @@ import Skynet
 ///
 /// A timer's shard is a fixed function of its id, so every instance and every client
 /// agrees on it. Shards are owned through the service's `HashRing` by the key `key(shard)`;
-/// the owner holds `ownerPath(shard)` (an ephemeral file of its session) while it fires
-/// the shard's timers, so two instances never fire one shard at once.
+/// the owner holds `ownerPath(shard)` (an ephemeral file of its session, holding its RPC
+/// address and a token of its process) while it fires the shard's timers, so two
+/// instances never fire one shard at once.
 package enum TimerShards {
     /// Shards; fixed, since every instance must compute the same shard for an id.
     package static let count = 64

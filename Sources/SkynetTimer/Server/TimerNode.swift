@@ -16,8 +16,10 @@ final class TimerNode: ServiceProtocol, Sendable {
         var engine: TimerEngine
         /// Shards whose owner file this instance holds, with that file's modRev.
         var held: [Int: Int64] = [:]
+        /// Every shard's holder (its RPC address), as the owner files say.
+        var owners: [Int: String] = [:]
+        var connections: [String: RPCConnection] = [:]
         var session: CoordinatorSession?
-        var waiters: [Int: [CheckedContinuation<Bool, Never>]] = [:]
         var queued: [TimerEngine.Delivery] = []
         var delivering = 0
         var rng = SystemRandomNumberGenerator()
@@ -32,12 +34,20 @@ final class TimerNode: ServiceProtocol, Sendable {
     static let acquireWait: Duration = .seconds(3)
 
     let state: Mutex<State>
-    /// Written into owner files: which instance holds a shard.
-    let token = UUID().uuidString.lowercased()
+    /// Unique to this instance (an address can be reused by a later process).
+    private let token = UUID().uuidString.lowercased()
+    /// What this instance writes into the owner files of the shards it holds: its RPC
+    /// address (for operators) and its token. Known once the service is bound.
+    var ownerValue: [UInt8] {
+        let address = service.withLock { $0 }?.info?.serviceAddress ?? "unbound"
+        return Array("\(address) \(token)".utf8)
+    }
     let clock: @Sendable () -> Int64
     let logger: Logger
     let alarm = Alarm()
     let reconcileAlarm = Alarm()
+    /// Rung when a reconcile pass ends holding every shard the ring gives this instance.
+    let ready = Alarm()
     let service = Mutex<Service?>(nil)
     let client: Client
     let http: HTTPClient
@@ -86,39 +96,34 @@ final class TimerNode: ServiceProtocol, Sendable {
     func create(_ spec: TimerSpec, id: UUID? = nil, forwarded: Bool = false) async throws -> TimerRecord {
         let id = id ?? UUID()
         let shard = TimerShards.shard(of: id)
-        guard try await owns(shard, forwarded: forwarded) else {
-            return try await forward("create", [TimerMethods.wire(spec), .string(id.uuidString.lowercased())], shard: shard)
+        if let answer = try await routed(shard, forwarded, "create", [TimerMethods.wire(spec), .string(id.uuidString.lowercased())]) {
+            return try Self.record(answer, "create")
         }
         let record = TimerRecord(id: id, due: clock() + spec.timeout, spec: spec)
-        try await persist(record, shard: shard)
-        state.withLock { $0.engine.add(record, shard: shard) }
-        alarm.ring()
+        try await write([try Self.setOperation(record)], shard: shard)
+        schedule(record, shard: shard)
         return record
     }
 
     /// Replaces a timer's spec and restarts its timeout; `NotFound` when unknown.
     func update(_ id: UUID, _ spec: TimerSpec, forwarded: Bool = false) async throws -> TimerRecord {
         let shard = TimerShards.shard(of: id)
-        guard try await owns(shard, forwarded: forwarded) else {
-            return try await forward("update", [.string(id.uuidString.lowercased()), TimerMethods.wire(spec)], shard: shard)
+        if let answer = try await routed(shard, forwarded, "update", [.string(id.uuidString.lowercased()), TimerMethods.wire(spec)]) {
+            return try Self.record(answer, "update")
         }
         guard let old = state.withLock({ $0.engine.record(id) }) else { throw Self.notFound(id) }
         let record = TimerRecord(id: id, due: clock() + spec.timeout, spec: spec)
         var operations: [TreeOperation] = [try Self.setOperation(record)]
         if old.state == .failed { operations.append(.del(path: try TreePath(Self.failedPath(id)), ifRev: -1)) }
         try await write(operations, shard: shard)
-        state.withLock { $0.engine.add(record, shard: shard) }
-        alarm.ring()
+        schedule(record, shard: shard)
         return record
     }
 
     /// Cancels a timer; `NotFound` when unknown (or already delivered or cancelled).
     func cancel(_ id: UUID, forwarded: Bool = false) async throws {
         let shard = TimerShards.shard(of: id)
-        guard try await owns(shard, forwarded: forwarded) else {
-            _ = try await forwardRaw("cancel", [.string(id.uuidString.lowercased())], shard: shard)
-            return
-        }
+        if try await routed(shard, forwarded, "cancel", [.string(id.uuidString.lowercased())]) != nil { return }
         guard let old = state.withLock({ $0.engine.record(id) }) else { throw Self.notFound(id) }
         var operations: [TreeOperation] = [.del(path: try TreePath(TimerShards.path(of: id)), ifRev: -1)]
         if old.state == .failed { operations.append(.del(path: try TreePath(Self.failedPath(id)), ifRev: -1)) }
@@ -129,8 +134,8 @@ final class TimerNode: ServiceProtocol, Sendable {
     /// A timer as it stands; `NotFound` when unknown.
     func get(_ id: UUID, forwarded: Bool = false) async throws -> TimerRecord {
         let shard = TimerShards.shard(of: id)
-        guard try await owns(shard, forwarded: forwarded) else {
-            return try await forward("get", [.string(id.uuidString.lowercased())], shard: shard)
+        if let answer = try await routed(shard, forwarded, "get", [.string(id.uuidString.lowercased())]) {
+            return try Self.record(answer, "get")
         }
         guard let record = state.withLock({ $0.engine.record(id) }) else { throw Self.notFound(id) }
         return record
@@ -154,49 +159,72 @@ final class TimerNode: ServiceProtocol, Sendable {
 
     // MARK: Ownership and forwarding
 
-    /// True when this instance holds `shard`. A shard the ring gives this instance (or a
-    /// forwarded request's shard) is waited for while it is being acquired; otherwise false
-    /// (the caller forwards).
-    private func owns(_ shard: Int, forwarded: Bool) async throws -> Bool {
-        if state.withLock({ $0.held[shard] != nil }) { return true }
-        let mine = service.withLock { $0 }?.isMine(TimerShards.key(shard)) ?? false
-        guard mine || forwarded else { return false }
-        if await waitUntilHeld(shard) { return true }
-        throw RPCError(.unavailable, "timer shard \(shard) is moving between instances; try again")
+    /// Serves a request for `shard` elsewhere when its holder is another instance: returns
+    /// the holder's answer, or `nil` when this instance holds the shard and serves it.
+    ///
+    /// The holder is the one the shard's owner file names. While the shard is between
+    /// holders (no owner file yet, or one naming this instance before it has loaded), the
+    /// request waits, up to `acquireWait` in all; so it does when the holder cannot be
+    /// reached or has let go meanwhile, then it routes afresh. A request forwarded here is
+    /// never forwarded again: it waits for this instance to hold the shard, or fails
+    /// `Unavailable`.
+    private func routed(_ shard: Int, _ forwarded: Bool, _ method: String, _ params: [MessagePackValue]) async throws -> MessagePackValue? {
+        let deadline = ContinuousClock.now + Self.acquireWait
+        let me = service.withLock { $0 }?.info?.serviceAddress
+        var lastError: (any Error)?
+        while true {
+            let (held, owner) = state.withLock { ($0.held[shard] != nil, $0.owners[shard]) }
+            if held { return nil }
+            if !forwarded, let owner, owner != me {
+                do {
+                    let marked: [MessagePackValue] = params + [.bool(true)]
+                    let connection = try await connection(to: owner)
+                    let answer: MessagePackValue = try await connection.call(method, marked, timeout: .seconds(10), metadata: nil)
+                    return answer
+                } catch let error as RPCError where error.code != .unavailable {
+                    throw error
+                } catch {
+                    // Unreachable, or it let go: route again after a pause.
+                    state.withLock { _ = $0.connections.removeValue(forKey: owner) }
+                    lastError = error
+                }
+            }
+            guard ContinuousClock.now < deadline else {
+                throw RPCError(.unavailable, "timer shard \(shard) is moving between instances; try again" + (lastError.map { " (\($0))" } ?? ""))
+            }
+            reconcileAlarm.ring()
+            try await Task.sleep(for: .milliseconds(20))
+        }
     }
 
-    /// Sends the request to the shard's owner (by the ring's key), marked forwarded.
-    private func forwardRaw(_ method: String, _ params: [MessagePackValue], shard: Int) async throws -> MessagePackValue {
-        try await client.service(name: TimerServer.serviceName).sendRaw(
-            method, params + [.bool(true)], key: TimerShards.key(shard), timeout: nil, idempotent: method == "get", retries: true)
-    }
-
-    private func forward(_ method: String, _ params: [MessagePackValue], shard: Int) async throws -> TimerRecord {
-        let value = try await forwardRaw(method, params, shard: shard)
-        guard let record = TimerRecord(wire: value) else { throw RPCError(.internal, "\(method): the shard's owner did not answer with a timer") }
+    private static func record(_ value: MessagePackValue, _ method: String) throws -> TimerRecord {
+        guard let record = TimerRecord(wire: value) else { throw RPCError(.internal, "\(method): the shard's holder did not answer with a timer") }
         return record
     }
 
-    private func waitUntilHeld(_ shard: Int) async -> Bool {
-        let waiter = Task {
-            try? await Task.sleep(for: Self.acquireWait)
-            self.resumeWaiters(shard, held: false)
+    /// Adds a durable timer to the engine if this instance still holds its shard (if it let
+    /// go meanwhile, the new holder loads it from the store).
+    private func schedule(_ record: TimerRecord, shard: Int) {
+        let held = state.withLock { state in
+            guard state.held[shard] != nil else { return false }
+            state.engine.add(record, shard: shard)
+            return true
         }
-        defer { waiter.cancel() }
-        reconcileAlarm.ring()
-        return await withCheckedContinuation { continuation in
-            let held = state.withLock { state -> Bool in
-                if state.held[shard] != nil { return true }
-                state.waiters[shard, default: []].append(continuation)
-                return false
-            }
-            if held { continuation.resume(returning: true) }
-        }
+        if held { alarm.ring() }
     }
 
-    func resumeWaiters(_ shard: Int, held: Bool) {
-        let waiters = state.withLock { $0.waiters.removeValue(forKey: shard) ?? [] }
-        for waiter in waiters { waiter.resume(returning: held) }
+    private func connection(to address: String) async throws -> RPCConnection {
+        if let connection = state.withLock({ $0.connections[address] }), connection.isActive { return connection }
+        guard let colon = address.lastIndex(of: ":"), let port = Int(address[address.index(after: colon)...]) else {
+            throw RPCError(.internal, "bad holder address \(address)")
+        }
+        let connection = try await RPCConnection.connect(host: String(address[..<colon]), port: port)
+        let old = state.withLock { state -> RPCConnection? in
+            defer { state.connections[address] = connection }
+            return state.connections[address]
+        }
+        if let old { await old.close() }
+        return connection
     }
 
     // MARK: Writes
@@ -207,13 +235,9 @@ final class TimerNode: ServiceProtocol, Sendable {
         .set(path: try TreePath(TimerShards.path(of: record.id)), value: record.encoded(), ifRev: -1, session: nil)
     }
 
-    private func persist(_ record: TimerRecord, shard: Int) async throws {
-        try await write([try Self.setOperation(record)], shard: shard)
-    }
-
     /// Writes `operations` fenced by this instance's hold on `shard`.
     func write(_ operations: [TreeOperation], shard: Int) async throws {
-        let fence = TxnCompare(try TreePath(TimerShards.ownerPath(shard)), .value(Array(token.utf8)))
+        let fence = TxnCompare(try TreePath(TimerShards.ownerPath(shard)), .value(ownerValue))
         do {
             try await withThrowingTaskGroup(of: Void.self) { group in
                 for operation in operations { group.addTask { try await self.batcher.submit(operation, fence: fence) } }
