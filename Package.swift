@@ -120,6 +120,7 @@ let package = Package(
             dependencies: [
                 "SkynetCLI",
                 "Skynet",
+                "SkynetTimer",
                 "SkynetCoordinator",
                 "SkynetRPC",
                 "MessagePack",

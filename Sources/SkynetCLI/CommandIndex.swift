@@ -27,7 +27,10 @@ package struct CommandIndex: Sendable {
     package init(_ root: any ParsableCommand.Type, shared: Set<String> = []) throws {
         let tool = try JSONDecoder().decode(ToolDescription.self, from: Data(root._dumpHelp().utf8))
         let automatic: Set<String> = ["help", "generate-completion-script"]
-        entries = (tool.command.subcommands ?? []).filter { $0.shouldDisplay && $0.commandName != "help" }.map { command in
+        func displayed(_ commands: [ToolDescription.Command]?) -> [ToolDescription.Command] {
+            (commands ?? []).filter { $0.shouldDisplay && $0.commandName != "help" }
+        }
+        func entry(_ command: ToolDescription.Command, prefix: String) -> Entry {
             let arguments = (command.arguments ?? []).filter(\.shouldDisplay)
             let positional = arguments.filter { $0.kind == "positional" }.map { argument in
                 let name = "<\(argument.valueName ?? argument.preferredName?.name ?? "value")>"
@@ -37,7 +40,11 @@ package struct CommandIndex: Sendable {
                 guard let name = Self.longName(argument), !automatic.contains(name), !shared.contains(name) else { return nil }
                 return "-" + name
             }
-            return Entry(name: command.commandName, aliases: command.aliases ?? [], abstract: command.abstract ?? "", arguments: positional, flags: flags)
+            return Entry(name: prefix + command.commandName, aliases: command.aliases ?? [], abstract: command.abstract ?? "", arguments: positional, flags: flags)
+        }
+        // A group (`timer`) is listed, then each of its commands as `timer create`.
+        entries = displayed(tool.command.subcommands).flatMap { command in
+            [entry(command, prefix: "")] + displayed(command.subcommands).map { entry($0, prefix: command.commandName + " ") }
         }
     }
 
@@ -60,7 +67,10 @@ package struct CommandIndex: Sendable {
         }
         for section in sections {
             text += "\n\(section.title)\n"
-            for name in section.commands { if let entry = entry(name) { add(entry) } }
+            for name in section.commands {
+                if let entry = entry(name) { add(entry) }
+                entries.filter { $0.name.hasPrefix(name + " ") }.forEach(add)
+            }
         }
         let rest = entries.filter { !listed.contains($0.name) }
         if !rest.isEmpty {

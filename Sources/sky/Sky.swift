@@ -9,6 +9,7 @@ struct Sky: AsyncParsableCommand {
         ("Operate instances", [Register.self, Unregister.self, Stop.self, LogLevel.self]),
         ("The config tree", [GetFile.self, SetFile.self, DelFile.self, Ls.self, Walk.self, Watch.self]),
         ("The coordinator", [Status.self]),
+        ("Timers", [TimerCommand.self]),
         ("This tool", [VersionCommand.self]),
     ]
 
@@ -52,6 +53,7 @@ struct Sky: AsyncParsableCommand {
               sky topology -region=us
               sky stop -service=echo -host=host-a
               sky watch '/skynet/services/**'
+              sky timer create -delay=5000 -uri=http://127.0.0.1:8080/hook
             """
     }
 }

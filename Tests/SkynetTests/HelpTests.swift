@@ -45,9 +45,25 @@ struct HelpTests {
     @Test("sky help CMD and sky CMD -h, -help, --help: that command's flags with examples, exit 0")
     func skyCommandHelp() throws {
         let tool = try declared("sky")
+        // A group (`sky timer`) lists its commands; each of those is checked like a top-level one.
+        var commands: [(path: [String], command: ToolDescription.Command)] = []
         for command in (tool.command.subcommands ?? []) where command.shouldDisplay && command.commandName != "help" {
-            let name = command.commandName
-            for spelling in [["help", name], [name, "-h"], [name, "-help"], [name, "--help"]] {
+            let children = (command.subcommands ?? []).filter { $0.shouldDisplay && $0.commandName != "help" }
+            if children.isEmpty {
+                commands.append(([command.commandName], command))
+            } else {
+                let run = try runTool("sky", [command.commandName, "--help"])
+                #expect(run.status == 0, "sky \(command.commandName) --help: \(run.err)")
+                #expect(run.out.contains("Examples:\n  sky \(command.commandName)"), "sky \(command.commandName) --help shows examples")
+                for child in children {
+                    #expect(run.out.contains(child.commandName), "sky \(command.commandName) --help lists \(child.commandName)")
+                    commands.append(([command.commandName, child.commandName], child))
+                }
+            }
+        }
+        for (path, command) in commands {
+            let name = path.joined(separator: " ")
+            for spelling in [["help"] + path, path + ["-h"], path + ["-help"], path + ["--help"]] {
                 let run = try runTool("sky", spelling)
                 #expect(run.status == 0, "sky \(spelling): \(run.err)")
                 #expect(run.err.isEmpty)

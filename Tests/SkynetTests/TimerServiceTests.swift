@@ -104,10 +104,10 @@ struct TimerServiceTests {
         let port = try #require(daemon.httpPort)
         let created = Date()
         let fired = try await Self.create(port, timeout: 300, uri: receiver.url("/fired"), data: "hello")
-        let cancelled = try await Self.create(port, timeout: 400, uri: receiver.url("/cancelled"))
+        let cancelled = try await Self.create(port, timeout: 2_000, uri: receiver.url("/cancelled"))
         #expect(try await Self.call(.DELETE, port, "/timer/\(cancelled)").status == 202)
         // A later timer: once it has arrived, the cancelled one (due before it) would have too.
-        _ = try await Self.create(port, timeout: 1_000, uri: receiver.url("/last"))
+        _ = try await Self.create(port, timeout: 3_000, uri: receiver.url("/last"))
         let arrival = await receiver.first(on: "/fired")
         #expect(arrival.id == fired)
         #expect(arrival.attempt == 1)
@@ -227,6 +227,40 @@ struct TimerServiceTests {
         let ttl = 5.0
         print("timer failover: fired \(arrival.at.timeIntervalSince(killed)) s after kill -9 of its owner")
         #expect(arrival.at.timeIntervalSince(killed) <= ttl + 1, "fired \(arrival.at.timeIntervalSince(killed)) s after the kill")
+    }
+}
+
+extension TimerServiceTests {
+    @Test("sky timer create, get, list, cancel: over RPC, routed by shard; bad input and unknown ids get one clear line")
+    func skyTimer() async throws {
+        let receiver = try await CallbackReceiver.start()
+        defer { receiver.stop() }
+        let dir = temporaryPath("timer-sky")
+        let daemon = try await offPool { try SkynetdProcess(dataDir: dir, timer: true) }
+        defer { daemon.stop() }
+        let sky = { (arguments: [String]) in try await offPool { try runTool("sky", arguments, environment: ["SKYNET_COORDINATORS": daemon.address]) } }
+        let created = try await sky(["timer", "create", "-delay=600000", "-uri=\(receiver.url("/sky"))", "-data=from-sky", "-json"])
+        #expect(created.status == 0, "\(created.err)")
+        let row = try JSONSerialization.jsonObject(with: Data(created.out.utf8)) as? [String: Any]
+        let id = try #require(row?["id"] as? String)
+        #expect(row?["state"] as? String == "pending")
+        #expect(row?["data"] as? String == "from-sky")
+        let shown = try await sky(["timer", "get", id])
+        #expect(shown.status == 0)
+        #expect(shown.out.contains(id) && shown.out.contains("POST \(receiver.url("/sky"))"))
+        let listed = try await sky(["timer", "list", "-json"])
+        #expect((try JSONSerialization.jsonObject(with: Data(listed.out.utf8)) as? [[String: Any]])?.compactMap { $0["id"] as? String } == [id])
+        #expect(try await sky(["timer", "cancel", id]).status == 0)
+        let gone = try await sky(["timer", "get", id])
+        #expect(gone.status == 1)
+        #expect(gone.err.contains("no timer \(id)"))
+        let bad = try await sky(["timer", "create", "-delay=0", "-uri=http://127.0.0.1:1/x"])
+        #expect(bad.status == 2)
+        #expect(bad.err.contains("timeout: must be between 1 and 2147483647 ms"))
+        let neither = try await sky(["timer", "create", "-delay=10"])
+        #expect(neither.status == 2)
+        #expect(neither.err.contains("-uri"))
+        #expect(receiver.received.isEmpty)
     }
 }
 

@@ -111,11 +111,17 @@ final class TimerNode: ServiceProtocol, Sendable {
         if let answer = try await routed(shard, forwarded, "update", [.string(id.uuidString.lowercased()), TimerMethods.wire(spec)]) {
             return try Self.record(answer, "update")
         }
-        guard let old = state.withLock({ $0.engine.record(id) }) else { throw Self.notFound(id) }
+        // Out of the wheel before the write, so the old timer cannot fire while it is replaced.
+        guard let old = state.withLock({ $0.engine.remove(id) }) else { throw Self.notFound(id) }
         let record = TimerRecord(id: id, due: clock() + spec.timeout, spec: spec)
         var operations: [TreeOperation] = [try Self.setOperation(record)]
         if old.state == .failed { operations.append(.del(path: try TreePath(Self.failedPath(id)), ifRev: -1)) }
-        try await write(operations, shard: shard)
+        do {
+            try await write(operations, shard: shard)
+        } catch {
+            schedule(old, shard: shard)
+            throw error
+        }
         schedule(record, shard: shard)
         return record
     }
@@ -124,11 +130,17 @@ final class TimerNode: ServiceProtocol, Sendable {
     func cancel(_ id: UUID, forwarded: Bool = false) async throws {
         let shard = TimerShards.shard(of: id)
         if try await routed(shard, forwarded, "cancel", [.string(id.uuidString.lowercased())]) != nil { return }
-        guard let old = state.withLock({ $0.engine.record(id) }) else { throw Self.notFound(id) }
+        // Out of the wheel before the write, so it cannot fire once the cancel is under way.
+        // (An attempt already in flight still lands; its outcome is then ignored.)
+        guard let old = state.withLock({ $0.engine.remove(id) }) else { throw Self.notFound(id) }
         var operations: [TreeOperation] = [.del(path: try TreePath(TimerShards.path(of: id)), ifRev: -1)]
         if old.state == .failed { operations.append(.del(path: try TreePath(Self.failedPath(id)), ifRev: -1)) }
-        try await write(operations, shard: shard)
-        state.withLock { _ = $0.engine.remove(id) }
+        do {
+            try await write(operations, shard: shard)
+        } catch {
+            schedule(old, shard: shard)
+            throw error
+        }
     }
 
     /// A timer as it stands; `NotFound` when unknown.
