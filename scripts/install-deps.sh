@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what building and testing Skynet needs, only when it is missing:
 #  - libmsgpack-c headers and library (Debian: libmsgpack-dev), for the CMsgPack target;
-#  - Python's msgpack package, for the interop test that calls our server from Python.
+#  - Python's msgpack package, for the interop test that calls our server from Python;
+#  - curl, with which `make run` creates a timer through the HTTP API (as the README does).
 set -euo pipefail
 
 as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
@@ -17,6 +18,12 @@ if ! have_msgpack; then
     echo "installing libmsgpack-dev (libmsgpack-c)..." >&2
     as_root apt-get update -qq
     as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libmsgpack-dev >/dev/null
+fi
+
+if ! command -v curl >/dev/null 2>&1; then
+    echo "installing curl..." >&2
+    as_root apt-get update -qq
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq curl >/dev/null
 fi
 
 if ! python3 -c 'import msgpack' >/dev/null 2>&1; then

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # `make run`: brings up the platform on its embedded default, `skynetd --dev`
-# (127.0.0.1:8046, data in ./.skynet), starts the echo service (it registers itself),
-# runs the echo client (it finds the service through the registry and calls it), shows
-# `sky topology -region=us`, then keeps skynetd and the service up until Ctrl-C, which
-# stops both gracefully.
+# (127.0.0.1:8046, data in ./.skynet, with its timer service's HTTP API on 127.0.0.1:8048),
+# starts the echo service (it registers itself), runs the echo client (it finds the service
+# through the registry and calls it), shows `sky topology -region=us`, creates a timer
+# through the HTTP API and shows its callback arriving at a small receiver, then keeps it
+# all up until Ctrl-C, which stops everything gracefully.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SWIFT="${SWIFT:-swift}"
@@ -44,14 +45,26 @@ start() {
     exit 1
 }
 
-start skynetd "skynetd listening" "$BIN/skynetd" --dev
+start skynetd "skynetd timer serving" "$BIN/skynetd" --dev
 export SKYNET_COORDINATORS=127.0.0.1:8046
 start echo-service "echo-service serving" "$BIN/echo-service"
 "$BIN/echo-client"
 echo '$ sky topology -region=us'
 "$BIN/sky" topology -region=us
 
+# A timer through the HTTP API, and its callback landing at a receiver (scripts/callback-receiver.py).
+start receiver "receiver listening" python3 scripts/callback-receiver.py 8050
+body='{"timeout": 1000, "data": "hello from a timer", "callback": {"transport": "http", "method": "post", "uri": "http://127.0.0.1:8050/demo"}}'
+echo "\$ curl -i -X POST http://127.0.0.1:8048/timer -d '$body'"
+curl -s -i -X POST http://127.0.0.1:8048/timer -d "$body"
+echo
+for _ in $(seq 100); do
+    if grep -q "callback arrived" .skynet/receiver.out; then break; fi
+    sleep 0.1
+done
+grep -m1 "callback arrived" .skynet/receiver.out || { echo "the timer's callback did not arrive within 10 s" >&2; exit 1; }
+
 if [ -t 0 ] && [ -z "${CI:-}" ]; then
-    echo "skynetd --dev and the echo service are up (logs in .skynet/); try $BIN/sky help. Ctrl-C stops them."
+    echo "skynetd --dev (timers: http://127.0.0.1:8048/timer), the echo service and the receiver are up (logs in .skynet/); try $BIN/sky help. Ctrl-C stops them."
     wait "${PIDS[0]}"
 fi

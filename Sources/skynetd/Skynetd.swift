@@ -99,15 +99,18 @@ struct Skynetd: AsyncParsableCommand {
         if !noTimer {
             // The timer service is an ordinary Skynet service that happens to live in this
             // process: it reaches the coordinator over loopback like any other.
-            let address = try TimerHTTPAddress(http)
+            let http = try TimerHTTPAddress(self.http)
             let config: ServiceConfig
             do {
-                config = try ServiceConfig(name: TimerServer.serviceName, coordinators: [bound], logger: Logger(label: "skynet.timer"))
+                // Ports the system picks: the 9000-9999 range stays for the services users start.
+                config = try ServiceConfig(
+                    name: TimerServer.serviceName, serviceAddress: "\(address.host):0", adminAddress: "\(address.host):0",
+                    coordinators: [bound], logger: Logger(label: "skynet.timer"))
             } catch {
                 throw StartFailure("cannot configure the timer service: \(error)")
             }
-            services.append(TimerServer(config: config, httpAddress: (address.host, address.port), logger: Logger(label: "skynet.timer")) { rpc, httpPort in
-                FileHandle.standardOutput.write(Data("skynetd timer serving \(rpc), http \(address.host):\(httpPort ?? address.port)\n".utf8))
+            services.append(TimerServer(config: config, httpAddress: (http.host, http.port), logger: Logger(label: "skynet.timer")) { rpc, httpPort in
+                FileHandle.standardOutput.write(Data("skynetd timer serving \(rpc), http \(http.host):\(httpPort ?? http.port)\n".utf8))
             })
         }
         // Services start in order and stop in reverse: the timer service lets go of its

@@ -18,7 +18,7 @@ struct SkyBench: AsyncParsableCommand {
               sky-bench help service
             """,
         version: "sky-bench \(BuildInfo.description)",
-        subcommands: [RPCBenchmark.self, CoordinatorBenchmark.self, ServiceBenchmark.self, TopologyBenchmark.self, AbuseBenchmark.self, AbuseWorker.self])
+        subcommands: [RPCBenchmark.self, CoordinatorBenchmark.self, ServiceBenchmark.self, TopologyBenchmark.self, AbuseBenchmark.self, AbuseWorker.self, TimerBenchmark.self])
 }
 
 @main
