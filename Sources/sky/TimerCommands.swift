@@ -105,7 +105,7 @@ struct TimerCreate: AsyncParsableCommand {
         // Refused here with the service's own words, before any network call.
         do { _ = try TimerSpecParser.parse(.map(body)) } catch { throw ValidationError(error.reason) }
         let id = UUID()
-        let answer = try await global.timerCall("create", [.map(body), .string(id.uuidString.lowercased())], key: TimerShards.key(TimerShards.shard(of: id)))
+        let answer = try await global.timerCall("create", [.map(body), .string(id.lowercasedText)], key: TimerShards.key(TimerShards.shard(of: id)))
         let record = try global.timerRecord(answer)
         if global.json { try Output.json(TimerRow(record)) } else { print(record.idText) }
     }
@@ -174,6 +174,6 @@ struct TimerList: AsyncParsableCommand {
 enum TimerCommandSupport {
     /// The ring key of `id`'s shard; `nil` for text that is not an id (any instance answers NotFound).
     static func key(_ id: String) -> String? {
-        UUID(uuidString: id).map { TimerShards.key(TimerShards.shard(of: $0)) }
+        UUID(text: id).map { TimerShards.key(TimerShards.shard(of: $0)) }
     }
 }

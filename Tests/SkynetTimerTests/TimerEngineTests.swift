@@ -191,3 +191,25 @@ struct TimerSpecParserTests {
         #expect(error.rule.contains("\(TimerSpec.maxData)"))
     }
 }
+
+@Suite("Timer ids as text")
+struct TimerIDTextTests {
+    @Test("lowercasedText and init(text:) agree with Foundation's form, over many ids")
+    func roundTrip() {
+        for _ in 0..<2_000 {
+            let id = UUID()
+            #expect(id.lowercasedText == id.uuidString.lowercased())
+            #expect(UUID(text: id.lowercasedText) == id)
+            #expect(UUID(text: id.uuidString) == id)
+        }
+    }
+
+    @Test("anything but 8-4-4-4-12 hex digits is refused", arguments: [
+        "", "not-a-uuid", "0b8f3c1e2f4a4d559c7e5a0d6f1e2b3c", "0b8f3c1e-2f4a-4d55-9c7e-5a0d6f1e2b3", "0b8f3c1e-2f4a-4d55-9c7e-5a0d6f1e2b3cc",
+        "0b8f3c1e-2f4a-4d55-9c7e_5a0d6f1e2b3c", "0b8f3c1g-2f4a-4d55-9c7e-5a0d6f1e2b3c",
+    ])
+    func refused(text: String) {
+        #expect(UUID(text: text) == nil)
+        #expect((UUID(uuidString: text) == nil) == (UUID(text: text) == nil))
+    }
+}

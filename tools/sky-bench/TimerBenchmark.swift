@@ -1,6 +1,7 @@
 import ArgumentParser
 import AsyncHTTPClient
 import Foundation
+import HTTPTypes
 import Hummingbird
 import Logging
 import MessagePack
@@ -97,9 +98,13 @@ struct TimerBenchmark: AsyncParsableCommand {
                     while i < timers {
                         let due = base + Int64(rng.next() % UInt64(spreadMs))
                         let id = UUID()
-                        _ = try await pool.sendRaw(
-                            "create", [Self.spec(timeout: max(1, due - Self.nowMs()), data: "\(due)", hook: hook), .string(id.uuidString.lowercased())],
+                        let answer = try await pool.sendRaw(
+                            "create", [Self.spec(timeout: max(1, due - Self.nowMs()), data: "", hook: hook), .string(id.uuidString.lowercased())],
                             key: Self.shardKey(id), timeout: nil, idempotent: false, retries: true)
+                        // Lateness counts from the due time the service set (its clock at
+                        // acceptance plus the timeout), not from when this caller sent it.
+                        guard let set = answer["due"]?.int64Value else { throw BenchError("create answered without a due time") }
+                        receiver.expect(id.uuidString.lowercased(), due: set)
                         i += callers
                     }
                 }
@@ -191,11 +196,13 @@ struct SplitMix {
     }
 }
 
-/// The callbacks' destination: an HTTP server that reads each body (the due time in ms)
-/// and records how late it arrived.
+/// The callbacks' destination: an HTTP server that records how late each timer's callback
+/// arrived after the due time the service gave it.
 final class Receiver: Sendable {
     private struct State {
         var lateness = LatencySamples(capacity: 1 << 20)
+        /// Each timer's due time (ms) as the service set it, by id.
+        var dues: [String: Int64] = [:]
         var arrived = 0
         /// Arrivals before their due time (by this machine's clock, ms).
         var early = 0
@@ -215,11 +222,10 @@ final class Receiver: Sendable {
         let bound = AsyncStream<Int>.makeStream()
         let holder = Mutex<Receiver?>(nil)
         let router = Router()
+        let idHeader = HTTPField.Name("x-skynet-timer-id")!
         router.post("/fired") { request, _ -> HTTPResponse.Status in
-            var request = request
-            let body = try await request.collectBody(upTo: 64)
             let now = TimerBenchmark.nowMs()
-            if let due = Int64(String(buffer: body)) { holder.withLock { $0 }?.record(lateMs: now - due) }
+            if let id = request.headers[idHeader] { holder.withLock { $0 }?.record(id: id, at: now) }
             return .ok
         }
         var logger = Logger(label: "sky-bench.receiver")
@@ -235,8 +241,16 @@ final class Receiver: Sendable {
         return receiver
     }
 
-    private func record(lateMs: Int64) {
+    /// Notes the due time the service gave timer `id`.
+    func expect(_ id: String, due: Int64) {
+        state.withLock { $0.dues[id] = due }
+    }
+
+    private func record(id: String, at now: Int64) {
         let waiter = state.withLock { state -> CheckedContinuation<Void, Never>? in
+            // Only the timers of the lateness phase count (not those of the rate phases).
+            guard let due = state.dues.removeValue(forKey: id) else { return nil }
+            let lateMs = now - due
             if lateMs < 0 { state.early += 1 }
             state.lateness.record(.milliseconds(max(0, lateMs)))
             state.arrived += 1

@@ -149,10 +149,10 @@ package struct TimerEngine {
 
     /// Up to `limit` timers (in `state` when given) with ids after `after`, by id.
     package func list(state: TimerState? = nil, after: UUID? = nil, limit: Int) -> [TimerRecord] {
-        let afterText = after?.uuidString.lowercased()
+        let afterText = after?.lowercasedText
         var picked: [(String, UUID)] = []
         for (id, entry) in entries where state == nil || entry.state == state {
-            let text = id.uuidString.lowercased()
+            let text = id.lowercasedText
             if let afterText, text <= afterText { continue }
             picked.append((text, id))
         }

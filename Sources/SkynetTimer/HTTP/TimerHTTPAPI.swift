@@ -95,7 +95,7 @@ enum TimerHTTPAPI {
 
     private static func uuid(_ context: BasicRequestContext) throws -> UUID {
         let text = context.parameters.get("id") ?? ""
-        guard let id = UUID(uuidString: text) else { throw RPCError(.notFound, "no timer \(text) (not a timer id)") }
+        guard let id = UUID(text: text) else { throw RPCError(.notFound, "no timer \(text) (not a timer id)") }
         return id
     }
 

@@ -32,7 +32,7 @@ extension TimerRecord {
     public init?(wire: MessagePackValue) {
         guard let pairs = wire.mapValue else { return nil }
         func field(_ name: String) -> MessagePackValue? { pairs.first { $0.key.stringValue == name }?.value }
-        guard let idText = field("id")?.stringValue, let id = UUID(uuidString: idText),
+        guard let idText = field("id")?.stringValue, let id = UUID(text: idText),
               let due = field("due")?.int64Value, let timeout = field("timeout")?.int64Value,
               let callbackValue = field("callback"), let callback = Self.callback(callbackValue),
               let retries = field("retries")?.int64Value, let attempts = field("attempts")?.int64Value,

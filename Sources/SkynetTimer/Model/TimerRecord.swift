@@ -26,5 +26,5 @@ public struct TimerRecord: Hashable, Sendable {
     }
 
     /// The id as it appears in paths and URLs.
-    public var idText: String { id.uuidString.lowercased() }
+    public var idText: String { id.lowercasedText }
 }

@@ -15,7 +15,7 @@ package enum TimerShards {
     package static let root = "/skynet/timers"
 
     package static func shard(of id: UUID) -> Int {
-        Int(HashRing.hash(id.uuidString.lowercased()) % UInt64(count))
+        Int(HashRing.hash(id.lowercasedText) % UInt64(count))
     }
 
     /// The ring key that picks the shard's owner.
@@ -23,7 +23,7 @@ package enum TimerShards {
 
     package static func directory(_ shard: Int) -> String { "\(root)/shards/\(pad(shard))" }
 
-    package static func path(of id: UUID) -> String { "\(directory(shard(of: id)))/\(id.uuidString.lowercased())" }
+    package static func path(of id: UUID) -> String { "\(directory(shard(of: id)))/\(id.lowercasedText)" }
 
     package static func ownerPath(_ shard: Int) -> String { "\(root)/owners/\(pad(shard))" }
 

@@ -60,7 +60,7 @@ enum TimerMethods {
 
     private static func uuid(_ value: MessagePackValue?) throws -> UUID {
         guard let text = value?.stringValue else { throw RPCError(.badRequest, "id: must be a timer id (a UUID string)") }
-        guard let id = UUID(uuidString: text) else { throw RPCError(.notFound, "no timer \(text) (not a timer id)") }
+        guard let id = UUID(text: text) else { throw RPCError(.notFound, "no timer \(text) (not a timer id)") }
         return id
     }
 

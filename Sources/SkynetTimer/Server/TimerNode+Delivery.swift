@@ -13,10 +13,16 @@ extension TimerNode {
     func fireLoop() async {
         while !Task.isCancelled {
             let now = clock()
-            let (due, wake) = state.withLock { state in (state.engine.fire(now: now), state.engine.nextWake()) }
+            let (due, wake) = state.withLock { state in
+                let due = state.engine.fire(now: now)
+                let wake = min(state.engine.nextWake() ?? .max, now + 1_000)
+                state.armedWake = wake
+                return (due, wake)
+            }
             if !due.isEmpty { enqueue(due) }
-            let delay = wake.map { max(0, $0 - clock()) } ?? 1_000
-            if delay > 0 { await alarm.wait(.milliseconds(min(delay, 1_000))) }
+            let delay = wake - clock()
+            if delay > 0 { await alarm.wait(.milliseconds(delay)) }
+            state.withLock { $0.armedWake = nil }
         }
     }
 

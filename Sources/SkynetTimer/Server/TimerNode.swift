@@ -22,6 +22,8 @@ final class TimerNode: ServiceProtocol, Sendable {
         var session: CoordinatorSession?
         var queued: [TimerEngine.Delivery] = []
         var delivering = 0
+        /// When the fire loop will next look at the wheel (ms), if it is waiting.
+        var armedWake: Int64?
         var rng = SystemRandomNumberGenerator()
         var stopping = false
     }
@@ -35,7 +37,7 @@ final class TimerNode: ServiceProtocol, Sendable {
 
     let state: Mutex<State>
     /// Unique to this instance (an address can be reused by a later process).
-    private let token = UUID().uuidString.lowercased()
+    private let token = UUID().lowercasedText
     /// What this instance writes into the owner files of the shards it holds: its RPC
     /// address (for operators) and its token. Known once the service is bound.
     var ownerValue: [UInt8] {
@@ -96,7 +98,7 @@ final class TimerNode: ServiceProtocol, Sendable {
     func create(_ spec: TimerSpec, id: UUID? = nil, forwarded: Bool = false) async throws -> TimerRecord {
         let id = id ?? UUID()
         let shard = TimerShards.shard(of: id)
-        if let answer = try await routed(shard, forwarded, "create", [TimerMethods.wire(spec), .string(id.uuidString.lowercased())]) {
+        if let answer = try await routed(shard, forwarded, "create", [TimerMethods.wire(spec), .string(id.lowercasedText)]) {
             return try Self.record(answer, "create")
         }
         let record = TimerRecord(id: id, due: clock() + spec.timeout, spec: spec)
@@ -108,7 +110,7 @@ final class TimerNode: ServiceProtocol, Sendable {
     /// Replaces a timer's spec and restarts its timeout; `NotFound` when unknown.
     func update(_ id: UUID, _ spec: TimerSpec, forwarded: Bool = false) async throws -> TimerRecord {
         let shard = TimerShards.shard(of: id)
-        if let answer = try await routed(shard, forwarded, "update", [.string(id.uuidString.lowercased()), TimerMethods.wire(spec)]) {
+        if let answer = try await routed(shard, forwarded, "update", [.string(id.lowercasedText), TimerMethods.wire(spec)]) {
             return try Self.record(answer, "update")
         }
         // Out of the wheel before the write, so the old timer cannot fire while it is replaced.
@@ -129,7 +131,7 @@ final class TimerNode: ServiceProtocol, Sendable {
     /// Cancels a timer; `NotFound` when unknown (or already delivered or cancelled).
     func cancel(_ id: UUID, forwarded: Bool = false) async throws {
         let shard = TimerShards.shard(of: id)
-        if try await routed(shard, forwarded, "cancel", [.string(id.uuidString.lowercased())]) != nil { return }
+        if try await routed(shard, forwarded, "cancel", [.string(id.lowercasedText)]) != nil { return }
         // Out of the wheel before the write, so it cannot fire once the cancel is under way.
         // (An attempt already in flight still lands; its outcome is then ignored.)
         guard let old = state.withLock({ $0.engine.remove(id) }) else { throw Self.notFound(id) }
@@ -146,7 +148,7 @@ final class TimerNode: ServiceProtocol, Sendable {
     /// A timer as it stands; `NotFound` when unknown.
     func get(_ id: UUID, forwarded: Bool = false) async throws -> TimerRecord {
         let shard = TimerShards.shard(of: id)
-        if let answer = try await routed(shard, forwarded, "get", [.string(id.uuidString.lowercased())]) {
+        if let answer = try await routed(shard, forwarded, "get", [.string(id.lowercasedText)]) {
             return try Self.record(answer, "get")
         }
         guard let record = state.withLock({ $0.engine.record(id) }) else { throw Self.notFound(id) }
@@ -217,12 +219,13 @@ final class TimerNode: ServiceProtocol, Sendable {
     /// Adds a durable timer to the engine if this instance still holds its shard (if it let
     /// go meanwhile, the new holder loads it from the store).
     private func schedule(_ record: TimerRecord, shard: Int) {
-        let held = state.withLock { state in
+        let sooner = state.withLock { state in
             guard state.held[shard] != nil else { return false }
             state.engine.add(record, shard: shard)
-            return true
+            // The fire loop only needs waking when this is due before it would look anyway.
+            return state.armedWake.map { record.due < $0 } ?? true
         }
-        if held { alarm.ring() }
+        if sooner { alarm.ring() }
     }
 
     private func connection(to address: String) async throws -> RPCConnection {
@@ -241,7 +244,7 @@ final class TimerNode: ServiceProtocol, Sendable {
 
     // MARK: Writes
 
-    static func failedPath(_ id: UUID) -> String { "\(TimerShards.root)/failed/\(id.uuidString.lowercased())" }
+    static func failedPath(_ id: UUID) -> String { "\(TimerShards.root)/failed/\(id.lowercasedText)" }
 
     static func setOperation(_ record: TimerRecord) throws -> TreeOperation {
         .set(path: try TreePath(TimerShards.path(of: record.id)), value: record.encoded(), ifRev: -1, session: nil)
@@ -251,9 +254,13 @@ final class TimerNode: ServiceProtocol, Sendable {
     func write(_ operations: [TreeOperation], shard: Int) async throws {
         let fence = TxnCompare(try TreePath(TimerShards.ownerPath(shard)), .value(ownerValue))
         do {
-            try await withThrowingTaskGroup(of: Void.self) { group in
-                for operation in operations { group.addTask { try await self.batcher.submit(operation, fence: fence) } }
-                try await group.waitForAll()
+            if operations.count == 1 {
+                try await batcher.submit(operations[0], fence: fence)
+            } else {
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    for operation in operations { group.addTask { try await self.batcher.submit(operation, fence: fence) } }
+                    try await group.waitForAll()
+                }
             }
         } catch is FenceBroken {
             lost(shard)
@@ -271,6 +278,6 @@ final class TimerNode: ServiceProtocol, Sendable {
     }
 
     static func notFound(_ id: UUID) -> RPCError {
-        RPCError(.notFound, "no timer \(id.uuidString.lowercased()) (unknown, cancelled or delivered)")
+        RPCError(.notFound, "no timer \(id.lowercasedText) (unknown, cancelled or delivered)")
     }
 }
