@@ -264,6 +264,31 @@ extension TimerServiceTests {
     }
 }
 
+extension TimerServiceTests {
+    @Test("the skynet transport calls a Skynet service through the pool: delivered timers go, a missing method ends failed with its reason")
+    func skynetTransport() async throws {
+        let dir = temporaryPath("timer-skynet")
+        let daemon = try await offPool { try SkynetdProcess(dataDir: dir, timer: true) }
+        defer { daemon.stop() }
+        let echo = try await offPool { try EchoServiceProcess(coordinator: daemon.address, logDirectory: dir, label: "echo") }
+        defer { echo.stop() }
+        let port = try #require(daemon.httpPort)
+        let coordinator = CoordinatorClient(configuration: .init(addresses: [daemon.address]))
+        defer { Task { await coordinator.close() } }
+        let before = try await coordinator.walkAtRevision("/skynet/timers/**").revision
+        let failedIndex = Task { try await waitForWrite(coordinator, "/skynet/timers/failed/*", after: before) }
+        let good = try #require(try await Self.call(.POST, port, "/timer", body: #"{"timeout": 30, "data": "ping", "callback": {"transport": "skynet", "service": "echo", "method": "echo"}}"#).json["id"] as? String)
+        let path = "/skynet/timers/shards/\(String(format: "%02d", shardOf(good)))/\(good)"
+        let bad = try #require(try await Self.call(.POST, port, "/timer", body: #"{"timeout": 30, "retries": 0, "callback": {"transport": "skynet", "service": "echo", "version": "1", "method": "nope"}}"#).json["id"] as? String)
+        try await waitForDeletion(coordinator, path, after: before)
+        #expect(try await Self.call(.GET, port, "/timer/\(good)").status == 404)
+        #expect(try await failedIndex.value == "/skynet/timers/failed/\(bad)")
+        let failed = try await Self.call(.GET, port, "/timer/\(bad)")
+        #expect(failed.json["state"] as? String == "failed")
+        #expect((failed.json["lastError"] as? String)?.contains("NoSuchMethod") == true)
+    }
+}
+
 private func shardOf(_ id: String) -> Int {
     Int(HashRing.hash(id) % 64)
 }

@@ -4,6 +4,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import Logging
+import ServiceLifecycle
 import MessagePack
 import NIOCore
 import Skynet
@@ -141,7 +142,8 @@ struct TimerBenchmark: AsyncParsableCommand {
             ("callers", callers),
             ("cores", ProcessInfo.processInfo.activeProcessorCount),
         ]
-        receiver.stop()
+        timer.stop()   // no more callbacks on their way
+        await receiver.stop()
         print(JSONReport.render(report))
     }
 
@@ -210,12 +212,12 @@ final class Receiver: Sendable {
     }
 
     private let state = Mutex(State())
-    private let task: Task<Void, any Error>
+    private let group: ServiceGroup
     let url: String
 
-    private init(port: Int, task: Task<Void, any Error>) {
+    private init(port: Int, group: ServiceGroup) {
         url = "http://127.0.0.1:\(port)/fired"
-        self.task = task
+        self.group = group
     }
 
     static func start() async throws -> Receiver {
@@ -233,10 +235,13 @@ final class Receiver: Sendable {
         let app = Application(
             router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)),
             onServerRunning: { bound.continuation.yield($0.localAddress?.port ?? 0) }, logger: logger)
-        let task = Task { try await app.runService(gracefulShutdownSignals: []) }
+        // Stopped by graceful shutdown: cancelling a Hummingbird server while connections
+        // arrive tripped an assertion in NIO's async writer.
+        let group = ServiceGroup(services: [app], logger: logger)
+        Task { try await group.run() }
         var ports = bound.stream.makeAsyncIterator()
         guard let port = await ports.next() else { throw BenchError("the receiver did not start") }
-        let receiver = Receiver(port: port, task: task)
+        let receiver = Receiver(port: port, group: group)
         holder.withLock { $0 = receiver }
         return receiver
     }
@@ -288,5 +293,5 @@ final class Receiver: Sendable {
     /// Callbacks that arrived before their due time.
     var early: Int { state.withLock { $0.early } }
 
-    func stop() { task.cancel() }
+    func stop() async { await group.triggerGracefulShutdown() }
 }

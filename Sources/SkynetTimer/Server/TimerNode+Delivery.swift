@@ -31,7 +31,7 @@ extension TimerNode {
             state.queued.append(contentsOf: deliveries)
             let room = max(0, Self.maxDeliveries - state.delivering)
             let start = Array(state.queued.prefix(room))
-            state.queued.removeFirst(start.count)
+            state.queued.removeFirst(start.count)   // a Deque: O(taken), however long the queue
             state.delivering += start.count
             return start
         }

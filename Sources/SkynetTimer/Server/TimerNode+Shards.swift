@@ -138,9 +138,12 @@ extension TimerNode {
             state.stopping = true
             return (state.held, state.session)
         }
-        for (shard, rev) in held {
-            lost(shard)
-            _ = try? await coordinator.del(TimerShards.ownerPath(shard), ifRev: rev)
+        for shard in held.keys { lost(shard) }
+        // One transaction lets go of every shard, so a stop costs one round trip however
+        // many it held, and is bounded even with the coordinator gone (then the session's
+        // expiry frees them).
+        if let deletes = try? held.map({ TreeOperation.del(path: try TreePath(TimerShards.ownerPath($0.key)), ifRev: $0.value) }), !deletes.isEmpty {
+            _ = try? await coordinator.txn(compares: [], success: deletes)
         }
         try? await session?.close()
         try? await http.shutdown()

@@ -1,4 +1,5 @@
 import AsyncHTTPClient
+import DequeModule
 import Foundation
 import Logging
 import MessagePack
@@ -20,7 +21,7 @@ final class TimerNode: ServiceProtocol, Sendable {
         var owners: [Int: String] = [:]
         var connections: [String: RPCConnection] = [:]
         var session: CoordinatorSession?
-        var queued: [TimerEngine.Delivery] = []
+        var queued = Deque<TimerEngine.Delivery>()
         var delivering = 0
         /// When the fire loop will next look at the wheel (ms), if it is waiting.
         var armedWake: Int64?

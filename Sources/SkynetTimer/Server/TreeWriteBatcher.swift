@@ -1,3 +1,4 @@
+import DequeModule
 import Skynet
 import SkynetCoordinator
 import SkynetRPC
@@ -18,7 +19,7 @@ final class TreeWriteBatcher: Sendable {
     }
 
     private struct State {
-        var queue: [Item] = []
+        var queue = Deque<Item>()
         var inFlight = 0
     }
 
