@@ -112,6 +112,7 @@ let package = Package(
             dependencies: [
                 "SkynetRPC",
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             plugins: ["BuildInfoPlugin"]
@@ -146,6 +147,7 @@ let package = Package(
             name: "sky-bench",
             dependencies: [
                 "SkynetCLI",
+                "SkynetTestSupport",
                 "MessagePack",
                 "SkynetRPC",
                 "SkynetCoordinator",
@@ -173,7 +175,7 @@ let package = Package(
             dependencies: ["Skynet"],
             path: "examples/consumer/Sources/EchoClient"
         ),
-        // Helpers shared by the test targets (seeded randomness); not a product.
+        // Helpers shared by the test targets and sky-bench (seeded randomness); not a product.
         .target(
             name: "SkynetTestSupport",
             path: "Tests/SkynetTestSupport"

@@ -45,18 +45,11 @@ struct SkynetTimerCommand: AsyncParsableCommand {
 
     func validate() throws {
         if http != "none" { _ = try TimerHTTPAddress(http) }
-        guard Logger.Level(rawValue: logLevel) != nil else {
-            throw ValidationError("--log-level must be one of trace, debug, info, notice, warning, error, critical; found \"\(logLevel)\"")
-        }
+        _ = try LogLevelFlag.level(logLevel)
     }
 
     func run() async throws {
-        let level = Logger.Level(rawValue: logLevel)!
-        LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = level
-            return handler
-        }
+        LogLevelFlag.bootstrap(try LogLevelFlag.level(logLevel))
         let environment = ProcessInfo.processInfo.environment
         let logger = Logger(label: "skynet.timer")
         let config: ServiceConfig

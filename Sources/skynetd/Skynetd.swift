@@ -58,9 +58,7 @@ struct Skynetd: AsyncParsableCommand {
     func validate() throws {
         _ = try ListenAddress(listen)
         do { _ = try TimerHTTPAddress(http) } catch { throw ValidationError("--\(error)") }
-        guard Logger.Level(rawValue: logLevel) != nil else {
-            throw ValidationError("--log-level must be one of trace, debug, info, notice, warning, error, critical; found \"\(logLevel)\"")
-        }
+        _ = try LogLevelFlag.level(logLevel)
         guard snapshotEvery > 0 else { throw ValidationError("--snapshot-every must be at least 1") }
         if !dev, dataDir == nil, ProcessInfo.processInfo.environment["SKYNET_DATA_DIR"] == nil {
             throw ValidationError("name a data directory with --data-dir (or SKYNET_DATA_DIR), or use --dev for ./.skynet")
@@ -68,12 +66,7 @@ struct Skynetd: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let level = Logger.Level(rawValue: logLevel)!
-        LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = level
-            return handler
-        }
+        LogLevelFlag.bootstrap(try LogLevelFlag.level(logLevel))
         let logger = Logger(label: "skynetd")
         let address = try ListenAddress(listen)
         let directory = dataDir ?? ProcessInfo.processInfo.environment["SKYNET_DATA_DIR"] ?? "./.skynet"

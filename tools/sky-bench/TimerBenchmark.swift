@@ -8,6 +8,7 @@ import ServiceLifecycle
 import MessagePack
 import NIOCore
 import Skynet
+import SkynetTestSupport
 import SkynetRPC
 import Synchronization
 
@@ -94,7 +95,7 @@ struct TimerBenchmark: AsyncParsableCommand {
             let timers = self.timers, callers = self.callers
             for c in 0..<callers {
                 group.addTask {
-                    var rng = SplitMix(seed: UInt64(c + 1))
+                    var rng = SeededGenerator(seed: UInt64(c + 1))
                     var i = c
                     while i < timers {
                         let due = base + Int64(rng.next() % UInt64(spreadMs))
@@ -183,19 +184,6 @@ struct TimerBenchmark: AsyncParsableCommand {
     }
 
     static func nowMs() -> Int64 { Int64((Date().timeIntervalSince1970 * 1000).rounded()) }
-}
-
-/// SplitMix64, for due times that do not depend on a global generator.
-struct SplitMix {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
 }
 
 /// The callbacks' destination: an HTTP server that records how late each timer's callback

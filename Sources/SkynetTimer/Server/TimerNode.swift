@@ -114,17 +114,8 @@ final class TimerNode: ServiceProtocol, Sendable {
         if let answer = try await routed(shard, forwarded, "update", [.string(id.lowercasedText), TimerMethods.wire(spec)]) {
             return try Self.record(answer, "update")
         }
-        // Out of the wheel before the write, so the old timer cannot fire while it is replaced.
-        guard let old = state.withLock({ $0.engine.remove(id) }) else { throw Self.notFound(id) }
         let record = TimerRecord(id: id, due: clock() + spec.timeout, spec: spec)
-        var operations: [TreeOperation] = [try Self.setOperation(record)]
-        if old.state == .failed { operations.append(.del(path: try TreePath(Self.failedPath(id)), ifRev: -1)) }
-        do {
-            try await write(operations, shard: shard)
-        } catch {
-            schedule(old, shard: shard)
-            throw error
-        }
+        try await withdraw(id, shard: shard, then: try Self.setOperation(record))
         schedule(record, shard: shard)
         return record
     }
@@ -133,10 +124,16 @@ final class TimerNode: ServiceProtocol, Sendable {
     func cancel(_ id: UUID, forwarded: Bool = false) async throws {
         let shard = TimerShards.shard(of: id)
         if try await routed(shard, forwarded, "cancel", [.string(id.lowercasedText)]) != nil { return }
-        // Out of the wheel before the write, so it cannot fire once the cancel is under way.
-        // (An attempt already in flight still lands; its outcome is then ignored.)
+        try await withdraw(id, shard: shard, then: .del(path: try TreePath(TimerShards.path(of: id)), ifRev: -1))
+    }
+
+    /// Takes timer `id` out of the engine, then writes `operation` (and drops its failed
+    /// index entry, if any); puts it back if the write fails. Out of the wheel before the
+    /// write, so it cannot fire while it is being replaced or cancelled (an attempt already
+    /// in flight still lands; its outcome is then ignored). `NotFound` when unknown.
+    private func withdraw(_ id: UUID, shard: Int, then operation: TreeOperation) async throws {
         guard let old = state.withLock({ $0.engine.remove(id) }) else { throw Self.notFound(id) }
-        var operations: [TreeOperation] = [.del(path: try TreePath(TimerShards.path(of: id)), ifRev: -1)]
+        var operations = [operation]
         if old.state == .failed { operations.append(.del(path: try TreePath(Self.failedPath(id)), ifRev: -1)) }
         do {
             try await write(operations, shard: shard)
