@@ -48,3 +48,4 @@ bench: deps
 	$$($(SWIFT) build -c release --show-bin-path)/sky-bench service
 	$$($(SWIFT) build -c release --show-bin-path)/sky-bench topology
 	$$($(SWIFT) build -c release --show-bin-path)/sky-bench abuse
+	$$($(SWIFT) build -c release --show-bin-path)/sky-bench timer
