@@ -104,10 +104,11 @@ struct TimerServiceTests {
         let port = try #require(daemon.httpPort)
         let created = Date()
         let fired = try await Self.create(port, timeout: 300, uri: receiver.url("/fired"), data: "hello")
-        let cancelled = try await Self.create(port, timeout: 2_000, uri: receiver.url("/cancelled"))
+        // Due in 5 s: time enough for the cancel to land first, even on a loaded machine.
+        let cancelled = try await Self.create(port, timeout: 5_000, uri: receiver.url("/cancelled"))
         #expect(try await Self.call(.DELETE, port, "/timer/\(cancelled)").status == 202)
         // A later timer: once it has arrived, the cancelled one (due before it) would have too.
-        _ = try await Self.create(port, timeout: 3_000, uri: receiver.url("/last"))
+        _ = try await Self.create(port, timeout: 6_000, uri: receiver.url("/last"))
         let arrival = await receiver.first(on: "/fired")
         #expect(arrival.id == fired)
         #expect(arrival.attempt == 1)

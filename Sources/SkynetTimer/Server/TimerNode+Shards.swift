@@ -146,6 +146,11 @@ extension TimerNode {
             _ = try? await coordinator.txn(compares: [], success: deletes)
         }
         try? await session?.close()
+        let connections = state.withLock { state in
+            defer { state.connections = [:] }
+            return Array(state.connections.values)
+        }
+        for connection in connections { await connection.close() }
         try? await http.shutdown()
     }
 }

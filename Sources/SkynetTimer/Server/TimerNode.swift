@@ -54,9 +54,11 @@ final class TimerNode: ServiceProtocol, Sendable {
     let service = Mutex<Service?>(nil)
     let client: Client
     let http: HTTPClient
+    let batcher: TreeWriteBatcher
 
     init(client: Client, logger: Logger, clock: @escaping @Sendable () -> Int64 = TimerNode.wallClock) {
         self.client = client
+        batcher = TreeWriteBatcher(coordinator: client.coordinator)
         self.logger = logger
         self.clock = clock
         state = Mutex(State(engine: TimerEngine(now: clock())))
@@ -70,15 +72,6 @@ final class TimerNode: ServiceProtocol, Sendable {
     static let wallClock: @Sendable () -> Int64 = { Int64((Date().timeIntervalSince1970 * 1000).rounded()) }
 
     var coordinator: CoordinatorClient { client.coordinator }
-    let batcherBox = Mutex<TreeWriteBatcher?>(nil)
-    var batcher: TreeWriteBatcher {
-        batcherBox.withLock { box in
-            if let batcher = box { return batcher }
-            let batcher = TreeWriteBatcher(coordinator: coordinator)
-            box = batcher
-            return batcher
-        }
-    }
 
     // MARK: ServiceProtocol
 
