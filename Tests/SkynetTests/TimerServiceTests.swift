@@ -290,6 +290,38 @@ extension TimerServiceTests {
     }
 }
 
+extension TimerServiceTests {
+    @Test("GET /timer pages through every timer with limit and next, each once; a bad cursor is 400")
+    func listPages() async throws {
+        let dir = temporaryPath("timer-list")
+        let daemon = try await offPool { try SkynetdProcess(dataDir: dir, timer: true) }
+        defer { daemon.stop() }
+        let port = try #require(daemon.httpPort)
+        var created: Set<String> = []
+        for n in 0..<7 { created.insert(try await Self.create(port, timeout: 3_600_000, uri: "http://127.0.0.1:1/n\(n)")) }
+        var seen: [String] = []
+        var query = "/timer?limit=3"
+        var pages = 0
+        while pages < 10 {
+            let page = try await Self.call(.GET, port, query)
+            #expect(page.status == 200)
+            let ids = (page.json["timers"] as? [[String: Any]] ?? []).compactMap { $0["id"] as? String }
+            #expect(ids.count <= 3)
+            seen += ids
+            pages += 1
+            guard let next = page.json["next"] as? String else { break }
+            #expect(next == ids.last)
+            query = "/timer?limit=3&after=\(next)"
+        }
+        #expect(seen.count == 7)
+        #expect(Set(seen) == created)
+        #expect(pages == 3)
+        let bad = try await Self.call(.GET, port, "/timer?after=yesterday")
+        #expect(bad.status == 400)
+        #expect(bad.headers["x-skyring-reason"].first == "after: must be a timer id (the `next` of the previous page)")
+    }
+}
+
 private func shardOf(_ id: String) -> Int {
     Int(HashRing.hash(id) % 64)
 }

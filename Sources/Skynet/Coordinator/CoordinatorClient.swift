@@ -111,18 +111,25 @@ public final class CoordinatorClient: Sendable {
     public func walkAtRevision(_ glob: String) async throws -> (revision: Int64, files: [TreeFile]) {
         var files: [TreeFile] = []
         var revision: Int64?
-        var after: MessagePackValue = .nil
+        var after: String?
         while true {
-            let result = try await call("walk", [.string(glob), after], idempotent: true)
-            let (rev, page, more) = try decode { () throws(WireError) in
-                (try result.field("rev", in: "walk").wireInt("rev"),
-                 try result.field("files", in: "walk").wireArray("files").map { (v) throws(WireError) in try TreeFile(wireValue: v) },
-                 result["more"] == true)
-            }
-            revision = revision ?? rev
-            files += page
-            guard more, let last = page.last else { return (revision ?? rev, files) }
-            after = .string(last.path.string)
+            let page = try await walkPage(glob, after: after)
+            revision = revision ?? page.revision
+            files += page.files
+            guard page.more, let last = page.files.last else { return (revision ?? page.revision, files) }
+            after = last.path.string
+        }
+    }
+
+    /// One page of `walk`: the files matching `glob` whose paths sort after `after` (all when
+    /// `nil`), in path order, up to a few MiB; `more` is true when further pages follow (ask
+    /// again after the last path). What a caller that wants only the first few uses.
+    public func walkPage(_ glob: String, after: String? = nil) async throws -> (revision: Int64, files: [TreeFile], more: Bool) {
+        let result = try await call("walk", [.string(glob), after.map { .string($0) } ?? .nil], idempotent: true)
+        return try decode { () throws(WireError) in
+            (try result.field("rev", in: "walk").wireInt("rev"),
+             try result.field("files", in: "walk").wireArray("files").map { (v) throws(WireError) in try TreeFile(wireValue: v) },
+             result["more"] == true)
         }
     }
 

@@ -147,19 +147,6 @@ package struct TimerEngine {
         return full / 2 + Int64(Double(full / 2) * min(max(jitter, 0), 1))
     }
 
-    /// Up to `limit` timers (in `state` when given) with ids after `after`, by id.
-    package func list(state: TimerState? = nil, after: UUID? = nil, limit: Int) -> [TimerRecord] {
-        let afterText = after?.lowercasedText
-        var picked: [(String, UUID)] = []
-        for (id, entry) in entries where state == nil || entry.state == state {
-            let text = id.lowercasedText
-            if let afterText, text <= afterText { continue }
-            picked.append((text, id))
-        }
-        picked.sort { $0.0 < $1.0 }
-        return picked.prefix(max(0, limit)).compactMap { record($0.1) }
-    }
-
     private func record(_ id: UUID, _ entry: Entry) -> TimerRecord {
         TimerRecord(
             id: id, due: entry.due,

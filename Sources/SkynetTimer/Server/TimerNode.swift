@@ -146,23 +146,34 @@ final class TimerNode: ServiceProtocol, Sendable {
         return record
     }
 
-    /// Up to `limit` timers by id after `after`: failed ones from their index, otherwise
-    /// from the shards' files in the coordinator (whichever instance owns them).
+    /// Up to `limit` timers (in state `wanted` when given) after the timer `after`, in the
+    /// store's order: failed ones by id from their index, the others by shard, then id.
+    /// Reads the coordinator a page at a time and stops when the page is full, so a list
+    /// costs about its page, however many timers there are. Held timers show their live
+    /// state (`delivering`); others show what the store has.
     func list(state wanted: TimerState?, after: String?, limit: Int) async throws -> [TimerRecord] {
-        let glob = wanted == .failed ? "\(TimerShards.root)/failed/*" : "\(TimerShards.root)/shards/*/*"
-        var records: [TimerRecord] = []
-        for file in try await coordinator.walk(glob) {
-            guard let record = TimerRecord(encoded: file.value) else { continue }
-            if let after, record.idText <= after { continue }
-            if let wanted, wanted != .failed, record.state != wanted { continue }
-            records.append(record)
+        let failedIndex = wanted == .failed
+        let glob = failedIndex ? "\(TimerShards.root)/failed/*" : "\(TimerShards.root)/shards/*/*"
+        var cursor: String?
+        if let after {
+            guard let id = UUID(text: after) else { throw RPCError(.badRequest, "after: must be a timer id (the `next` of the previous page)") }
+            cursor = failedIndex ? Self.failedPath(id) : TimerShards.path(of: id)
         }
-        records.sort { $0.idText < $1.idText }
-        // Held timers know better than the store whether they are delivering right now.
-        return records.prefix(limit).map { record in state.withLock { $0.engine.record(record.id) } ?? record }
+        var records: [TimerRecord] = []
+        while records.count < limit {
+            let page = try await coordinator.walkPage(glob, after: cursor)
+            for file in page.files {
+                guard let stored = TimerRecord(encoded: file.value) else { continue }
+                let record = state.withLock { $0.engine.record(stored.id) } ?? stored
+                if let wanted, record.state != wanted { continue }
+                records.append(record)
+                if records.count == limit { break }
+            }
+            guard page.more, let last = page.files.last else { break }
+            cursor = last.path.string
+        }
+        return records
     }
-
-    // MARK: Ownership and forwarding
 
     /// Serves a request for `shard` elsewhere when its holder is another instance: returns
     /// the holder's answer, or `nil` when this instance holds the shard and serves it.
