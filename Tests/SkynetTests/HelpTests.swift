@@ -79,19 +79,21 @@ struct HelpTests {
         }
     }
 
-    @Test("skynetd and sky-bench: help in every spelling names every flag and command, exit 0; --version says the build")
+    @Test("skynetd, skynet-timer and sky-bench: help in every spelling names every flag and command, exit 0; --version says the build")
     func daemonAndBench() throws {
-        let daemon = try declared("skynetd")
-        for spelling in [["help"], ["-h"], ["-help"], ["--help"]] {
-            let run = try runTool("skynetd", spelling)
-            #expect(run.status == 0 && run.err.isEmpty, "skynetd \(spelling): \(run.err)")
-            for flag in flagNames(daemon.command) { #expect(run.out.contains("--\(flag)"), "skynetd \(spelling) names --\(flag)") }
-            #expect(run.out.contains("Examples:"))
-        }
-        for spelling in [["--version"], ["-version"]] {
-            let run = try runTool("skynetd", spelling)
-            #expect(run.status == 0)
-            #expect(run.out.hasPrefix("skynetd \(BuildInfo.version) (commit "), "\(run.out)")
+        for tool in ["skynetd", "skynet-timer"] {
+            let daemon = try declared(tool)
+            for spelling in [["help"], ["-h"], ["-help"], ["--help"]] {
+                let run = try runTool(tool, spelling)
+                #expect(run.status == 0 && run.err.isEmpty, "\(tool) \(spelling): \(run.err)")
+                for flag in flagNames(daemon.command) { #expect(run.out.contains("--\(flag)"), "\(tool) \(spelling) names --\(flag)") }
+                #expect(run.out.contains("Examples:"))
+            }
+            for spelling in [["--version"], ["-version"]] {
+                let run = try runTool(tool, spelling)
+                #expect(run.status == 0)
+                #expect(run.out.hasPrefix("\(tool) \(BuildInfo.version) (commit "), "\(run.out)")
+            }
         }
 
         let bench = try declared("sky-bench")
@@ -137,6 +139,11 @@ struct HelpTests {
         ("skynetd", ["-listen=nowhere"], "nowhere"),
         ("skynetd", ["--dev", "--log-level", "loud"], "loud"),
         ("skynetd", ["--dev", "--bogus"], "--bogus"),
+        ("skynetd", ["--dev", "--http", "nowhere"], "nowhere"),
+        ("skynet-timer", ["--http", "127.0.0.1:99999"], "99999"),
+        ("skynet-timer", ["--log-level", "loud"], "loud"),
+        ("sky", ["timer", "create", "-delay=0", "-uri=http://h/x"], "timeout"),
+        ("sky", ["timer", "create", "-delay=5"], "-uri"),
         ("sky-bench", ["nope"], "nope"),
         ("sky-bench", ["rpc", "--rounds", "x"], "x"),
         ("echo-service", ["-regio=us"], "-regio"),
