@@ -113,6 +113,13 @@ package struct TimerEngine {
         }
     }
 
+    /// True while `delivery` is still due to be made: its timer is held, not cancelled or
+    /// replaced since it fired (a queued attempt for a shard that moved away is dropped; the
+    /// new holder makes it).
+    package func isCurrent(_ delivery: Delivery) -> Bool {
+        entries[delivery.record.id]?.incarnation == delivery.incarnation
+    }
+
     /// The attempt succeeded: the timer is done. True when it was still this incarnation
     /// (the caller then deletes it from the store).
     package mutating func delivered(_ delivery: Delivery) -> Bool {

@@ -55,6 +55,7 @@ extension TimerNode {
     /// One attempt, then the outcome: delivered (deleted from the store) or failed (retry
     /// scheduled, or kept as failed), written under this instance's hold on the shard.
     private func attempt(_ delivery: TimerEngine.Delivery) async {
+        guard state.withLock({ $0.engine.isCurrent(delivery) }) else { return }
         let record = delivery.record
         let shard = TimerShards.shard(of: record.id)
         let error = await call(record)
