@@ -74,11 +74,26 @@ struct Invocation<Root: ParsableCommand> {
         // `tool help` works for tools without subcommands too, and `tool --version` for tools
         // whose version is a `version` command.
         if Root.configuration.subcommands.isEmpty, normalized == ["help"] { normalized = ["--help"] }
+        normalized = Self.nestedCommandFirst(normalized)
         if normalized == ["--version"], Root.configuration.version.isEmpty,
            Root.configuration.subcommands.contains(where: { $0._commandName == "version" }) {
             normalized = ["version"]
         }
         self.normalized = normalized
+    }
+
+    /// Flags written before a nested command (`sky -coordinators=h:8046 timer list`) move
+    /// after it, where the command that declares them reads them; swift-argument-parser
+    /// only finds a command's flags before its name one level deep.
+    static func nestedCommandFirst(_ arguments: [String]) -> [String] {
+        guard arguments.first?.hasPrefix("-") == true else { return arguments }
+        for (i, word) in arguments.enumerated() where i > 0 && i + 1 < arguments.count {
+            guard let group = Root.configuration.subcommands.first(where: { $0._commandName == word }),
+                  group.configuration.subcommands.contains(where: { $0._commandName == arguments[i + 1] })
+            else { continue }
+            return Array(arguments[i...(i + 1)]) + arguments[..<i] + arguments[(i + 2)...]
+        }
+        return arguments
     }
 
     var toolName: String { Root.configuration.commandName ?? "\(Root.self)".lowercased() }

@@ -7,7 +7,12 @@ import Testing
 
 /// A tool shaped like `sky`: shared options, a filter group, positional arguments, an alias.
 private struct Tool: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "tool", subcommands: [Look.self, Put.self])
+    static let configuration = CommandConfiguration(commandName: "tool", subcommands: [Look.self, Put.self, Group.self])
+}
+
+/// A group of commands, like `sky timer`.
+private struct Group: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "group", subcommands: [Put.self])
 }
 
 private struct Shared: ParsableArguments {
@@ -37,6 +42,17 @@ private struct Daemon: ParsableCommand {
 
 @Suite("How every executable reads its command line")
 struct CommandLineToolTests {
+    @Test("flags before a nested command move after it; other command lines stay as typed")
+    func nestedCommandFirst() throws {
+        #expect(Invocation(Tool.self, ["-coordinators=h:1", "-json", "group", "put", "/p"]).normalized
+            == ["group", "put", "--coordinators=h:1", "--json", "/p"])
+        #expect(Invocation(Tool.self, ["-json", "look", "-region=us"]).normalized == ["--json", "look", "--region=us"])
+        #expect(Invocation(Tool.self, ["group", "put", "-json", "/p"]).normalized == ["group", "put", "--json", "/p"])
+        #expect(Invocation(Tool.self, ["-coordinators", "group", "look"]).normalized == ["--coordinators", "group", "look"])
+        let parsed = try Tool.parseAsRoot(Invocation(Tool.self, ["-coordinators=h:1", "group", "put", "/p"]).normalized)
+        #expect((parsed as? Put)?.shared.coordinators == "h:1")
+    }
+
     @Test("Go-style flags become double-dash ones; single letters, numbers and what follows -- stay")
     func goStyle() {
         #expect(GoStyleArguments.normalize(["-region=us", "-region", "us", "--json", "-h", "-5", "-", "--", "-raw"])
@@ -79,13 +95,15 @@ struct CommandLineToolTests {
     @Test("the command index lists every command with its arguments and flags, shared flags apart")
     func index() throws {
         let index = try CommandIndex(Tool.self, shared: ["json", "coordinators"])
-        #expect(index.entries.map(\.name) == ["look", "put"])
+        #expect(index.entries.map(\.name) == ["look", "put", "group", "group put"])
         #expect(index.entry("see")?.name == "look")
         #expect(index.entry("look")?.flags == ["-region", "-registered"])
         #expect(index.entry("put")?.arguments == ["<path>", "[<value>]"])
         #expect(index.entry("put")?.flags == ["-rev"])
-        let text = index.render(sections: [("Looking", ["look"])])
+        let text = index.render(sections: [("Looking", ["look"]), ("Grouped", ["group"])])
         #expect(text.contains("Looking\n  look"))
+        #expect(text.contains("Grouped\n  group   "))
+        #expect(text.contains("\n  group put <path> [<value>]"), "a group's commands follow it")
         #expect(text.contains("Other\n  put <path> [<value>]"))
         #expect(text.contains("(also: see)"))
         #expect(!text.contains("-json"))

@@ -249,7 +249,8 @@ extension TimerServiceTests {
         let shown = try await sky(["timer", "get", id])
         #expect(shown.status == 0)
         #expect(shown.out.contains(id) && shown.out.contains("POST \(receiver.url("/sky"))"))
-        let listed = try await sky(["timer", "list", "-json"])
+        // Global flags may come first, as for every other command.
+        let listed = try await offPool { try runTool("sky", ["-coordinators=\(daemon.address)", "-json", "timer", "list"]) }
         #expect((try JSONSerialization.jsonObject(with: Data(listed.out.utf8)) as? [[String: Any]])?.compactMap { $0["id"] as? String } == [id])
         #expect(try await sky(["timer", "cancel", id]).status == 0)
         let gone = try await sky(["timer", "get", id])
