@@ -27,28 +27,16 @@ extension TimerNode {
     }
 
     private func enqueue(_ deliveries: [TimerEngine.Delivery]) {
-        let start = state.withLock { state -> [TimerEngine.Delivery] in
-            state.queued.append(contentsOf: deliveries)
-            let room = max(0, Self.maxDeliveries - state.delivering)
-            let start = Array(state.queued.prefix(room))
-            state.queued.removeFirst(start.count)   // a Deque: O(taken), however long the queue
-            state.delivering += start.count
-            return start
-        }
+        let start = state.withLock { $0.slots.enqueue(deliveries) }
         for delivery in start { Task { await self.deliver(delivery) } }
     }
 
+    /// Runs attempts on one slot until none waits.
     private func deliver(_ first: TimerEngine.Delivery) async {
         var next: TimerEngine.Delivery? = first
         while let delivery = next {
             await attempt(delivery)
-            next = state.withLock { state in
-                guard !state.queued.isEmpty else {
-                    state.delivering -= 1
-                    return nil
-                }
-                return state.queued.removeFirst()
-            }
+            next = state.withLock { $0.slots.finished() }
         }
     }
 

@@ -1,5 +1,4 @@
 import AsyncHTTPClient
-import DequeModule
 import Foundation
 import Logging
 import MessagePack
@@ -21,8 +20,7 @@ final class TimerNode: ServiceProtocol, Sendable {
         var owners: [Int: String] = [:]
         var connections: [String: RPCConnection] = [:]
         var session: CoordinatorSession?
-        var queued = Deque<TimerEngine.Delivery>()
-        var delivering = 0
+        var slots = DeliverySlots<TimerEngine.Delivery>(limit: TimerNode.maxDeliveries)
         /// When the fire loop will next look at the wheel (ms), if it is waiting.
         var armedWake: Int64?
         var rng = SystemRandomNumberGenerator()
