@@ -16,5 +16,6 @@ public struct TimerSpecError: Error, Hashable, Sendable, CustomStringConvertible
 
     /// `field: rule`.
     public var reason: String { "\(field): \(rule)" }
+    /// The reason, as errors print.
     public var description: String { reason }
 }
