@@ -63,6 +63,8 @@ extension TimerNode {
             try? await write(operations, shard: shard)
         } else {
             guard state.withLock({ $0.engine.delivered(delivery) }), let path = try? TreePath(TimerShards.path(of: record.id)) else { return }
+            // Awaited: while the coordinator is slow, slots wait too (backpressure instead
+            // of a queue of deletes that grows without bound).
             try? await write([.del(path: path, ifRev: -1)], shard: shard)
         }
     }

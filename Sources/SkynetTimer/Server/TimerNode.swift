@@ -252,7 +252,7 @@ final class TimerNode: ServiceProtocol, Sendable {
 
     /// Writes `operations` fenced by this instance's hold on `shard`.
     func write(_ operations: [TreeOperation], shard: Int) async throws {
-        let fence = TxnCompare(try TreePath(TimerShards.ownerPath(shard)), .value(ownerValue))
+        let fence = try fence(shard)
         do {
             if operations.count == 1 {
                 try await batcher.submit(operations[0], fence: fence)
@@ -266,6 +266,11 @@ final class TimerNode: ServiceProtocol, Sendable {
             lost(shard)
             throw RPCError(.unavailable, "timer shard \(shard) moved to another instance; try again")
         }
+    }
+
+    /// What every write to `shard` is conditional on: its owner file still names this instance.
+    func fence(_ shard: Int) throws -> TxnCompare {
+        TxnCompare(try TreePath(TimerShards.ownerPath(shard)), .value(ownerValue))
     }
 
     /// This instance no longer holds `shard`: nothing of it fires here again.

@@ -37,14 +37,18 @@ final class TreeWriteBatcher: Sendable {
     /// coordinator's error.
     func submit(_ operation: TreeOperation, fence: TxnCompare) async throws {
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
-            let start = state.withLock { state -> Bool in
-                state.queue.append(Item(operation: operation, fence: fence, done: continuation))
-                guard state.inFlight < Self.maxInFlight else { return false }
-                state.inFlight += 1
-                return true
-            }
-            if start { Task { await self.drain() } }
+            enqueue(Item(operation: operation, fence: fence, done: continuation))
         }
+    }
+
+    private func enqueue(_ item: Item) {
+        let start = state.withLock { state -> Bool in
+            state.queue.append(item)
+            guard state.inFlight < Self.maxInFlight else { return false }
+            state.inFlight += 1
+            return true
+        }
+        if start { Task { await self.drain() } }
     }
 
     private func drain() async {
