@@ -148,6 +148,7 @@ let package = Package(
             dependencies: [
                 "SkynetCLI",
                 "SkynetTestSupport",
+                "SkynetTimer",
                 "MessagePack",
                 "SkynetRPC",
                 "SkynetCoordinator",

@@ -1,3 +1,4 @@
+import Foundation
 import Hummingbird
 import Logging
 import NIOCore
@@ -49,7 +50,17 @@ public final class TimerServer: ServiceLifecycle.Service, Sendable {
     /// Binds and registers (the coordinator must answer: it throws `Unavailable` otherwise),
     /// then serves until graceful shutdown (or cancellation).
     public func run() async throws {
-        let info = try await service.bind()
+        do {
+            let info = try await service.bind()
+            try await serve(info)
+        } catch {
+            await stop()
+            throw error
+        }
+        await stop()
+    }
+
+    private func serve(_ info: ServiceInfo) async throws {
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await self.service.run() }
             group.addTask { await self.node.reconcileLoop() }
@@ -64,15 +75,44 @@ public final class TimerServer: ServiceLifecycle.Service, Sendable {
                     configuration: .init(address: .hostname(httpAddress.host, port: httpAddress.port), serverName: "skynet-timer"),
                     onServerRunning: { channel in await onServing(info.serviceAddress, channel.localAddress?.port ?? httpAddress.port) },
                     logger: logger)
-                group.addTask { try await app.run() }
+                group.addTask {
+                    do {
+                        try await app.run()
+                    } catch {
+                        throw HTTPListenError(address: "\(httpAddress.host):\(httpAddress.port)", cause: error)
+                    }
+                }
             } else {
                 await onServing(info.serviceAddress, nil)
             }
-            // The Skynet service ends on graceful shutdown (or an admin `stop`); the rest follow.
-            try await group.next()
+            // The Skynet service ends on graceful shutdown (or an admin `stop`), or a part
+            // fails (the HTTP port is taken) and the service is stopped; the rest follow.
+            do {
+                try await group.next()
+            } catch {
+                group.cancelAll()
+                await service.stop()
+                throw error
+            }
             group.cancelAll()
-            await node.shutdown()
-            await node.client.close()
         }
+    }
+
+    /// Lets go of the shards, then closes the callback client and the coordinator client,
+    /// however serving ended.
+    private func stop() async {
+        await service.stop()
+        await node.shutdown()
+        await node.client.close()
+    }
+}
+
+/// The timer service's HTTP API could not listen (or stopped serving), and where.
+struct HTTPListenError: Error, CustomStringConvertible {
+    var address: String
+    var cause: any Error
+    var description: String {
+        let reason = (cause as? IOError).map { String(cString: strerror($0.errnoCode)).lowercased() } ?? "\(cause)"
+        return "the timer HTTP API cannot listen on \(address): \(reason)"
     }
 }

@@ -93,16 +93,17 @@ struct Skynetd: AsyncParsableCommand {
             // The timer service is an ordinary Skynet service that happens to live in this
             // process: it reaches the coordinator over loopback like any other.
             let http = try TimerHTTPAddress(self.http)
+            let timerLogger = Logger(label: "skynet.timer")
             let config: ServiceConfig
             do {
                 // Ports the system picks: the 9000-9999 range stays for the services users start.
                 config = try ServiceConfig(
                     name: TimerServer.serviceName, serviceAddress: "\(address.host):0", adminAddress: "\(address.host):0",
-                    coordinators: [bound], logger: Logger(label: "skynet.timer"))
+                    coordinators: [bound], logger: timerLogger)
             } catch {
                 throw StartFailure("cannot configure the timer service: \(error)")
             }
-            services.append(TimerServer(config: config, httpAddress: (http.host, http.port), logger: Logger(label: "skynet.timer")) { rpc, httpPort in
+            services.append(TimerServer(config: config, httpAddress: (http.host, http.port), logger: timerLogger) { rpc, httpPort in
                 FileHandle.standardOutput.write(Data("skynetd timer serving \(rpc), http \(http.host):\(httpPort ?? http.port)\n".utf8))
             })
         }

@@ -9,6 +9,7 @@ import MessagePack
 import NIOCore
 import Skynet
 import SkynetTestSupport
+import SkynetTimer
 import SkynetRPC
 import Synchronization
 
@@ -66,8 +67,8 @@ struct TimerBenchmark: AsyncParsableCommand {
         note("RPC creates")
         let rpcCreates = try await rate { _ in
             let id = UUID()
-            _ = try await pool.sendRaw("create", [Self.spec(timeout: 3_600_000, data: "", hook: hook), .string(id.uuidString.lowercased())],
-                                       key: Self.shardKey(id), timeout: nil, idempotent: false, retries: true)
+            _ = try await pool.sendRaw("create", [Self.spec(timeout: 3_600_000, hook: hook), .string(id.lowercasedText)],
+                                       key: TimerShards.key(TimerShards.shard(of: id)), timeout: nil, idempotent: false, retries: true)
         }
 
         note("HTTP creates")
@@ -101,12 +102,12 @@ struct TimerBenchmark: AsyncParsableCommand {
                         let due = base + Int64(rng.next() % UInt64(spreadMs))
                         let id = UUID()
                         let answer = try await pool.sendRaw(
-                            "create", [Self.spec(timeout: max(1, due - Self.nowMs()), data: "", hook: hook), .string(id.uuidString.lowercased())],
-                            key: Self.shardKey(id), timeout: nil, idempotent: false, retries: true)
+                            "create", [Self.spec(timeout: max(1, due - Self.nowMs()), hook: hook), .string(id.lowercasedText)],
+                            key: TimerShards.key(TimerShards.shard(of: id)), timeout: nil, idempotent: false, retries: true)
                         // Lateness counts from the due time the service set (its clock at
                         // acceptance plus the timeout), not from when this caller sent it.
                         guard let set = answer["due"]?.int64Value else { throw BenchError("create answered without a due time") }
-                        receiver.expect(id.uuidString.lowercased(), due: set)
+                        receiver.expect(id.lowercasedText, due: set)
                         i += callers
                     }
                 }
@@ -171,16 +172,8 @@ struct TimerBenchmark: AsyncParsableCommand {
         return Double(count) / (clock.now - start).seconds
     }
 
-    static func spec(timeout: Int64, data: String, hook: String) -> MessagePackValue {
-        .map([
-            ("timeout", .int(timeout)), ("data", .string(data)),
-            ("callback", .map([("transport", "http"), ("method", "post"), ("uri", .string(hook))])),
-        ])
-    }
-
-    /// The ring key of a timer's shard (as the timer service computes it).
-    static func shardKey(_ id: UUID) -> String {
-        "timer-shard-\(HashRing.hash(id.uuidString.lowercased()) % 64)"
+    static func spec(timeout: Int64, hook: String) -> MessagePackValue {
+        TimerSpec(timeout: timeout, callback: .http(method: "POST", uri: hook)).wireValue()
     }
 
     static func nowMs() -> Int64 { Int64((Date().timeIntervalSince1970 * 1000).rounded()) }

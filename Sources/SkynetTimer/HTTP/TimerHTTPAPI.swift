@@ -48,25 +48,11 @@ enum TimerHTTPAPI {
         }
         router.get("/timer") { request, _ in
             await answer {
-                let query = request.uri.queryParameters
-                var state: TimerState?
-                if let text = query["state"] {
-                    guard let parsed = TimerState(rawValue: String(text)) else {
-                        throw RPCError(.badRequest, "state: must be one of \(TimerState.allCases.map(\.rawValue).joined(separator: ", "))")
-                    }
-                    state = parsed
-                }
-                var limit = 100
-                if let text = query["limit"] {
-                    guard let n = Int(String(text)), (1...TimerMethods.maxPage).contains(n) else {
-                        throw RPCError(.badRequest, "limit: must be an integer between 1 and \(TimerMethods.maxPage)")
-                    }
-                    limit = n
-                }
-                let timers = try await node.list(state: state, after: query["after"].map(String.init), limit: limit)
-                var body: [(key: MessagePackValue, value: MessagePackValue)] = [("timers", .array(timers.map { $0.wireValue(dataAsText: true) }))]
-                if timers.count == limit, let last = timers.last { body.append(("next", .string(last.idText))) }
-                return try json(.ok, .map(body))
+                let parameters = request.uri.queryParameters
+                let (state, after) = (parameters["state"].map(String.init), parameters["after"].map(String.init))
+                let limit = parameters["limit"].map { Int64(String($0)) ?? 0 }
+                let query = try TimerSpecError.asBadRequest { () throws(TimerSpecError) in try TimerListQuery(state: state, after: after, limit: limit) }
+                return try json(.ok, query.page(try await node.list(query), dataAsText: true))
             }
         }
         return router
@@ -86,11 +72,7 @@ enum TimerHTTPAPI {
         } catch {
             throw RPCError(.badRequest, "body: not valid JSON")
         }
-        do {
-            return try TimerSpecParser.parse(value)
-        } catch {
-            throw RPCError(.badRequest, error.reason)
-        }
+        return try TimerSpecError.asBadRequest { () throws(TimerSpecError) in try TimerSpecParser.parse(value) }
     }
 
     private static func uuid(_ context: BasicRequestContext) throws -> UUID {

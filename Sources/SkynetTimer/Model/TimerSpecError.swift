@@ -1,3 +1,5 @@
+import SkynetRPC
+
 /// Why a timer request was refused: the field and the rule it broke.
 ///
 /// Its `reason` is what HTTP callers get in `x-skyring-reason` and the JSON body, and RPC
@@ -18,4 +20,15 @@ public struct TimerSpecError: Error, Hashable, Sendable, CustomStringConvertible
     public var reason: String { "\(field): \(rule)" }
     /// The reason, as errors print.
     public var description: String { reason }
+}
+
+extension TimerSpecError {
+    /// Runs `body`; a broken rule comes out as the `BadRequest` RPC and HTTP callers get.
+    package static func asBadRequest<T>(_ body: () throws(TimerSpecError) -> T) throws(RPCError) -> T {
+        do {
+            return try body()
+        } catch {
+            throw RPCError(.badRequest, error.reason)
+        }
+    }
 }

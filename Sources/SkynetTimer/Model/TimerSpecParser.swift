@@ -31,7 +31,8 @@ public enum TimerSpecParser {
         return TimerSpec(timeout: timeout, data: data, callback: try callback(callbackValue), retries: retries)
     }
 
-    private static func callback(_ value: MessagePackValue) throws(TimerSpecError) -> TimerCallback {
+    /// Parses the `callback` object alone (also what stored records hold).
+    package static func callback(_ value: MessagePackValue) throws(TimerSpecError) -> TimerCallback {
         guard let fields = value.mapValue else { throw TimerSpecError("callback", "must be an object") }
         let callback = Fields(fields)
         guard let transport = callback["transport"], !transport.isNil else { throw TimerSpecError("callback.transport", "is required") }

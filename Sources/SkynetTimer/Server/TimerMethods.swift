@@ -6,9 +6,6 @@ import SkynetRPC
 /// fields of the HTTP API as MessagePack maps. A trailing `true` marks a call forwarded by
 /// another instance (it is never forwarded again).
 enum TimerMethods {
-    /// Most timers one `list` page holds.
-    static let maxPage = 1_000
-
     static func register(on router: inout RPCRouter, node: TimerNode) {
         router.registerRaw("create") { params, _ in
             let spec = try spec(params.first)
@@ -29,33 +26,15 @@ enum TimerMethods {
         router.registerRaw("list") { params, _ in
             let options = params.first?.mapValue ?? []
             func option(_ name: String) -> MessagePackValue? { options.first { $0.key.stringValue == name }?.value }
-            var state: TimerState?
-            if let text = option("state")?.stringValue {
-                guard let parsed = TimerState(rawValue: text) else {
-                    throw RPCError(.badRequest, "state: must be one of \(TimerState.allCases.map(\.rawValue).joined(separator: ", "))")
-                }
-                state = parsed
-            }
-            let limit = Int(option("limit")?.int64Value ?? 100)
-            guard (1...maxPage).contains(limit) else { throw RPCError(.badRequest, "limit: must be between 1 and \(maxPage)") }
-            let timers = try await node.list(state: state, after: option("after")?.stringValue, limit: limit)
-            var answer: [(key: MessagePackValue, value: MessagePackValue)] = [("timers", .array(timers.map { $0.wireValue() }))]
-            if timers.count == limit, let last = timers.last { answer.append(("next", .string(last.idText))) }
-            return .map(answer)
+            let limit = option("limit").map { $0.int64Value ?? 0 }
+            let (state, after) = (option("state")?.stringValue, option("after")?.stringValue)
+            let query = try TimerSpecError.asBadRequest { () throws(TimerSpecError) in try TimerListQuery(state: state, after: after, limit: limit) }
+            return query.page(try await node.list(query), dataAsText: false)
         }
-    }
-
-    /// A spec as a map, for forwarding.
-    static func wire(_ spec: TimerSpec) -> MessagePackValue {
-        TimerRecord(id: UUID(), due: 0, spec: spec).wireValue()
     }
 
     private static func spec(_ value: MessagePackValue?) throws -> TimerSpec {
-        do {
-            return try TimerSpecParser.parse(value ?? .nil)
-        } catch {
-            throw RPCError(.badRequest, error.reason)
-        }
+        try TimerSpecError.asBadRequest { () throws(TimerSpecError) in try TimerSpecParser.parse(value ?? .nil) }
     }
 
     private static func uuid(_ value: MessagePackValue?) throws -> UUID {

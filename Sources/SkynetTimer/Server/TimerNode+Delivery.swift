@@ -80,7 +80,7 @@ extension TimerNode {
             request.headers.add(name: "content-type", value: "application/octet-stream")
             if !record.spec.data.isEmpty || method != "GET" { request.body = .bytes(ByteBuffer(bytes: record.spec.data)) }
             do {
-                let response = try await http.execute(request, timeout: .seconds(10))
+                let response = try await http.execute(request, timeout: Self.deliveryTimeAmount)
                 // Read (and drop) the body so the connection goes back to the pool.
                 _ = try? await response.body.collect(upTo: 1 << 20)
                 guard (200..<300).contains(response.status.code) else { return "HTTP \(response.status.code) from \(uri)" }

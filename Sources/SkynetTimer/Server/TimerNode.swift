@@ -2,6 +2,7 @@ import AsyncHTTPClient
 import Foundation
 import Logging
 import MessagePack
+import NIOCore
 import Skynet
 import SkynetCoordinator
 import SkynetRPC
@@ -31,18 +32,39 @@ final class TimerNode: ServiceProtocol, Sendable {
     static let maxDeliveries = 512
     /// How long a callback may take.
     static let deliveryTimeout: Duration = .seconds(10)
+    /// The same, for async-http-client.
+    static var deliveryTimeAmount: TimeAmount { .seconds(deliveryTimeout.components.seconds) }
     /// How long a request for a shard this instance should own waits for it to be acquired.
     static let acquireWait: Duration = .seconds(3)
 
     let state: Mutex<State>
     /// Unique to this instance (an address can be reused by a later process).
     private let token = UUID().lowercasedText
-    /// What this instance writes into the owner files of the shards it holds: its RPC
-    /// address (for operators) and its token. Known once the service is bound.
-    var ownerValue: [UInt8] {
-        let address = service.withLock { $0 }?.info?.serviceAddress ?? "unbound"
-        return Array("\(address) \(token)".utf8)
+
+    /// This instance as owner files name it, and the write condition of each shard; fixed
+    /// once the service is bound, so made once rather than on every write.
+    private struct Identity {
+        var address: String
+        var ownerValue: [UInt8]
+        var fences: [TxnCompare]
     }
+
+    private let identityBox = Mutex<Identity?>(nil)
+
+    private var identity: Identity? {
+        if let identity = identityBox.withLock({ $0 }) { return identity }
+        guard let address = service.withLock({ $0 })?.info?.serviceAddress,
+              let paths = try? (0..<TimerShards.count).map({ try TreePath(TimerShards.ownerPath($0)) })
+        else { return nil }
+        let value = Array("\(address) \(token)".utf8)
+        let identity = Identity(address: address, ownerValue: value, fences: paths.map { TxnCompare($0, .value(value)) })
+        identityBox.withLock { $0 = identity }
+        return identity
+    }
+
+    /// What this instance writes into the owner files of the shards it holds: its RPC
+    /// address (for operators) and its token.
+    var ownerValue: [UInt8] { identity?.ownerValue ?? Array("unbound \(token)".utf8) }
     let clock: @Sendable () -> Int64
     let logger: Logger
     let alarm = Alarm()
@@ -61,7 +83,7 @@ final class TimerNode: ServiceProtocol, Sendable {
         self.clock = clock
         state = Mutex(State(engine: TimerEngine(now: clock())))
         var configuration = HTTPClient.Configuration()
-        configuration.timeout = .init(connect: .seconds(2), read: .seconds(10))
+        configuration.timeout = .init(connect: .seconds(2), read: Self.deliveryTimeAmount)
         configuration.connectionPool = .init(idleTimeout: .seconds(30), concurrentHTTP1ConnectionsPerHostSoftLimit: 32)
         http = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
     }
@@ -80,17 +102,13 @@ final class TimerNode: ServiceProtocol, Sendable {
     func registered(_ service: Service) async { reconcileAlarm.ring() }
     func keysMoved(_ service: Service, _ moves: [KeyRangeMove]) async { reconcileAlarm.ring() }
 
-    func stopped(_ service: Service) async {
-        await shutdown()
-    }
-
     // MARK: Requests (RPC and HTTP alike)
 
     /// Creates a timer (with `id` when the caller picked one), durable before it returns.
     func create(_ spec: TimerSpec, id: UUID? = nil, forwarded: Bool = false) async throws -> TimerRecord {
         let id = id ?? UUID()
         let shard = TimerShards.shard(of: id)
-        if let answer = try await routed(shard, forwarded, "create", [TimerMethods.wire(spec), .string(id.lowercasedText)]) {
+        if let answer = try await routed(shard, forwarded, "create", [spec.wireValue(), .string(id.lowercasedText)]) {
             return try Self.record(answer, "create")
         }
         let record = TimerRecord(id: id, due: clock() + spec.timeout, spec: spec)
@@ -102,7 +120,7 @@ final class TimerNode: ServiceProtocol, Sendable {
     /// Replaces a timer's spec and restarts its timeout; `NotFound` when unknown.
     func update(_ id: UUID, _ spec: TimerSpec, forwarded: Bool = false) async throws -> TimerRecord {
         let shard = TimerShards.shard(of: id)
-        if let answer = try await routed(shard, forwarded, "update", [.string(id.lowercasedText), TimerMethods.wire(spec)]) {
+        if let answer = try await routed(shard, forwarded, "update", [.string(id.lowercasedText), spec.wireValue()]) {
             return try Self.record(answer, "update")
         }
         let record = TimerRecord(id: id, due: clock() + spec.timeout, spec: spec)
@@ -149,14 +167,11 @@ final class TimerNode: ServiceProtocol, Sendable {
     /// Reads the coordinator a page at a time and stops when the page is full, so a list
     /// costs about its page, however many timers there are. Held timers show their live
     /// state (`delivering`); others show what the store has.
-    func list(state wanted: TimerState?, after: String?, limit: Int) async throws -> [TimerRecord] {
+    func list(_ query: TimerListQuery) async throws -> [TimerRecord] {
+        let (wanted, limit) = (query.state, query.limit)
         let failedIndex = wanted == .failed
         let glob = failedIndex ? "\(TimerShards.root)/failed/*" : "\(TimerShards.root)/shards/*/*"
-        var cursor: String?
-        if let after {
-            guard let id = UUID(text: after) else { throw RPCError(.badRequest, "after: must be a timer id (the `next` of the previous page)") }
-            cursor = failedIndex ? Self.failedPath(id) : TimerShards.path(of: id)
-        }
+        var cursor = query.after.map { failedIndex ? Self.failedPath($0) : TimerShards.path(of: $0) }
         var records: [TimerRecord] = []
         while records.count < limit {
             let page = try await coordinator.walkPage(glob, after: cursor)
@@ -184,7 +199,7 @@ final class TimerNode: ServiceProtocol, Sendable {
     /// `Unavailable`.
     private func routed(_ shard: Int, _ forwarded: Bool, _ method: String, _ params: [MessagePackValue]) async throws -> MessagePackValue? {
         let deadline = ContinuousClock.now + Self.acquireWait
-        let me = service.withLock { $0 }?.info?.serviceAddress
+        let me = identity?.address
         var lastError: (any Error)?
         while true {
             let (held, owner) = state.withLock { ($0.held[shard] != nil, $0.owners[shard]) }
@@ -270,7 +285,8 @@ final class TimerNode: ServiceProtocol, Sendable {
 
     /// What every write to `shard` is conditional on: its owner file still names this instance.
     func fence(_ shard: Int) throws -> TxnCompare {
-        TxnCompare(try TreePath(TimerShards.ownerPath(shard)), .value(ownerValue))
+        guard let identity else { throw RPCError(.unavailable, "the timer service is not serving yet") }
+        return identity.fences[shard]
     }
 
     /// This instance no longer holds `shard`: nothing of it fires here again.
