@@ -74,7 +74,7 @@ struct Invocation<Root: ParsableCommand> {
         // `tool help` works for tools without subcommands too, and `tool --version` for tools
         // whose version is a `version` command.
         if Root.configuration.subcommands.isEmpty, normalized == ["help"] { normalized = ["--help"] }
-        normalized = Self.nestedCommandFirst(normalized)
+        normalized = Self.commandFirst(normalized)
         if normalized == ["--version"], Root.configuration.version.isEmpty,
            Root.configuration.subcommands.contains(where: { $0._commandName == "version" }) {
             normalized = ["version"]
@@ -82,18 +82,41 @@ struct Invocation<Root: ParsableCommand> {
         self.normalized = normalized
     }
 
-    /// Flags written before a nested command (`sky -coordinators=h:8046 timer list`) move
-    /// after it, where the command that declares them reads them; swift-argument-parser
-    /// only finds a command's flags before its name one level deep.
-    static func nestedCommandFirst(_ arguments: [String]) -> [String] {
-        guard arguments.first?.hasPrefix("-") == true else { return arguments }
-        for (i, word) in arguments.enumerated() where i > 0 && i + 1 < arguments.count {
-            guard let group = Root.configuration.subcommands.first(where: { $0._commandName == word }),
-                  group.configuration.subcommands.contains(where: { $0._commandName == arguments[i + 1] })
-            else { continue }
-            return Array(arguments[i...(i + 1)]) + arguments[..<i] + arguments[(i + 2)...]
+    /// Flags written before the command, in the seed's style (`sky -region=us topology`,
+    /// `sky -coordinators=h:8046 timer list`), move after it, where the command that declares
+    /// them reads them: swift-argument-parser reads a command's flags only after its name.
+    /// A flag's value may itself be a command's name (`sky -service timer topology`), so each
+    /// place a command name appears is tried in turn, those right after a flag without `=`
+    /// (perhaps its value) last, and the first line that parses wins; when none does, the
+    /// first tried is kept so the error speaks of that command's flags.
+    static func commandFirst(_ arguments: [String]) -> [String] {
+        guard arguments.first?.hasPrefix("-") == true, !Root.configuration.subcommands.isEmpty,
+              !parses(arguments)
+        else { return arguments }
+        let typed = arguments.prefix { $0 != "--" }
+        let command = { (word: String) in Root.configuration.subcommands.first { $0.isNamed(word) } }
+        // A place is a top-level command's name, unless it names a command of the group just before it.
+        let places = typed.indices.dropFirst().filter { i in
+            command(typed[i]) != nil
+                && command(typed[i - 1])?.configuration.subcommands.contains { $0.isNamed(typed[i]) } != true
         }
-        return arguments
+        let maybeValue = { (i: Int) in typed[i - 1].hasPrefix("-") && !typed[i - 1].contains("=") }
+        let candidates = (places.filter { !maybeValue($0) } + places.filter(maybeValue)).map { i in
+            let nested = i + 1 < typed.count && command(typed[i])?.configuration.subcommands.contains { $0.isNamed(typed[i + 1]) } == true
+            let end = nested ? i + 2 : i + 1
+            return Array(arguments[i..<end]) + arguments[..<i] + arguments[end...]
+        }
+        return candidates.first(where: parses) ?? candidates.first ?? arguments
+    }
+
+    /// True when `arguments` parse, or ask for help or the version.
+    private static func parses(_ arguments: [String]) -> Bool {
+        do {
+            _ = try Root.parseAsRoot(arguments)
+            return true
+        } catch {
+            return Root.exitCode(for: error) == .success
+        }
     }
 
     var toolName: String { Root.configuration.commandName ?? "\(Root.self)".lowercased() }
@@ -136,4 +159,11 @@ struct Invocation<Root: ParsableCommand> {
 package enum HelpRequest {
     /// `-h`, `-help` (read as `--help`) and `--help`.
     package static let flags: Set<String> = ["-h", "--help"]
+}
+
+extension ParsableCommand {
+    /// True when `word` is this command's name or one of its aliases.
+    static func isNamed(_ word: String) -> Bool {
+        _commandName == word || configuration.aliases.contains(word)
+    }
 }

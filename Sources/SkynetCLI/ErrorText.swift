@@ -44,6 +44,8 @@ package enum ErrorText {
     /// True for text that reads as a Swift value dump rather than a sentence.
     package static func looksInternal(_ text: String) -> Bool {
         if text.contains("Error(") || text.contains("commandStack") { return true }
+        // A `Type(label: ...)` dump.
+        if text.range(of: #"\b[A-Z][A-Za-z]+\([a-z][A-Za-z]*:"#, options: .regularExpression) != nil { return true }
         let modules = ["Swift", "Foundation", "NIOCore", "NIOPosix", "ArgumentParser", "MessagePack", "SkynetRPC", "SkynetCoordinator", "Skynet", "SkynetCLI", "sky", "skynetd"]
         return modules.contains { module in
             text.range(of: "\\b\(module)\\.[A-Z][A-Za-z]+", options: .regularExpression) != nil

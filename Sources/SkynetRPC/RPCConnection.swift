@@ -75,7 +75,7 @@ public final class RPCConnection: Sendable {
             return RPCConnection(channel: channel, configuration: configuration, peer: peer, notifications: stream, closing: closing)
         } catch {
             continuation.finish()
-            throw RPCError(.unavailable, "cannot connect to \(peer): \(error)")
+            throw RPCError(.unavailable, "cannot connect to \(peer): \(ConnectFailure.reason(error))")
         }
     }
 

@@ -42,15 +42,35 @@ private struct Daemon: ParsableCommand {
 
 @Suite("How every executable reads its command line")
 struct CommandLineToolTests {
-    @Test("flags before a nested command move after it; other command lines stay as typed")
-    func nestedCommandFirst() throws {
-        #expect(Invocation(Tool.self, ["-coordinators=h:1", "-json", "group", "put", "/p"]).normalized
-            == ["group", "put", "--coordinators=h:1", "--json", "/p"])
-        #expect(Invocation(Tool.self, ["-json", "look", "-region=us"]).normalized == ["--json", "look", "--region=us"])
-        #expect(Invocation(Tool.self, ["group", "put", "-json", "/p"]).normalized == ["group", "put", "--json", "/p"])
-        #expect(Invocation(Tool.self, ["-coordinators", "group", "look"]).normalized == ["--coordinators", "group", "look"])
+    @Test("flags before a command move after it, also when a value is a command's name", arguments: [
+        (["-coordinators=h:1", "-json", "group", "put", "/p"], ["group", "put", "--coordinators=h:1", "--json", "/p"]),
+        (["-json", "look", "-region=us"], ["look", "--json", "--region=us"]),
+        (["-region", "us", "look"], ["look", "--region", "us"]),
+        (["group", "put", "-json", "/p"], ["group", "put", "--json", "/p"]),
+        (["-coordinators", "group", "look"], ["look", "--coordinators", "group"]),
+        (["-region", "look", "see"], ["see", "--region", "look"]),
+    ] as [([String], [String])])
+    func commandFirst(typed: [String], read: [String]) throws {
+        let normalized = Invocation(Tool.self, typed).normalized
+        #expect(normalized == read)
+        _ = try Tool.parseAsRoot(normalized)
+    }
+
+    @Test("a line no placement parses is kept with the command first, so its error names that command")
+    func commandFirstUnparsable() {
+        let invocation = Invocation(Tool.self, ["-regio=us", "look"])
+        #expect(invocation.normalized == ["look", "--regio=us"])
+        #expect(invocation.usageMessage("Unknown option '--regio=us'") == "unknown option '-regio=us' (see 'tool help look')")
+        #expect(Invocation(Tool.self, ["-json"]).normalized == ["--json"])
+    }
+
+    @Test("a flag set before the command reaches the command")
+    func commandFirstReachesCommand() throws {
         let parsed = try Tool.parseAsRoot(Invocation(Tool.self, ["-coordinators=h:1", "group", "put", "/p"]).normalized)
         #expect((parsed as? Put)?.shared.coordinators == "h:1")
+        let look = try Tool.parseAsRoot(Invocation(Tool.self, ["-region=us", "-registered=false", "look"]).normalized)
+        #expect((look as? Look)?.region == "us")
+        #expect((look as? Look)?.registered == false)
     }
 
     @Test("Go-style flags become double-dash ones; single letters, numbers and what follows -- stay")
@@ -119,7 +139,9 @@ struct CommandLineToolTests {
         struct Plain: Error, CustomStringConvertible { var description = "no such file /a\nat revision 3" }
         #expect(ErrorText.sentence(Plain()) == "no such file /a at revision 3")
         #expect(ErrorText.looksInternal("Swift.DecodingError.typeMismatch"))
+        #expect(ErrorText.looksInternal("Connection errors: SingleConnectionFailure(target: [IPv4]127.0.0.1)"))
         #expect(!ErrorText.looksInternal("NotFound: /skynet/x. Retry later"))
+        #expect(!ErrorText.looksInternal("no coordinator answered at h:1 (last error: cannot connect to h:1: connection refused)"))
     }
 
     @Test("the build knows its version and commit")

@@ -231,7 +231,17 @@ struct RPCLiveTests {
         defer { close(socket) }
         let error = await #expect(throws: RPCError.self) { try await RPCConnection.connect(host: "127.0.0.1", port: port) }
         #expect(error?.code == .unavailable)
-        #expect(error?.message.contains("127.0.0.1:\(port)") == true)
+        #expect(error?.message == "cannot connect to 127.0.0.1:\(port): connection refused")
+    }
+
+    @Test("connecting to a name that does not resolve says so in words")
+    func connectUnresolvable() async throws {
+        let error = await #expect(throws: RPCError.self) {
+            try await RPCConnection.connect(host: "no-such-host.invalid", port: 1)
+        }
+        #expect(error?.code == .unavailable)
+        #expect(error?.message.hasPrefix("cannot connect to no-such-host.invalid:1: ") == true)
+        #expect(error?.message.contains("(") == false)
     }
 }
 

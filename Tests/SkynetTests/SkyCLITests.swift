@@ -72,12 +72,15 @@ struct SkyCLITests {
         #expect((try json(d.sky("instances", "-service=nope", "-json").out) as? [Any])?.isEmpty == true)
     }
 
-    @Test("-region=us, -region us and --region us are the same filter")
+    @Test("-region=us, -region us and --region us are the same filter, after the command or before it")
     func flagSpellings() throws {
         let d = try Deployment()
-        let outputs = try [["-region=us"], ["-region", "us"], ["--region", "us"], ["--region=us"]].map { flags in
-            try runSky(["instances", "-json"] + flags + ["-coordinators", d.coordinator])
+        let after = [["-region=us"], ["-region", "us"], ["--region", "us"], ["--region=us"]].map { flags in
+            ["instances", "-json"] + flags + ["-coordinators", d.coordinator]
         }
+        let before = [["-region=us", "-json", "-coordinators=\(d.coordinator)", "instances"],
+                      ["-coordinators", d.coordinator, "-region", "us", "-json", "instances"]]
+        let outputs = try (after + before).map { try runSky($0) }
         #expect(outputs.allSatisfy { $0.status == 0 })
         let addresses = try outputs.map { output in
             try #require(try json(output.out) as? [[String: Any]]).compactMap { $0["address"] as? String }.sorted()
@@ -142,6 +145,7 @@ struct SkyCLITests {
         #expect(down.status == 1)
         #expect(down.err.contains("127.0.0.1:1") && down.err.contains("127.0.0.1:2"), "\(down.err)")
         #expect(down.err.split(separator: "\n").count == 1, "one clear line")
+        #expect(down.err.contains("connection refused"), "\(down.err)")
     }
 }
 

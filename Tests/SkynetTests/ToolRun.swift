@@ -33,11 +33,12 @@ func runTool(
 }
 
 /// The first piece of `text` that reads as a Swift internal rather than for people: a
-/// module-qualified type name, a `SomethingError(` dump, or the parser's `commandStack`.
+/// module-qualified type name, a `SomethingError(` or `Type(label:` dump, or the parser's
+/// `commandStack`.
 func internalText(in text: String) -> String? {
     let patterns = [
         #"\b(Swift|Foundation|NIOCore|NIOPosix|ArgumentParser|MessagePack|SkynetRPC|SkynetCoordinator|SkynetCLI|Skynet|sky|skynetd)\.[A-Z][A-Za-z]+"#,
-        #"[A-Za-z]*Error\("#, "commandStack",
+        #"[A-Za-z]*Error\("#, #"\b[A-Z][A-Za-z]+\([a-z][A-Za-z]*:"#, "commandStack",
     ]
     for pattern in patterns {
         if let range = text.range(of: pattern, options: .regularExpression) { return String(text[range]) }

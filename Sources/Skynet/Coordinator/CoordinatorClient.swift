@@ -325,7 +325,8 @@ public final class CoordinatorClient: Sendable {
                     adopt(connection, address: address)
                     return
                 } catch {
-                    state.withLock { $0.lastError = "\(address): \((error as? RPCError)?.message ?? "\(error)")" }
+                    let reason = (error as? RPCError)?.message ?? "\(error)"
+                    state.withLock { $0.lastError = reason.contains(address) ? reason : "\(address): \(reason)" }
                 }
             }
             if configuration.failFast {
