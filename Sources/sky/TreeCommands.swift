@@ -38,6 +38,10 @@ struct GetFile: AsyncParsableCommand {
     @Argument(help: "The file's path.") var path: String
     @Option(help: "Read as of this past revision.") var rev: Int64?
 
+    func validate() throws {
+        if let rev, rev < 1 { throw ValidationError("-rev must be a past revision (1 or more), found \(rev)") }
+    }
+
     func run() async throws {
         let coordinator = global.client()
         guard let file = try await coordinator.get(path, atRev: rev) else { throw SkyFailure("\(path): no such file") }
@@ -60,6 +64,10 @@ struct SetFile: AsyncParsableCommand {
     @Argument(help: "The value (UTF-8 text).") var value: String
     @Option(help: "Only if the file's modRev is this (0: only if it does not exist).") var rev: Int64?
 
+    func validate() throws {
+        if let rev, rev < 0 { throw ValidationError("-rev must be 0 (only if absent) or the file's revision, found \(rev)") }
+    }
+
     func run() async throws {
         let coordinator = global.client()
         let written = try await coordinator.set(path, value, ifRev: rev ?? -1)
@@ -79,6 +87,10 @@ struct DelFile: AsyncParsableCommand {
     @OptionGroup var global: GlobalOptions
     @Argument(help: "The file's path.") var path: String
     @Option(help: "Only if the file's modRev is this.") var rev: Int64?
+
+    func validate() throws {
+        if let rev, rev < 1 { throw ValidationError("-rev must be the file's revision (1 or more), found \(rev)") }
+    }
 
     func run() async throws {
         let coordinator = global.client()
@@ -139,6 +151,10 @@ struct Watch: AsyncParsableCommand {
     @OptionGroup var global: GlobalOptions
     @Argument(help: "The glob, such as /skynet/services/**.") var glob: String
     @Option(help: "Start from this revision (default: changes from now on).") var rev: Int64 = 0
+
+    func validate() throws {
+        if rev < 0 { throw ValidationError("-rev must be 0 (changes from now on) or a past revision, found \(rev)") }
+    }
 
     struct EventRow: Codable {
         var rev: Int64
