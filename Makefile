@@ -31,7 +31,7 @@ consumer: deps
 docs: deps
 	rm -rf $(DOCS) && mkdir -p $(dir $(DOCS))
 	$(SWIFT) package --allow-writing-to-directory $(dir $(DOCS)) generate-documentation \
-		--target Skynet --target SkynetRPC --target SkynetCoordinator --target MessagePack --target SkynetTimer \
+		--target Skynet --target SkynetRPC --target SkynetTree --target SkynetCoordinator --target MessagePack --target SkynetTimer \
 		--enable-experimental-combined-documentation --warnings-as-errors --output-path $(DOCS)
 	@echo "documentation in $(DOCS): python3 -m http.server --directory $(DOCS), then open /documentation/skynet"
 

@@ -7,6 +7,7 @@ let package = Package(
     products: [
         .library(name: "MessagePack", targets: ["MessagePack"]),
         .library(name: "SkynetRPC", targets: ["SkynetRPC"]),
+        .library(name: "SkynetTree", targets: ["SkynetTree"]),
         .library(name: "SkynetCoordinator", targets: ["SkynetCoordinator"]),
         .library(name: "Skynet", targets: ["Skynet"]),
         .library(name: "SkynetTimer", targets: ["SkynetTimer"]),
@@ -51,9 +52,16 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
+        // What the coordinator's clients and its servers share: paths, globs, files, events,
+        // operations, their errors and wire forms. Skynet (the client) needs only this.
+        .target(
+            name: "SkynetTree",
+            dependencies: ["SkynetRPC", "MessagePack"]
+        ),
         .target(
             name: "SkynetCoordinator",
             dependencies: [
+                "SkynetTree",
                 "SkynetRPC",
                 "MessagePack",
                 .product(name: "HeapModule", package: "swift-collections"),
@@ -68,7 +76,7 @@ let package = Package(
         .target(
             name: "Skynet",
             dependencies: [
-                "SkynetCoordinator",
+                "SkynetTree",
                 "SkynetRPC",
                 "MessagePack",
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -83,6 +91,7 @@ let package = Package(
             name: "SkynetTimer",
             dependencies: [
                 "Skynet",
+                "SkynetTree",
                 "SkynetRPC",
                 "MessagePack",
                 .product(name: "Hummingbird", package: "hummingbird"),
@@ -124,7 +133,6 @@ let package = Package(
                 "SkynetCLI",
                 "Skynet",
                 "SkynetTimer",
-                "SkynetCoordinator",
                 "SkynetRPC",
                 "MessagePack",
                 .product(name: "Logging", package: "swift-log"),
@@ -191,7 +199,7 @@ let package = Package(
         ),
         .testTarget(
             name: "SkynetCoordinatorTests",
-            dependencies: ["SkynetCoordinator", "MessagePack", "SkynetTestSupport"]
+            dependencies: ["SkynetCoordinator", "SkynetTree", "MessagePack", "SkynetTestSupport"]
         ),
         .testTarget(
             name: "SkynetTests",

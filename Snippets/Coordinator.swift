@@ -1,7 +1,6 @@
 // The coordinator: files with revisions, compare-and-set, transactions, watches and sessions.
 // Run against a coordinator named by SKYNET_COORDINATORS (default 127.0.0.1:8046).
 import Skynet
-import SkynetCoordinator
 import SkynetRPC
 
 let addresses = ClientConfig.commandLine().coordinators   // -coordinators, else SKYNET_COORDINATORS, else 127.0.0.1:8046

@@ -1,7 +1,6 @@
 import ArgumentParser
 import Foundation
 import Skynet
-import SkynetCoordinator
 
 /// A file as `sky` prints it in JSON.
 struct FileRow: Codable {

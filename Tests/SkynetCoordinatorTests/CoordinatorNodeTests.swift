@@ -1,3 +1,4 @@
+import SkynetTree
 import Logging
 import Synchronization
 import Testing

@@ -1,3 +1,4 @@
+import SkynetTree
 import Testing
 @testable import SkynetCoordinator
 

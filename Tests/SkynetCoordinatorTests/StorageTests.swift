@@ -1,3 +1,4 @@
+import SkynetTree
 import Foundation
 import Logging
 import Synchronization

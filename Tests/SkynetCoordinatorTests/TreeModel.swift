@@ -1,3 +1,4 @@
+import SkynetTree
 import SkynetCoordinator
 
 /// A deliberately plain model of the config tree: a dictionary of path strings, with

@@ -1,3 +1,4 @@
+import SkynetTree
 import SkynetTestSupport
 import Testing
 import SkynetCoordinator

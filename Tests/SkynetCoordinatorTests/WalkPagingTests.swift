@@ -1,3 +1,4 @@
+import SkynetTree
 import Testing
 import SkynetCoordinator
 import SkynetTestSupport

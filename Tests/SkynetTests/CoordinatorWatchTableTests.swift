@@ -1,4 +1,3 @@
-import SkynetCoordinator
 import Testing
 @testable import Skynet
 

@@ -1,6 +1,5 @@
 import Foundation
 import Skynet
-import SkynetCoordinator
 import SkynetRPC
 import Synchronization
 import Testing

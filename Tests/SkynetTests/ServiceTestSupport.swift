@@ -1,7 +1,6 @@
 import Foundation
 import Logging
 import Skynet
-import SkynetCoordinator
 import SkynetRPC
 import Synchronization
 

@@ -1,7 +1,6 @@
 import Foundation
 import MessagePack
 import Skynet
-import SkynetCoordinator
 import SkynetRPC
 import Synchronization
 import Testing

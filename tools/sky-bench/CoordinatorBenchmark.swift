@@ -2,7 +2,6 @@ import ArgumentParser
 import Foundation
 import MessagePack
 import Skynet
-import SkynetCoordinator
 import Synchronization
 
 /// `sky-bench coordinator`: etcd-style figures for `skynetd` (8-byte keys, 256-byte values),

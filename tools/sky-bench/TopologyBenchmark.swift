@@ -2,7 +2,6 @@ import ArgumentParser
 import Foundation
 import MessagePack
 import Skynet
-import SkynetCoordinator
 
 /// `sky-bench topology`: `sky topology` end to end, as a process, over many registered
 /// instances; the baseline is `sky status` (process start plus one call) in the same run.

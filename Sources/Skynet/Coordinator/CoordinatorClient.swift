@@ -2,7 +2,7 @@ import Logging
 import MessagePack
 import NIOCore
 import NIOPosix
-import SkynetCoordinator
+import SkynetTree
 import SkynetRPC
 import Synchronization
 

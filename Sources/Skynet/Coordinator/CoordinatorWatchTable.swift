@@ -1,4 +1,4 @@
-import SkynetCoordinator
+import SkynetTree
 
 /// The watches of a `CoordinatorClient` and their subscriptions, as a pure core.
 ///

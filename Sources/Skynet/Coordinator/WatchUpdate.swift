@@ -1,4 +1,4 @@
-import SkynetCoordinator
+import SkynetTree
 
 /// What a coordinator watch yields: the events of one or more whole revisions, or (with no
 /// events) a progress report that nothing watched changed up to `revision`.

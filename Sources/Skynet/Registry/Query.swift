@@ -1,5 +1,5 @@
 import MessagePack
-import SkynetCoordinator
+import SkynetTree
 
 /// Criteria over registered instances (empty or `nil` = any), answered from the registry:
 /// `findInstances`, `findHosts`, `findServices`, `findRegions`, `serviceVersions`, and

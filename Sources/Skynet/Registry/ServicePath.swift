@@ -1,4 +1,4 @@
-import SkynetCoordinator
+import SkynetTree
 
 /// Where instances live in the tree: `/skynet/services/<name>/<version>/<region>/<host>/<port>`.
 public enum ServicePath {

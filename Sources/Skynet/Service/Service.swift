@@ -3,7 +3,7 @@ import Logging
 import MessagePack
 import NIOCore
 import ServiceLifecycle
-import SkynetCoordinator
+import SkynetTree
 import SkynetRPC
 import Synchronization
 

@@ -1,3 +1,4 @@
+import SkynetTree
 import MessagePack
 import SkynetRPC
 

@@ -1,3 +1,4 @@
+import SkynetTree
 import Dispatch
 import Logging
 import MessagePack

@@ -1,3 +1,5 @@
+import SkynetTree
+
 /// How a coordinator node stores, snapshots and bounds its state.
 public struct CoordinatorNodeConfiguration: Sendable {
     /// The node's name, shown by `status`.

@@ -1,3 +1,4 @@
+import SkynetTree
 import MessagePack
 
 // The log form of a command: a MessagePack array whose first element names the kind.

@@ -1,3 +1,5 @@
+import SkynetTree
+
 /// One entry of the coordinator's log: every change to the replicated state is one of these.
 ///
 /// Commands are validated (paths, sizes, TTLs) before they are proposed, so the log holds

@@ -1,3 +1,5 @@
+import SkynetTree
+
 /// The applied side of a coordinator node as one pure value: the replicated state machine,
 /// the watch hub fed by its events, and the leader-local session leases, all changed
 /// together by each committed entry.

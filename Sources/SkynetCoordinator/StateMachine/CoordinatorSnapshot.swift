@@ -1,3 +1,4 @@
+import SkynetTree
 import MessagePack
 
 /// The snapshot form of a coordinator's state: the state machine plus the watch history,

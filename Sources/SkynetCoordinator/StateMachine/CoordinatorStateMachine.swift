@@ -1,3 +1,5 @@
+import SkynetTree
+
 /// The replicated state of a coordinator: the config tree and the sessions, changed only
 /// by applying committed log entries in order.
 ///

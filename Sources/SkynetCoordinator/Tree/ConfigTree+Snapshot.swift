@@ -1,3 +1,5 @@
+import SkynetTree
+
 extension ConfigTree {
     /// An empty tree that will be filled by `restore(_:)` from a snapshot taken at `revision`;
     /// reads before `revision` are compacted.

@@ -1,3 +1,4 @@
+import SkynetTree
 import HashTreeCollections
 
 /// The config tree: a pure, deterministic state machine of files with one global revision.

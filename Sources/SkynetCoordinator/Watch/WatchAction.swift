@@ -1,3 +1,5 @@
+import SkynetTree
+
 /// What the shell must do for watchers after an event of the hub.
 public enum WatchAction: Hashable, Sendable {
     /// Send these events, in order; they are whole revisions, oldest first.

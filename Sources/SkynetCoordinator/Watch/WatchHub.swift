@@ -1,3 +1,5 @@
+import SkynetTree
+
 /// Fans committed tree events out to glob watchers with etcd's guarantees.
 ///
 /// A pure core: the shell feeds it commits (`onCommit`), watch requests, reports of bytes

@@ -1,3 +1,5 @@
+import SkynetTree
+
 /// Watchers indexed by the literal leading segments of their globs: the watchers that
 /// might care about a path are those whose literal prefix is one of the path's prefixes.
 ///

@@ -4,7 +4,6 @@ import MessagePack
 import NIOCore
 import NIOHTTP1
 import Skynet
-import SkynetCoordinator
 import SkynetRPC
 
 extension TimerNode {

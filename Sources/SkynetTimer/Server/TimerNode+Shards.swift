@@ -1,6 +1,5 @@
 import Foundation
 import Skynet
-import SkynetCoordinator
 import SkynetRPC
 
 extension TimerNode {

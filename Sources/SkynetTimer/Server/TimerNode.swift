@@ -4,7 +4,6 @@ import Logging
 import MessagePack
 import NIOCore
 import Skynet
-import SkynetCoordinator
 import SkynetRPC
 import Synchronization
 

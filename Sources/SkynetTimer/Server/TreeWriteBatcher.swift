@@ -1,6 +1,5 @@
 import DequeModule
 import Skynet
-import SkynetCoordinator
 import SkynetRPC
 import Synchronization
 

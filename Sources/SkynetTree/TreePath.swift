@@ -10,7 +10,7 @@ public struct TreePath: Hashable, Sendable, Comparable, CustomStringConvertible 
     /// The root directory `/`.
     public static let root = TreePath(unchecked: "/")
 
-    init(unchecked string: String) { self.string = string }
+    package init(unchecked string: String) { self.string = string }
 
     /// Validates `string` as a path.
     public init(_ string: String, limits: TreeLimits = .default) throws(TreeError) {
@@ -79,7 +79,7 @@ public struct TreePath: Hashable, Sendable, Comparable, CustomStringConvertible 
     }
 
     /// The path of child `name` (which must be a valid segment).
-    func child(_ name: some StringProtocol) -> TreePath {
+    package func child(_ name: some StringProtocol) -> TreePath {
         TreePath(unchecked: isRoot ? "/" + name : string + "/" + name)
     }
 

@@ -29,6 +29,12 @@ public struct TreeFile: Hashable, Sendable {
     public var value: [UInt8]
     /// Its metadata.
     public var stat: FileStat
+
+    public init(path: TreePath, value: [UInt8], stat: FileStat) {
+        self.path = path
+        self.value = value
+        self.stat = stat
+    }
 }
 
 /// One change, as watchers see it. All events of one revision share `rev`.

@@ -43,7 +43,7 @@ public struct TreeGlob: Hashable, Sendable, CustomStringConvertible {
     public var description: String { pattern }
 
     /// The segments, repeated `**` collapsed (`**/**` matches exactly what `**` does).
-    var segments: [String] {
+    package var segments: [String] {
         var segments: [String] = []
         for segment in pattern.split(separator: "/") {
             if segment == "**", segments.last == "**" { continue }
@@ -62,7 +62,7 @@ public struct TreeGlob: Hashable, Sendable, CustomStringConvertible {
     }
 
     /// True when some path below `directory` could match: used to prune walks.
-    func mayMatchBelow(_ directory: TreePath) -> Bool {
+    package func mayMatchBelow(_ directory: TreePath) -> Bool {
         Self.withSegments(pattern, collapsing: true) { pattern, patternSegments in
             Self.withSegments(directory.string, collapsing: false) { text, textSegments in
                 Self.prefixMatch(pattern, patternSegments, text, textSegments)
@@ -71,12 +71,12 @@ public struct TreeGlob: Hashable, Sendable, CustomStringConvertible {
     }
 
     /// The literal leading segments: every path the glob matches starts with them.
-    var literalSegments: [String] {
+    package var literalSegments: [String] {
         Array(segments.prefix { !$0.contains("*") && !$0.contains("?") })
     }
 
     /// The literal leading segments, as a directory to start walking from.
-    var literalPrefix: TreePath {
+    package var literalPrefix: TreePath {
         var path = TreePath.root
         for segment in literalSegments { path = path.child(segment) }
         return path

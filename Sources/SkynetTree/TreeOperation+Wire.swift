@@ -93,7 +93,7 @@ extension TxnCompare.Relation {
         }
     }
 
-    init?(symbol: String) {
+    package init?(symbol: String) {
         switch symbol {
         case "==", "=": self = .equal
         case "!=": self = .notEqual
