@@ -164,11 +164,12 @@ public final class CoordinatorNode: Sendable {
     /// (O(1): its tables are persistent) and walked outside it, one walk at a time on a
     /// queue of its own: a walk over a large tree, or a pathological glob, delays neither
     /// writes nor other reads, and takes at most one core however many arrive at once.
-    public func walk(_ glob: TreeGlob, after: TreePath?, maxBytes: Int) async -> (revision: Int64, page: (files: [TreeFile], more: Bool)) {
+    public func walk(_ glob: TreeGlob, after: TreePath?, maxBytes: Int) async -> (revision: Int64, files: [TreeFile], more: Bool) {
         let tree = state.withLock { $0.replica.machine.tree }
         return await withCheckedContinuation { continuation in
             walkQueue.async {
-                continuation.resume(returning: (tree.revision, tree.walk(glob, after: after, maxBytes: maxBytes)))
+                let page = tree.walk(glob, after: after, maxBytes: maxBytes)
+                continuation.resume(returning: (tree.revision, page.files, page.more))
             }
         }
     }

@@ -1,0 +1,63 @@
+import SkynetRPC
+import SkynetTree
+
+/// Where the coordinator's tree lives, beneath its MessagePack-RPC methods.
+///
+/// The methods (`CoordinatorMethods`) parse and check a request's params once, then ask a
+/// store; whichever engine holds the data, a store keeps the same promises, so `sky`,
+/// services and clients in any language see one coordinator:
+/// - one global revision; a write is one revision, acknowledged only once durable;
+/// - a transaction's compares and its chosen branch apply atomically, with the tree rules
+///   (no file under a file, no file where a directory is) checked in the same step;
+/// - reads answer from state no later than the last acknowledged write;
+/// - a watch delivers every event after `fromRev`, in order, each revision's events
+///   together, with no gap and no duplicate, or fails with `Compacted` naming the oldest
+///   revision still available;
+/// - session-bound files go, in one revision, when their session is closed or expires.
+///
+/// Every error is an `RPCError` with a stable code. `CoordinatorNode` is the embedded store.
+public protocol CoordinatorStore: Sendable {
+    /// Limits on paths, values and globs; requests are checked against them before they
+    /// reach the store.
+    var limits: TreeLimits { get }
+
+    /// The session TTLs a client may ask for.
+    var sessionTTLRange: ClosedRange<Duration> { get }
+
+    /// The file at `path` now, or as of revision `atRev`, and the revision read at.
+    func get(_ path: TreePath, atRev: Int64?) async throws -> (revision: Int64, file: TreeFile?)
+
+    /// The names in directory `path`, sorted; `NotFound` when it is not a directory.
+    func getdir(_ path: TreePath) async throws -> (revision: Int64, names: [String])
+
+    /// What is at `path`: a file with its stat, a directory, or nothing.
+    func stat(_ path: TreePath) async throws -> (revision: Int64, stat: TreeNodeStat?)
+
+    /// One page of the files matching `glob` after `after`, in path order, at most about
+    /// `maxBytes` of values (at least one file), and whether more follow.
+    func walk(_ glob: TreeGlob, after: TreePath?, maxBytes: Int) async throws -> (revision: Int64, files: [TreeFile], more: Bool)
+
+    /// Applies `success` when every compare holds, else `failure`, as one revision.
+    func txn(compares: [TxnCompare], success: [TreeOperation], failure: [TreeOperation]) async throws -> TxnResult
+
+    /// Opens a session of about `ttl` (within `sessionTTLRange`); returns its id and the TTL granted.
+    func openSession(ttl: Duration) async throws -> (id: UInt64, ttl: Duration)
+
+    /// Renews a session's lease; returns its TTL, or throws `SessionNotFound`.
+    func keepAlive(_ session: UInt64) async throws -> Duration
+
+    /// Closes a session, deleting its files in one revision; returns that revision and
+    /// how many files went.
+    func closeSession(_ session: UInt64) async throws -> (revision: Int64, deleted: Int)
+
+    /// Starts watch `clientID` of `connection` on `glob` from `fromRev` (0: from the next
+    /// revision); events and progress go to the connection as notifications until the watch
+    /// is cancelled or the connection closes. Returns the current revision.
+    func watch(connection: RPCServerConnection, clientID: UInt64, glob: TreeGlob, fromRev: Int64) async throws -> Int64
+
+    /// Ends watch `clientID` of `connection`; false when there is no such watch.
+    func unwatch(connection: RPCServerConnection, clientID: UInt64) async -> Bool
+
+    /// The store's view of itself.
+    func status() async -> CoordinatorStatus
+}
