@@ -28,6 +28,12 @@ let package = Package(
         // The timer service: its HTTP API (Hummingbird 2) and its HTTP callbacks (async-http-client).
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+        // etcd's gRPC API, for the coordinator cluster (skynetd --store etcd://...). The Swift code
+        // is generated once by scripts/generate-etcd-api.sh and committed (Sources/EtcdAPI).
+        .package(url: "https://github.com/grpc/grpc-swift-2", from: "2.4.3"),
+        .package(url: "https://github.com/grpc/grpc-swift-nio-transport", from: "2.9.2"),
+        .package(url: "https://github.com/grpc/grpc-swift-protobuf", from: "2.4.1"),
+        .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
         // `make docs`: DocC for the public modules (a plugin; nothing of it is linked).
         .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.5.0"),
     ],
@@ -71,6 +77,30 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        // etcd's KV, Watch, Lease, Cluster, Maintenance and Auth services, generated from the
+        // .proto files of Debian's etcd 3.4 (scripts/generate-etcd-api.sh); not edited by hand.
+        .target(
+            name: "EtcdAPI",
+            dependencies: [
+                .product(name: "GRPCCore", package: "grpc-swift-2"),
+                .product(name: "GRPCProtobuf", package: "grpc-swift-protobuf"),
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+            ]
+        ),
+        // The coordinator over a real etcd cluster: the etcd client and the etcd store.
+        .target(
+            name: "SkynetEtcd",
+            dependencies: [
+                "EtcdAPI",
+                "SkynetCoordinator",
+                "SkynetTree",
+                "SkynetRPC",
+                .product(name: "GRPCCore", package: "grpc-swift-2"),
+                .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .target(
@@ -215,6 +245,14 @@ let package = Package(
                 "SkynetTestSupport",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        .testTarget(
+            name: "SkynetEtcdTests",
+            dependencies: [
+                "SkynetEtcd", "EtcdAPI", "SkynetRPC", "SkynetTestSupport",
+                .product(name: "GRPCCore", package: "grpc-swift-2"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .testTarget(

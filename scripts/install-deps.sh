@@ -2,7 +2,8 @@
 # Installs what building and testing Skynet needs, only when it is missing:
 #  - libmsgpack-c headers and library (Debian: libmsgpack-dev), for the CMsgPack target;
 #  - Python's msgpack package, for the interop test that calls our server from Python;
-#  - curl, with which `make run` creates a timer through the HTTP API (as the README does).
+#  - curl, with which `make run` creates a timer through the HTTP API (as the README does);
+#  - etcd (Debian: etcd-server, 3.4), which the coordinator-cluster tests start on 127.0.0.1.
 set -euo pipefail
 
 as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
@@ -24,6 +25,12 @@ if ! command -v curl >/dev/null 2>&1; then
     echo "installing curl..." >&2
     as_root apt-get update -qq
     as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq curl >/dev/null
+fi
+
+if ! command -v etcd >/dev/null 2>&1; then
+    echo "installing etcd-server (for the coordinator-cluster tests)..." >&2
+    as_root apt-get update -qq
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq etcd-server >/dev/null
 fi
 
 if ! python3 -c 'import msgpack' >/dev/null 2>&1; then

@@ -1,0 +1,146 @@
+import Foundation
+import Synchronization
+
+/// A real etcd cluster on 127.0.0.1, for tests and benchmarks: `size` members of Debian's
+/// `etcd` (3.4) with free ports and fresh data directories, stopped (and the directories
+/// removed) by `stop()` or when the value goes away.
+public final class EtcdCluster: Sendable {
+    /// One member: its name, ports and data directory.
+    public struct Member: Sendable {
+        public let name: String
+        public let clientPort: Int
+        public let peerPort: Int
+        public let dataDir: String
+        /// `127.0.0.1:clientPort`.
+        public var clientAddress: String { "127.0.0.1:\(clientPort)" }
+    }
+
+    /// What went wrong while starting a cluster.
+    public struct StartError: Error, CustomStringConvertible {
+        public let description: String
+    }
+
+    /// The members, in the order they were made.
+    public let members: [Member]
+    private let root: String
+    private let token: String
+    /// The running process of each member, by name (absent while it is killed).
+    private let processes = Mutex<[String: Process]>([:])
+
+    /// Every member's client address, comma-separated: what `--store etcd://` takes.
+    public var clientAddresses: String { members.map(\.clientAddress).joined(separator: ",") }
+
+    /// Starts `size` members and waits (at most `timeout`) until each accepts connections
+    /// on its client port. A member is not yet a quorum's: a first write should retry.
+    public init(size: Int = 3, timeout: Duration = .seconds(20)) throws {
+        root = NSTemporaryDirectory() + "skynet-etcd-\(getpid())-\(UUID().uuidString.prefix(8))"
+        token = "skynet-test-\(UUID().uuidString.prefix(8))"
+        var members: [Member] = []
+        for i in 0..<size {
+            members.append(Member(
+                name: "m\(i)", clientPort: try Self.freePort(), peerPort: try Self.freePort(),
+                dataDir: root + "/m\(i)"))
+        }
+        self.members = members
+        try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
+        for member in members { try launch(member) }
+        let deadline = ContinuousClock.now + timeout
+        for member in members {
+            while !Self.accepts(port: member.clientPort) {
+                guard ContinuousClock.now < deadline else {
+                    stop()
+                    throw StartError(description: "etcd member \(member.name) did not listen on \(member.clientAddress) within \(timeout)")
+                }
+                usleep(50_000)
+            }
+        }
+    }
+
+    /// The path of Debian's etcd binary.
+    public static var binary: String? {
+        ["/usr/bin/etcd", "/usr/local/bin/etcd"].first { FileManager.default.isExecutableFile(atPath: $0) }
+    }
+
+    private var initialCluster: String {
+        members.map { "\($0.name)=http://127.0.0.1:\($0.peerPort)" }.joined(separator: ",")
+    }
+
+    private func launch(_ member: Member) throws {
+        guard let binary = Self.binary else { throw StartError(description: "etcd is not installed (Debian: etcd-server)") }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: binary)
+        process.arguments = [
+            "--name", member.name, "--data-dir", member.dataDir,
+            "--listen-client-urls", "http://127.0.0.1:\(member.clientPort)",
+            "--advertise-client-urls", "http://127.0.0.1:\(member.clientPort)",
+            "--listen-peer-urls", "http://127.0.0.1:\(member.peerPort)",
+            "--initial-advertise-peer-urls", "http://127.0.0.1:\(member.peerPort)",
+            "--initial-cluster", initialCluster, "--initial-cluster-state", "new",
+            "--initial-cluster-token", token,
+            // Elections in well under a second on loopback, so fault tests stay short.
+            "--heartbeat-interval", "50", "--election-timeout", "500",
+        ]
+        let log = root + "/\(member.name).log"
+        FileManager.default.createFile(atPath: log, contents: nil)
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
+        handle.seekToEndOfFile()
+        process.standardOutput = handle
+        process.standardError = handle
+        try process.run()
+        processes.withLock { $0[member.name] = process }
+    }
+
+    /// Kills member `name` with SIGKILL and waits for it to be gone.
+    public func kill(_ name: String) {
+        let process = processes.withLock { $0.removeValue(forKey: name) }
+        guard let process else { return }
+        Foundation.kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+    }
+
+    /// Starts member `name` again on its ports and data directory (after `kill`).
+    public func restart(_ name: String) throws {
+        guard let member = members.first(where: { $0.name == name }) else { return }
+        guard processes.withLock({ $0[name] == nil }) else { return }
+        try launch(member)
+    }
+
+    /// Stops every member and removes the data directories.
+    public func stop() {
+        for member in members { kill(member.name) }
+        try? FileManager.default.removeItem(atPath: root)
+    }
+
+    deinit { stop() }
+
+    /// A port nobody listens on now (the kernel's pick for port 0).
+    static func freePort() throws -> Int {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw StartError(description: "socket failed: errno \(errno)") }
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = 0
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) { pointer in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
+        }
+        guard bound else { throw StartError(description: "bind failed: errno \(errno)") }
+        return Int(UInt16(bigEndian: address.sin_port))
+    }
+
+    /// True when something accepts TCP connections on 127.0.0.1:`port`.
+    static func accepts(port: Int) -> Bool {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = UInt16(port).bigEndian
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        return withUnsafePointer(to: &address) { pointer in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
+        }
+    }
+}
