@@ -48,6 +48,27 @@ public enum TreeOperation: Hashable, Sendable {
         if case .get = self { return false }
         return true
     }
+
+    /// The file the operation is about.
+    public var path: TreePath {
+        switch self {
+        case let .set(path, _, _, _), let .del(path, _), let .get(path): path
+        }
+    }
+
+    /// Checks what can be checked without a tree's contents, the same on every store: the
+    /// root is not a file, and a value fits `limits`.
+    public func validate(limits: TreeLimits) throws(TreeError) {
+        switch self {
+        case let .set(path, value, _, _):
+            if path.isRoot { throw .badPath(path: path.string, rule: "/ is the root directory, not a file") }
+            if value.count > limits.maxValueSize { throw .tooLarge(size: value.count, limit: limits.maxValueSize) }
+        case let .del(path, _):
+            if path.isRoot { throw .badPath(path: path.string, rule: "/ is the root directory, not a file") }
+        case .get:
+            break
+        }
+    }
 }
 
 /// The result of one operation.

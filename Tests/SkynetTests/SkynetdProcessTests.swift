@@ -89,7 +89,8 @@ struct SkynetdProcessTests {
         let client = CoordinatorClient(configuration: .init(addresses: [daemon.address]), logger: quietLogger())
         // A raw connection opens the session and never sends a keepalive.
         let raw = try await RPCConnection.connect(host: "127.0.0.1", port: daemon.port)
-        let opened = try await raw.call("openSession", [.int(400)])
+        // Long enough that the writes below land before it expires on a loaded machine.
+        let opened = try await raw.call("openSession", [.int(1_500)])
         let session = try #require(opened["session"]?.uint64Value)
         for name in ["a", "b", "c"] {
             _ = try await raw.call("set", [.string("/svc/\(name)"), .binary([1]), .int(-1), .uint(session)])

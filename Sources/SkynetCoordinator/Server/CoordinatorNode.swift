@@ -23,12 +23,8 @@ public final class CoordinatorNode: Sendable {
     struct State: ~Copyable {
         var replica: CoordinatorReplica
         var pending: [UInt64: Pending] = [:]
-        /// The connections that hold watches, by the number their watches' tags carry
-        /// (`WatchTag.owner`), and each one's watches by client id.
-        var connections: [UInt32: RPCServerConnection] = [:]
-        var owners: [ObjectIdentifier: UInt32] = [:]
-        var byConnection: [UInt32: [UInt64: WatchID]] = [:]
-        var nextOwner: UInt32 = 0
+        /// Which connection holds which watch.
+        var watchers: WatchConnections
         var snapshotting = false
         /// Told when the next session deadline comes earlier than the time its timer is
         /// armed for (`SessionLeases` decides), so the shell keeps one timer armed.
@@ -98,7 +94,7 @@ public final class CoordinatorNode: Sendable {
         self.consensus = consensus
         self.logger = logger
         self.now = now
-        state = Mutex(State(replica: replica, lastSnapshotIndex: lastSnapshotIndex))
+        state = Mutex(State(replica: replica, watchers: WatchConnections(maxWatchesPerConnection: configuration.maxWatchesPerConnection), lastSnapshotIndex: lastSnapshotIndex))
         consensus.start(
             apply: { [weak self] entries in self?.applyCommitted(entries) },
             fail: { [weak self] entries, error in self?.failCommitted(entries, error) })
@@ -196,59 +192,25 @@ public final class CoordinatorNode: Sendable {
     /// revision). Events and progress are pushed as notifications on that connection; the
     /// watch ends when it is cancelled or the connection closes. Returns the current revision.
     public func watch(connection: RPCServerConnection, clientID: UInt64, glob: TreeGlob, fromRev: Int64) throws(RPCError) -> Int64 {
-        let (revision, routed, firstOnConnection) = try state.withLock { (state) throws(RPCError) in
-            let known = state.owners[connection.id]
-            if let known, state.byConnection[known]?[clientID] != nil {
-                throw RPCError(.badRequest, "watch id \(clientID) is already in use on this connection")
-            }
-            if let known, let held = state.byConnection[known]?.count, held >= configuration.maxWatchesPerConnection {
-                throw RPCError(.resourceExhausted, "this connection already holds \(held) watches, the limit; cancel some or use another connection")
-            }
-            let owner = known ?? Self.newOwner(&state)
-            let id: WatchID
-            let actions: [WatchAction]
-            do throws(WatchError) {
-                (id, actions) = try state.replica.hub.watch(glob, fromRev: fromRev, tag: WatchTag(owner: owner, clientID: clientID))
-            } catch { throw error.rpcError }
-            if known == nil {
-                state.owners[connection.id] = owner
-                state.connections[owner] = connection
-            }
-            state.byConnection[owner, default: [:]][clientID] = id
+        let (revision, routed, first) = try state.withLock { (state) throws(RPCError) in
+            let (routed, first) = try state.watchers.watch(connection: connection, clientID: clientID, glob: glob, fromRev: fromRev, hub: &state.replica.hub)
             metrics.watches.record(state.replica.hub.watchCount)
-            return (state.replica.hub.revision, Self.route(actions, &state), known == nil)
+            return (state.replica.hub.revision, routed, first)
         }
-        if firstOnConnection {
+        if first {
             connection.onClose { [weak self] in self?.dropWatches(of: connection.id) }
         }
         perform(routed)
         return revision
     }
 
-    /// A number no connection holding watches has.
-    private static func newOwner(_ state: inout State) -> UInt32 {
-        while state.connections[state.nextOwner] != nil { state.nextOwner &+= 1 }
-        defer { state.nextOwner &+= 1 }
-        return state.nextOwner
-    }
-
     /// Ends watch `clientID` of `connection`; false when there is no such watch.
     public func unwatch(connection: RPCServerConnection, clientID: UInt64) -> Bool {
-        state.withLock { state in
-            guard let owner = state.owners[connection.id], let id = state.byConnection[owner]?.removeValue(forKey: clientID) else { return false }
-            state.replica.hub.cancel(id)
-            return true
-        }
+        state.withLock { state in state.watchers.unwatch(connection: connection, clientID: clientID, hub: &state.replica.hub) }
     }
 
     private func dropWatches(of connection: ObjectIdentifier) {
-        state.withLock { state in
-            guard let owner = state.owners.removeValue(forKey: connection) else { return }
-            state.connections[owner] = nil
-            for id in (state.byConnection.removeValue(forKey: owner) ?? [:]).values {
-                state.replica.hub.cancel(id)
-            }
-        }
+        state.withLock { state in state.watchers.drop(connection, hub: &state.replica.hub) }
     }
 
     // MARK: Timers (driven by the server)
@@ -400,36 +362,13 @@ public final class CoordinatorNode: Sendable {
 
     // MARK: Delivering watch actions
 
-    /// Pairs each action with where it goes (the tag its watch was started with); watches
-    /// the hub cancelled leave their connection's table here.
     private static func route(_ actions: [WatchAction], _ state: inout State) -> [Routed] {
-        actions.compactMap { action in
-            switch action {
-            case .deliver(let id, _), .progress(let id, _):
-                guard let tag = state.replica.hub.tag(of: id), let connection = state.connections[tag.owner] else { return nil }
-                return Routed(connection: connection, clientID: tag.clientID, action: action)
-            case .cancel(let id, _):
-                guard let tag = state.replica.hub.tag(of: id) else { return nil }
-                state.replica.hub.forgetCancelled(id)
-                state.byConnection[tag.owner]?[tag.clientID] = nil
-                guard let connection = state.connections[tag.owner] else { return nil }
-                return Routed(connection: connection, clientID: tag.clientID, action: action)
-            }
-        }
+        state.watchers.route(actions, hub: &state.replica.hub)
     }
 
-    /// A watch action with the connection and client id it goes to.
-    struct Routed {
-        var connection: RPCServerConnection
-        var clientID: UInt64
-        var action: WatchAction
-    }
+    typealias Routed = WatchConnections.Routed
 
-    /// Sends routed actions, one write per connection; reports delivered bytes back to the hub.
-    ///
-    /// Watches of one connection that receive the same events share one notification
-    /// (`["watch", [[id, ...], events]]`), so 100 watches of a prefix cost one encoding and
-    /// one decoding per change, not 100.
+    /// Sends routed actions (see `WatchConnections.send`); reports delivered bytes back to the hub.
     private func perform(_ routed: [Routed]) {
         guard !routed.isEmpty else { return }
         for action in routed.map(\.action) {
@@ -439,19 +378,12 @@ public final class CoordinatorNode: Sendable {
             default: break
             }
         }
-        var outbox: [ObjectIdentifier: ConnectionOutbox] = [:]
-        for item in routed {
-            outbox[item.connection.id, default: ConnectionOutbox(connection: item.connection)].add(item.clientID, item.action)
-        }
-        for box in outbox.values {
-            let (bytes, charges) = box.encode()
-            box.connection.writeEncoded(bytes) { [weak self] written in
-                guard written, !charges.isEmpty, let self else { return }
-                let routed = self.state.withLock { state in
-                    Self.route(charges.flatMap { state.replica.hub.onSent($0.0, bytes: $0.1) }, &state)
-                }
-                self.perform(routed)
+        WatchConnections.send(routed) { [weak self] charges in
+            guard let self else { return }
+            let routed = self.state.withLock { state in
+                Self.route(charges.flatMap { state.replica.hub.onSent($0.0, bytes: $0.1) }, &state)
             }
+            self.perform(routed)
         }
     }
 }

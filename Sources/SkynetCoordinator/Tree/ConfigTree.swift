@@ -233,15 +233,7 @@ public struct ConfigTree: Sendable {
     /// Checks what can be checked of `operation` without the tree's contents (the root
     /// is not a file, the value fits), so callers can refuse it before logging it.
     public func validate(_ operation: TreeOperation) throws(TreeError) {
-        switch operation {
-        case let .set(path, value, _, _):
-            if path.isRoot { throw .badPath(path: path.string, rule: "/ is the root directory, not a file") }
-            if value.count > limits.maxValueSize { throw .tooLarge(size: value.count, limit: limits.maxValueSize) }
-        case let .del(path, _):
-            if path.isRoot { throw .badPath(path: path.string, rule: "/ is the root directory, not a file") }
-        case .get:
-            break
-        }
+        try operation.validate(limits: limits)
     }
 
     private func holds(_ compare: TxnCompare) -> Bool {

@@ -1,0 +1,221 @@
+import EtcdAPI
+import Foundation
+import SkynetRPC
+import SkynetTree
+
+/// A coordinator transaction as one etcd `Txn` (pure: builds requests, reads responses).
+///
+/// The caller's compares choose the branch, as etcd's do. Each branch is a nested `Txn`
+/// whose compares are the tree rules of its operations, checked by etcd in the same atomic
+/// step as the writes, never read first and written after:
+/// - `set`: `ifRev` (0: the file must not exist; n: its modRev is n); no file below the
+///   path (a compare over the directory's key range); no file at any ancestor;
+/// - `del`: the file exists; `ifRev` n: its modRev is n.
+///
+/// When a branch's rules fail nothing is written, and `diagnosis` reads what is needed to
+/// say which rule failed, as the embedded store would. The operations of one branch must
+/// touch unrelated paths (none the same, none below another): etcd checks every compare
+/// against the state before the transaction, whereas the embedded store applies operations
+/// one after the other.
+struct EtcdTxnPlan {
+    let keys: EtcdKeys
+    let compares: [TxnCompare]
+    let success: [TreeOperation]
+    let failure: [TreeOperation]
+
+    /// Refuses branches whose operations touch related paths (see the type's note).
+    init(keys: EtcdKeys, compares: [TxnCompare], success: [TreeOperation], failure: [TreeOperation]) throws(RPCError) {
+        for branch in [success, failure] {
+            let paths = branch.map(\.path)
+            for (i, a) in paths.enumerated() {
+                for b in paths[(i + 1)...] where a == b || a.isAncestor(of: b) || b.isAncestor(of: a) {
+                    throw RPCError(.badRequest, "txn: on the etcd store the operations of one branch must touch unrelated paths; \(a) and \(b) are related")
+                }
+            }
+        }
+        self.keys = keys
+        self.compares = compares
+        self.success = success
+        self.failure = failure
+    }
+
+    // MARK: The request
+
+    /// The whole transaction: the caller's compares around the two branches.
+    var request: Etcdserverpb_TxnRequest {
+        var txn = Etcdserverpb_TxnRequest()
+        txn.compare = compares.map(compare)
+        txn.success = [.with { $0.requestTxn = branch(success) }]
+        txn.failure = [.with { $0.requestTxn = branch(failure) }]
+        return txn
+    }
+
+    /// One branch: its rules, and its operations when they hold (nothing otherwise).
+    func branch(_ operations: [TreeOperation]) -> Etcdserverpb_TxnRequest {
+        var txn = Etcdserverpb_TxnRequest()
+        txn.compare = operations.flatMap(rules)
+        txn.success = operations.map(requestOp)
+        return txn
+    }
+
+    /// The rules `operation` needs to hold, as etcd compares.
+    func rules(_ operation: TreeOperation) -> [Etcdserverpb_Compare] {
+        switch operation {
+        case let .set(path, _, ifRev, _):
+            var rules: [Etcdserverpb_Compare] = []
+            if ifRev == 0 { rules.append(Self.compare(keys.key(path), .version, .equal, .version(0))) }
+            if ifRev > 0 { rules.append(Self.compare(keys.key(path), .mod, .equal, .modRevision(ifRev))) }
+            let below = keys.below(path)
+            rules.append(Self.compare(below.start, .version, .equal, .version(0), rangeEnd: below.end))
+            var ancestor = path.parent
+            while let directory = ancestor, !directory.isRoot {
+                rules.append(Self.compare(keys.key(directory), .version, .equal, .version(0)))
+                ancestor = directory.parent
+            }
+            return rules
+        case let .del(path, ifRev):
+            var rules = [Self.compare(keys.key(path), .version, .greater, .version(0))]
+            if ifRev != -1 { rules.append(Self.compare(keys.key(path), .mod, .equal, .modRevision(ifRev))) }
+            return rules
+        case .get:
+            return []
+        }
+    }
+
+    func requestOp(_ operation: TreeOperation) -> Etcdserverpb_RequestOp {
+        switch operation {
+        case let .set(path, value, _, session):
+            return .with {
+                $0.requestPut = .with {
+                    $0.key = keys.key(path)
+                    $0.value = Data(value)
+                    $0.lease = session.map { Int64(bitPattern: $0) } ?? 0
+                }
+            }
+        case let .del(path, _):
+            return .with { $0.requestDeleteRange = .with { $0.key = keys.key(path) } }
+        case let .get(path):
+            return .with { $0.requestRange = .with { $0.key = keys.key(path) } }
+        }
+    }
+
+    /// A caller's compare. A file that does not exist compares as zeros, as on the embedded
+    /// store; `value != x` of a missing file, true there, is false in etcd (noted in docs).
+    func compare(_ compare: TxnCompare) -> Etcdserverpb_Compare {
+        let key = keys.key(compare.path)
+        let relation = Self.relation(compare.relation)
+        switch compare.target {
+        case .value(let bytes): return Self.compare(key, .value, relation, .value(Data(bytes)))
+        case .modRev(let rev): return Self.compare(key, .mod, relation, .modRevision(rev))
+        case .createRev(let rev): return Self.compare(key, .create, relation, .createRevision(rev))
+        case .version(let version): return Self.compare(key, .version, relation, .version(version))
+        case .exists(let exists):
+            // exists == true  <=> version > 0; exists == false <=> version == 0.
+            let wantsExisting = exists == (compare.relation != .notEqual)
+            return Self.compare(key, .version, wantsExisting ? .greater : .equal, .version(0))
+        }
+    }
+
+    static func relation(_ relation: TxnCompare.Relation) -> Etcdserverpb_Compare.CompareResult {
+        switch relation {
+        case .equal: .equal
+        case .notEqual: .notEqual
+        case .less: .less
+        case .greater: .greater
+        }
+    }
+
+    static func compare(
+        _ key: Data, _ target: Etcdserverpb_Compare.CompareTarget, _ result: Etcdserverpb_Compare.CompareResult,
+        _ value: Etcdserverpb_Compare.OneOf_TargetUnion, rangeEnd: Data? = nil
+    ) -> Etcdserverpb_Compare {
+        .with {
+            $0.key = key
+            $0.target = target
+            $0.result = result
+            $0.targetUnion = value
+            if let rangeEnd { $0.rangeEnd = rangeEnd }
+        }
+    }
+
+    // MARK: The response
+
+    /// What the transaction did: the result, or nil when the chosen branch's rules failed
+    /// (then nothing was written; ask `diagnosis` why).
+    func result(_ response: Etcdserverpb_TxnResponse) -> TxnResult? {
+        let operations = response.succeeded ? success : failure
+        guard let branch = response.responses.first?.responseTxn, branch.succeeded else { return nil }
+        let revision = response.header.revision
+        let results: [TreeOperationResult] = zip(operations, branch.responses).map { operation, answer in
+            switch operation {
+            case .set, .del: .written(rev: revision)
+            case .get(let path): .read(answer.responseRange.kvs.first.map { file(path, $0) })
+            }
+        }
+        return TxnResult(succeeded: response.succeeded, results: results, revision: revision)
+    }
+
+    /// The file `kv` holds at `path`.
+    func file(_ path: TreePath, _ kv: Mvccpb_KeyValue) -> TreeFile {
+        TreeFile(path: path, value: Array(kv.value), stat: FileStat(
+            createRev: kv.createRevision, modRev: kv.modRevision, version: kv.version,
+            session: kv.lease == 0 ? nil : UInt64(bitPattern: kv.lease), size: kv.value.count))
+    }
+
+    // MARK: Why a branch failed
+
+    /// Reads, at one revision, what deciding the rules of `operations` needs: each file,
+    /// whether anything is below it, and each ancestor.
+    func diagnosis(_ operations: [TreeOperation]) -> Etcdserverpb_TxnRequest {
+        var txn = Etcdserverpb_TxnRequest()
+        for operation in operations {
+            let path = operation.path
+            txn.success.append(.with { $0.requestRange = .with { $0.key = keys.key(path) } })
+            let below = keys.below(path)
+            txn.success.append(.with { $0.requestRange = .with { $0.key = below.start; $0.rangeEnd = below.end; $0.countOnly = true } })
+            var ancestor = path.parent
+            while let directory = ancestor, !directory.isRoot {
+                txn.success.append(.with { $0.requestRange = .with { $0.key = keys.key(directory); $0.countOnly = true } })
+                ancestor = directory.parent
+            }
+        }
+        return txn
+    }
+
+    /// The first rule of `operations` that the state `answer` read breaks, in the embedded
+    /// store's words; nil when every rule holds now (the state changed since: try again).
+    func violation(_ operations: [TreeOperation], _ answer: Etcdserverpb_TxnResponse) -> TreeError? {
+        var reads = answer.responses.makeIterator()
+        for operation in operations {
+            let path = operation.path
+            let existing = reads.next()?.responseRange.kvs.first
+            let hasBelow = (reads.next()?.responseRange.count ?? 0) > 0
+            var fileAncestor: TreePath?
+            var ancestor = path.parent
+            while let directory = ancestor, !directory.isRoot {
+                if (reads.next()?.responseRange.count ?? 0) > 0, fileAncestor == nil { fileAncestor = directory }
+                ancestor = directory.parent
+            }
+            let current = existing?.modRevision ?? 0
+            switch operation {
+            case let .set(_, _, ifRev, _):
+                if ifRev != -1, ifRev != current { return .revMismatch(path: path.string, expected: ifRev, current: current) }
+                if existing == nil, hasBelow { return .badPath(path: path.string, rule: "\(path) is a directory") }
+                if existing == nil, let fileAncestor { return .badPath(path: path.string, rule: "\(fileAncestor) is a file") }
+            case let .del(_, ifRev):
+                if existing == nil { return ifRev > 0 ? .revMismatch(path: path.string, expected: ifRev, current: 0) : .notFound(path: path.string) }
+                if ifRev != -1, ifRev != current { return .revMismatch(path: path.string, expected: ifRev, current: current) }
+            case .get:
+                break
+            }
+        }
+        return nil
+    }
+}
+
+extension TreePath {
+    /// True when `other` lies below this path.
+    func isAncestor(of other: TreePath) -> Bool {
+        isRoot ? !other.isRoot : other.string.hasPrefix(string + "/")
+    }
+}
