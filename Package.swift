@@ -174,6 +174,7 @@ let package = Package(
             dependencies: [
                 "SkynetCLI",
                 "SkynetCoordinator",
+                "SkynetEtcd",
                 "SkynetTimer",
                 "Skynet",
                 .product(name: "Logging", package: "swift-log"),
@@ -235,6 +236,7 @@ let package = Package(
             name: "SkynetTests",
             dependencies: [
                 "Skynet",
+                "SkynetEtcd",
                 "SkynetTimer",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),

@@ -73,10 +73,22 @@ public final class EtcdClient: Sendable {
 
     /// Call options with this client's timeout.
     public var options: CallOptions {
-        var options = CallOptions.defaults
+        var options = streamOptions
         options.timeout = callTimeout
         return options
     }
+
+    /// Call options for a stream that lasts (no timeout). Answers may carry many values of
+    /// up to 1 MiB each, over gRPC's default 4 MiB.
+    public var streamOptions: CallOptions {
+        var options = CallOptions.defaults
+        options.maxRequestMessageBytes = Self.maxMessageBytes
+        options.maxResponseMessageBytes = Self.maxMessageBytes
+        return options
+    }
+
+    /// The largest message sent or received.
+    static let maxMessageBytes = 64 << 20
 
     /// Runs `body`, turning its failure into an `RPCError` about `what`.
     public func call<T: Sendable>(_ what: String, _ body: () async throws -> T) async throws -> T {

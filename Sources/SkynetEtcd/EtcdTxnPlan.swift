@@ -41,8 +41,10 @@ struct EtcdTxnPlan {
 
     // MARK: The request
 
-    /// The whole transaction: the caller's compares around the two branches.
+    /// The whole transaction: the caller's compares around the two branches; without
+    /// compares (a plain `set` or `del`, most writes), the success branch alone.
     var request: Etcdserverpb_TxnRequest {
+        if compares.isEmpty { return branch(success) }
         var txn = Etcdserverpb_TxnRequest()
         txn.compare = compares.map(compare)
         txn.success = [.with { $0.requestTxn = branch(success) }]
@@ -140,26 +142,24 @@ struct EtcdTxnPlan {
 
     // MARK: The response
 
+    /// The operations of the branch `response` ran.
+    func operations(_ response: Etcdserverpb_TxnResponse) -> [TreeOperation] {
+        compares.isEmpty || response.succeeded ? success : failure
+    }
+
     /// What the transaction did: the result, or nil when the chosen branch's rules failed
     /// (then nothing was written; ask `diagnosis` why).
     func result(_ response: Etcdserverpb_TxnResponse) -> TxnResult? {
-        let operations = response.succeeded ? success : failure
-        guard let branch = response.responses.first?.responseTxn, branch.succeeded else { return nil }
+        let branch = compares.isEmpty ? response : response.responses.first?.responseTxn
+        guard let branch, branch.succeeded else { return nil }
         let revision = response.header.revision
-        let results: [TreeOperationResult] = zip(operations, branch.responses).map { operation, answer in
+        let results: [TreeOperationResult] = zip(operations(response), branch.responses).map { operation, answer in
             switch operation {
             case .set, .del: .written(rev: revision)
-            case .get(let path): .read(answer.responseRange.kvs.first.map { file(path, $0) })
+            case .get(let path): .read(answer.responseRange.kvs.first.map { TreeFile(path: path, etcd: $0) })
             }
         }
-        return TxnResult(succeeded: response.succeeded, results: results, revision: revision)
-    }
-
-    /// The file `kv` holds at `path`.
-    func file(_ path: TreePath, _ kv: Mvccpb_KeyValue) -> TreeFile {
-        TreeFile(path: path, value: Array(kv.value), stat: FileStat(
-            createRev: kv.createRevision, modRev: kv.modRevision, version: kv.version,
-            session: kv.lease == 0 ? nil : UInt64(bitPattern: kv.lease), size: kv.value.count))
+        return TxnResult(succeeded: compares.isEmpty || response.succeeded, results: results, revision: revision)
     }
 
     // MARK: Why a branch failed
@@ -217,5 +217,14 @@ extension TreePath {
     /// True when `other` lies below this path.
     func isAncestor(of other: TreePath) -> Bool {
         isRoot ? !other.isRoot : other.string.hasPrefix(string + "/")
+    }
+}
+
+extension TreeFile {
+    /// The file etcd's `kv` holds at `path`.
+    init(path: TreePath, etcd kv: Mvccpb_KeyValue) {
+        self.init(path: path, value: Array(kv.value), stat: FileStat(
+            createRev: kv.createRevision, modRev: kv.modRevision, version: kv.version,
+            session: kv.lease == 0 ? nil : UInt64(bitPattern: kv.lease), size: kv.value.count))
     }
 }

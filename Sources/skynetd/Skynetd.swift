@@ -5,6 +5,7 @@ import ServiceLifecycle
 import Skynet
 import SkynetCLI
 import SkynetCoordinator
+import SkynetEtcd
 import SkynetTimer
 
 /// `skynetd`: the Skynet coordinator daemon.
@@ -16,6 +17,8 @@ struct Skynetd: AsyncParsableCommand {
         discussion: """
             `skynetd --dev` runs the embedded default: one node on 127.0.0.1:8046 with its data in ./.skynet.
             Otherwise name the data directory with --data-dir (or SKYNET_DATA_DIR).
+            With --store etcd://HOST:PORT,... skynetd is a stateless front over an etcd cluster: run as many
+            as you like, each serves the whole tree; the data lives in etcd (no --data-dir).
             Once it serves, skynetd prints one line to standard output: `skynetd listening on HOST:PORT`; then,
             once its timer service (skynet.timer, on by default) is registered and its HTTP API listens, a second:
             `skynetd timer serving HOST:PORT, http HOST:PORT`.
@@ -27,6 +30,7 @@ struct Skynetd: AsyncParsableCommand {
               skynetd --dev
               skynetd --dev --http 127.0.0.1:8080
               skynetd --name n1 --listen 0.0.0.0:8046 --data-dir /var/lib/skynet
+              skynetd --name front-a --store etcd://10.0.0.1:2379,10.0.0.2:2379,10.0.0.3:2379
               SKYNET_DATA_DIR=/var/lib/skynet skynetd --log-level notice
             """,
         version: "skynetd \(BuildInfo.description)")
@@ -39,6 +43,9 @@ struct Skynetd: AsyncParsableCommand {
 
     @Option(help: ArgumentHelp("Client address to listen on, HOST:PORT; port 0 picks a free port.", valueName: "host:port"))
     var listen = "127.0.0.1:8046"
+
+    @Option(help: ArgumentHelp("Where the tree lives: embedded (this process, in --data-dir) or etcd://HOST:PORT,... (an etcd cluster).", valueName: "embedded|etcd://..."))
+    var store = "embedded"
 
     @Option(help: ArgumentHelp("Directory for the write-ahead log and snapshots (default with --dev: ./.skynet; else $SKYNET_DATA_DIR).", valueName: "path"))
     var dataDir: String?
@@ -60,7 +67,10 @@ struct Skynetd: AsyncParsableCommand {
         do { _ = try TimerHTTPAddress(http) } catch { throw ValidationError("--\(error)") }
         _ = try LogLevelFlag.level(logLevel)
         guard snapshotEvery > 0 else { throw ValidationError("--snapshot-every must be at least 1") }
-        if !dev, dataDir == nil, ProcessInfo.processInfo.environment["SKYNET_DATA_DIR"] == nil {
+        if store != "embedded", EtcdEndpoint.list(store) == nil || !store.hasPrefix("etcd://") {
+            throw ValidationError("--store must be embedded or etcd://HOST:PORT[,HOST:PORT...], found \"\(store)\"")
+        }
+        if store == "embedded", !dev, dataDir == nil, ProcessInfo.processInfo.environment["SKYNET_DATA_DIR"] == nil {
             throw ValidationError("name a data directory with --data-dir (or SKYNET_DATA_DIR), or use --dev for ./.skynet")
         }
     }
@@ -69,16 +79,8 @@ struct Skynetd: AsyncParsableCommand {
         LogLevelFlag.bootstrap(try LogLevelFlag.level(logLevel))
         let logger = Logger(label: "skynetd")
         let address = try ListenAddress(listen)
-        let directory = dataDir ?? ProcessInfo.processInfo.environment["SKYNET_DATA_DIR"] ?? "./.skynet"
-        let node: CoordinatorNode
-        do {
-            node = try CoordinatorNode.open(
-                configuration: .init(name: name ?? (dev ? "dev" : "skynetd"), dataDirectory: directory, snapshotEvery: snapshotEvery),
-                logger: logger)
-        } catch {
-            throw StartFailure(ErrorText.sentence(error))
-        }
-        let server = CoordinatorServer(node: node, host: address.host, port: address.port, logger: logger)
+        let opened = try await openStore(logger: logger)
+        let server = CoordinatorServer(store: opened.store, host: address.host, port: address.port, logger: logger)
         let bound: String
         do {
             let local = try await server.start()
@@ -111,6 +113,39 @@ struct Skynetd: AsyncParsableCommand {
         // shards while the coordinator still serves.
         let group = ServiceGroup(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
         try await group.run()
+        await opened.etcd?.close()
+    }
+
+    /// The store `--store` names: the embedded node in the data directory, or a front over
+    /// an etcd cluster (waiting up to ten seconds for the cluster to answer).
+    private func openStore(logger: Logger) async throws -> (store: any CoordinatorStore, etcd: EtcdClient?) {
+        let name = name ?? (dev ? "dev" : "skynetd")
+        guard store == "embedded" else {
+            let endpoints = EtcdEndpoint.list(store)!
+            let client: EtcdClient
+            do { client = try EtcdClient(endpoints: endpoints, logger: logger) } catch {
+                throw StartFailure(ErrorText.sentence(error))
+            }
+            let deadline = ContinuousClock.now + .seconds(10)
+            while true {
+                do {
+                    return (try await EtcdStore(client: client, name: name, logger: logger), client)
+                } catch where ContinuousClock.now < deadline {
+                    try await Task.sleep(for: .milliseconds(200))
+                } catch {
+                    await client.close()
+                    throw StartFailure("cannot reach the etcd cluster at \(endpoints.map(\.description).joined(separator: ",")): \(ErrorText.sentence(error))")
+                }
+            }
+        }
+        let directory = dataDir ?? ProcessInfo.processInfo.environment["SKYNET_DATA_DIR"] ?? "./.skynet"
+        do {
+            let node = try CoordinatorNode.open(
+                configuration: .init(name: name, dataDirectory: directory, snapshotEvery: snapshotEvery), logger: logger)
+            return (node, nil)
+        } catch {
+            throw StartFailure(ErrorText.sentence(error))
+        }
     }
 }
 

@@ -37,18 +37,6 @@ struct EtcdEndpointTests {
     }
 }
 
-/// Retries `body` until it succeeds or `timeout` passes: a new cluster elects its first
-/// leader, or a new one after a kill, within about a second here.
-func eventually<T: Sendable>(_ timeout: Duration = .seconds(15), _ body: () async throws -> T) async throws -> T {
-    let deadline = ContinuousClock.now + timeout
-    while true {
-        do { return try await body() } catch {
-            guard ContinuousClock.now < deadline else { throw error }
-            try await Task.sleep(for: .milliseconds(50))
-        }
-    }
-}
-
 @Suite("EtcdClient against a real 3-member etcd cluster", .serialized, .timeLimit(.minutes(2)),
        .enabled(if: EtcdCluster.binary != nil, "needs etcd (Debian: etcd-server; make test installs it)"))
 struct EtcdClientLiveTests {

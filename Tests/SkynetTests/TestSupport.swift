@@ -2,6 +2,9 @@ import Foundation
 import Logging
 import Skynet
 import SkynetCoordinator
+import SkynetEtcd
+import SkynetTestSupport
+import Testing
 
 /// A logger that keeps test output to failures.
 func quietLogger(_ label: String = "test.skynet") -> Logger {
@@ -37,6 +40,38 @@ func withCoordinator<T>(
     } catch {
         await client.close()
         await server.shutdown()
+        throw error
+    }
+}
+
+/// Where a conformance test's tree lives.
+enum StoreKind: String, CaseIterable, CustomTestStringConvertible, Sendable {
+    case embedded, etcd
+    var testDescription: String { rawValue }
+}
+
+/// Starts a coordinator on 127.0.0.1 (a free port) over a fresh store of `kind` (the
+/// embedded node in a fresh directory, or a front over a fresh one-member etcd), runs
+/// `body` with a client of it, and always stops everything.
+func withStore<T>(_ kind: StoreKind, _ body: (CoordinatorServer, CoordinatorClient) async throws -> T) async throws -> T {
+    guard kind == .etcd else { return try await withCoordinator({ _ in }, body) }
+    let cluster = try await offPool { try EtcdCluster(size: 1) }
+    defer { cluster.stop() }
+    let etcd = try EtcdClient(endpoints: EtcdEndpoint.list(cluster.clientAddresses)!, logger: quietLogger())
+    let store = try await eventually { try await EtcdStore(client: etcd, name: "test", progressInterval: .milliseconds(200), logger: quietLogger()) }
+    let server = CoordinatorServer(store: store, host: "127.0.0.1", port: 0, logger: quietLogger())
+    let port = try await server.start().port!
+    let client = CoordinatorClient(configuration: .init(addresses: ["127.0.0.1:\(port)"]), logger: quietLogger())
+    do {
+        let result = try await body(server, client)
+        await client.close()
+        await server.shutdown()
+        await etcd.close()
+        return result
+    } catch {
+        await client.close()
+        await server.shutdown()
+        await etcd.close()
         throw error
     }
 }

@@ -5,38 +5,49 @@ import ServiceLifecycle
 import SkynetRPC
 import Synchronization
 
-/// Serves a `CoordinatorNode` over MessagePack-RPC and drives its timers (session expiry,
-/// watch progress). A swift-service-lifecycle `Service`: on graceful shutdown it stops
-/// accepting, drains in-flight calls, then closes the node's log.
+/// Serves a `CoordinatorStore` over MessagePack-RPC; for the embedded store it also drives
+/// the node's timers (session expiry, watch progress). A swift-service-lifecycle `Service`:
+/// on graceful shutdown it stops accepting, drains in-flight calls, then closes the store
+/// (the embedded node's log).
 public final class CoordinatorServer: Service, Sendable {
-    /// The node served.
-    public let node: CoordinatorNode
+    /// The store served.
+    public let store: any CoordinatorStore
+    /// The embedded node, when that is the store.
+    public var node: CoordinatorNode? { store as? CoordinatorNode }
     private let rpc: RPCServer
     private let timers = Mutex<Task<Void, Never>?>(nil)
     private let expiry = Mutex(ExpiryTimer())
     private let timerLoop: any EventLoop
     private let logger: Logger
 
-    /// Creates a server for `node` on `host:port` (port 0 picks a free one).
-    public init(
+    /// Creates a server for the embedded `node` on `host:port` (port 0 picks a free one).
+    public convenience init(
         node: CoordinatorNode, host: String = "127.0.0.1", port: Int = 8046,
         eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton, logger: Logger
     ) {
-        self.node = node
+        self.init(store: node, host: host, port: port, eventLoopGroup: eventLoopGroup, logger: logger)
+    }
+
+    /// Creates a server for `store` on `host:port` (port 0 picks a free one).
+    public init(
+        store: any CoordinatorStore, host: String = "127.0.0.1", port: Int = 8046,
+        eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton, logger: Logger
+    ) {
+        self.store = store
         self.logger = logger
         timerLoop = eventLoopGroup.next()
         rpc = RPCServer(
             // Clients with sessions or watches are never idle (keepalives, progress), so five
             // minutes without traffic means a connection nobody uses.
             configuration: .init(host: host, port: port, gracePeriod: .seconds(5), idleTimeout: .seconds(300)),
-            router: CoordinatorMethods.router(for: node), eventLoopGroup: eventLoopGroup, logger: logger)
+            router: CoordinatorMethods.router(for: store), eventLoopGroup: eventLoopGroup, logger: logger)
     }
 
     /// Binds and starts serving; returns the bound address.
     @discardableResult
     public func start() async throws -> SocketAddress {
         let address = try await rpc.start()
-        let node = self.node
+        guard let node else { return address }   // other stores keep their own time
         let interval = node.configuration.progressInterval
         let task = Task {
             while !Task.isCancelled {
@@ -56,6 +67,7 @@ public final class CoordinatorServer: Service, Sendable {
             guard !armed.stopped else { return }
             if let at = armed.at, at <= deadline { return }
             armed.timer?.cancel()
+            guard let node else { return }
             let delay = max(.zero, deadline - node.clockNow)
             armed.at = deadline
             armed.timer = timerLoop.scheduleTask(in: TimeAmount(delay)) { [weak self] in self?.expiryFired() }
@@ -67,7 +79,7 @@ public final class CoordinatorServer: Service, Sendable {
             armed.at = nil
             armed.timer = nil
         }
-        if let next = node.expireSessions() { armExpiry(at: next) }
+        if let next = node?.expireSessions() { armExpiry(at: next) }
     }
 
     /// The bound address once started.
@@ -92,7 +104,7 @@ public final class CoordinatorServer: Service, Sendable {
             armed.stopped = true
             armed.timer?.cancel()
         }
-        node.stop()
+        await store.close()
         logger.info("coordinator stopped")
     }
 }

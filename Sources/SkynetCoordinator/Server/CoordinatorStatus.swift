@@ -20,4 +20,21 @@ public struct CoordinatorStatus: Hashable, Sendable {
     public var fsyncs: Int
     /// True when this node accepts writes.
     public var isLeader: Bool
+
+    /// A status with every field given.
+    public init(
+        name: String, revision: Int64, oldestRevision: Int64, appliedIndex: UInt64, files: Int, sessions: Int,
+        watches: Int, dataSize: Int, fsyncs: Int, isLeader: Bool
+    ) {
+        self.name = name
+        self.revision = revision
+        self.oldestRevision = oldestRevision
+        self.appliedIndex = appliedIndex
+        self.files = files
+        self.sessions = sessions
+        self.watches = watches
+        self.dataSize = dataSize
+        self.fsyncs = fsyncs
+        self.isLeader = isLeader
+    }
 }

@@ -46,4 +46,8 @@ extension CoordinatorNode: CoordinatorStore {
         }
         return (revision, files)
     }
+
+    public func close() async {
+        stop()
+    }
 }

@@ -60,4 +60,7 @@ public protocol CoordinatorStore: Sendable {
 
     /// The store's view of itself.
     func status() async -> CoordinatorStatus
+
+    /// Stops the store once its server has drained (the embedded node closes its log).
+    func close() async
 }

@@ -179,6 +179,19 @@ public struct WatchHub: Sendable {
         return actions + cancelWatchersBehindHistory()
     }
 
+    /// Moves to `rev` through revisions that changed nothing under this hub (a store shared
+    /// with other data, or a progress report), so watches from 0 start after it. History
+    /// stays valid: those revisions have no events to replay.
+    public mutating func advance(to rev: Int64) {
+        precondition(rev >= revision, "revisions must not go back: \(rev) after \(revision)")
+        revision = rev
+    }
+
+    /// Ends every watch with `error` (the store lost events it can no longer deliver).
+    public mutating func cancelAll(_ error: WatchError) -> [WatchAction] {
+        slots.indices.compactMap { slot in slots[slot].map { retire($0.id, error) } }
+    }
+
     /// The shell sent `bytes` of a watcher's deliveries; it may receive more now.
     public mutating func onSent(_ id: WatchID, bytes: Int) -> [WatchAction] {
         guard let slot = slot(of: id) else { return [] }
