@@ -237,7 +237,7 @@ public final class EtcdStore: CoordinatorStore {
         let sessions = try? await client.lease.leaseLeases(Etcdserverpb_LeaseLeasesRequest(), options: client.options)
         let (watches, historyStart) = watching.withLock { ($0.hub.watchCount, $0.hub.historyStart) }
         return CoordinatorStatus(
-            name: name, revision: member?.header.revision ?? 0, oldestRevision: historyStart,
+            name: name, store: "etcd", members: await members(), revision: member?.header.revision ?? 0, oldestRevision: historyStart,
             appliedIndex: member?.raftIndex ?? 0, files: Int(files?.count ?? 0), sessions: sessions?.leases.count ?? 0,
             watches: watches, dataSize: Int(member?.dbSize ?? 0), fsyncs: 0, isLeader: member != nil)
     }
@@ -265,5 +265,35 @@ public final class EtcdStore: CoordinatorStore {
             }
         }
         return low
+    }
+}
+
+extension EtcdStore {
+    /// The cluster's members as etcd lists them, each asked for its own status (at most a
+    /// second each, all at once): leader, term, database size, health.
+    func members() async -> [CoordinatorMember] {
+        guard let list = try? await client.cluster.memberList(Etcdserverpb_MemberListRequest(), options: client.options) else { return [] }
+        return await withTaskGroup(of: CoordinatorMember.self) { group in
+            for member in list.members {
+                group.addTask { [logger] in
+                    let id = String(member.id, radix: 16)
+                    var answer = CoordinatorMember(
+                        name: member.name, id: id, clientURLs: member.clientUrls, isLeader: false, raftTerm: 0, dbSize: 0, isHealthy: false)
+                    let endpoints = member.clientUrls.compactMap { EtcdEndpoint.list(String($0.split(separator: "/").last ?? "")) }.flatMap { $0 }
+                    guard !endpoints.isEmpty, let probe = try? EtcdClient(endpoints: endpoints, callTimeout: .seconds(1), logger: logger) else { return answer }
+                    if let status = try? await probe.maintenance.status(Etcdserverpb_StatusRequest(), options: probe.options) {
+                        answer.isLeader = status.leader == member.id
+                        answer.raftTerm = status.raftTerm
+                        answer.dbSize = Int(status.dbSize)
+                        answer.isHealthy = true
+                    }
+                    await probe.close()
+                    return answer
+                }
+            }
+            var members: [CoordinatorMember] = []
+            for await member in group { members.append(member) }
+            return members.sorted { $0.name < $1.name }
+        }
     }
 }

@@ -8,7 +8,7 @@ struct Sky: AsyncParsableCommand {
         ("Look at the topology", [Topology.self, Services.self, Hosts.self, Regions.self, Instances.self, ServiceVersions.self]),
         ("Operate instances", [Register.self, Unregister.self, Stop.self, LogLevel.self]),
         ("The config tree", [GetFile.self, SetFile.self, DelFile.self, Ls.self, Walk.self, Watch.self]),
-        ("The coordinator", [Status.self]),
+        ("The coordinator", [Status.self, Members.self]),
         ("Timers", [TimerCommand.self]),
         ("This tool", [VersionCommand.self]),
     ]

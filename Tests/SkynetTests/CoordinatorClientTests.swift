@@ -33,7 +33,9 @@ struct CoordinatorClientTests {
             let status = try await client.status()
             #expect(status["revision"]?.int64Value == txn.revision + 1)
             #expect(status["files"]?.int64Value == 2)
-            #expect(status["members"] == ["test"])
+            #expect(status["store"] == "embedded")
+            #expect(status["members"]?.arrayValue?.map { $0["name"] } == ["test"])
+            #expect(status["leader"] == "test")
         }
     }
 

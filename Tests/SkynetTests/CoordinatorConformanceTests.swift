@@ -49,6 +49,11 @@ struct CoordinatorConformanceTests {
             let status = try await client.status()
             #expect(status["revision"]?.int64Value == txn.revision + 1)
             #expect(status["files"]?.int64Value == 2)
+            #expect(status["store"]?.stringValue == kind.rawValue)
+            let members = status["members"]?.arrayValue ?? []
+            #expect(members.count == 1)
+            #expect(members.first?["healthy"] == true && members.first?["leader"] == true)
+            #expect(status["leader"] == members.first?["name"])
         }
     }
 

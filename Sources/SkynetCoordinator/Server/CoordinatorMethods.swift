@@ -125,8 +125,16 @@ enum CoordinatorMethods {
                 "appliedIndex": .uint(status.appliedIndex), "files": .int(Int64(status.files)),
                 "sessions": .int(Int64(status.sessions)), "watches": .int(Int64(status.watches)),
                 "dataSize": .int(Int64(status.dataSize)), "fsyncs": .int(Int64(status.fsyncs)),
-                "leader": .string(status.name), "isLeader": .bool(status.isLeader),
-                "members": .array([.string(status.name)]),
+                "store": .string(status.store), "isLeader": .bool(status.isLeader),
+                "leader": .string(status.members.first(where: \.isLeader)?.name ?? ""),
+                "members": .array(status.members.map { member in
+                    .map([
+                        "name": .string(member.name), "id": .string(member.id),
+                        "clientURLs": .array(member.clientURLs.map { .string($0) }),
+                        "leader": .bool(member.isLeader), "raftTerm": .uint(member.raftTerm),
+                        "dbSize": .int(Int64(member.dbSize)), "healthy": .bool(member.isHealthy),
+                    ])
+                }),
             ])
         }
         return router

@@ -175,14 +175,17 @@ public final class CoordinatorNode: Sendable {
         let stats = consensus.stats
         let dataSize = ((try? directory.segments().map(\.name)) ?? []).map(directory.file)
             + ((try? directory.snapshots().map(\.name)) ?? []).map(directory.file)
+        let size = dataSize.reduce(0) { $0 + ((try? PosixFile.size($1)) ?? 0) }
         return state.withLock { state in
             CoordinatorStatus(
-                name: configuration.name, revision: state.replica.machine.tree.revision,
+                name: configuration.name, store: "embedded",
+                members: [CoordinatorMember(name: configuration.name, id: configuration.name, clientURLs: [], isLeader: consensus.isLeader,
+                                            raftTerm: 0, dbSize: size, isHealthy: state.failure == nil)],
+                revision: state.replica.machine.tree.revision,
                 oldestRevision: max(state.replica.machine.tree.oldestRevision, min(state.replica.hub.historyStart, state.replica.machine.tree.revision + 1)),
                 appliedIndex: state.replica.machine.appliedIndex, files: state.replica.machine.tree.fileCount,
                 sessions: state.replica.machine.sessions.count, watches: state.replica.hub.watchCount,
-                dataSize: dataSize.reduce(0) { $0 + ((try? PosixFile.size($1)) ?? 0) },
-                fsyncs: stats.syncs, isLeader: consensus.isLeader)
+                dataSize: size, fsyncs: stats.syncs, isLeader: consensus.isLeader)
         }
     }
 

@@ -1,7 +1,11 @@
-/// A node's view of itself, as `status` reports it.
+/// A coordinator's view of itself and of its store, as `status` reports it.
 public struct CoordinatorStatus: Hashable, Sendable {
-    /// The node's name.
+    /// The coordinator's name (for a front over etcd, the front's).
     public var name: String
+    /// Where the tree lives: `embedded` or `etcd`.
+    public var store: String
+    /// The store's members.
+    public var members: [CoordinatorMember]
     /// The current revision of the tree.
     public var revision: Int64
     /// The oldest revision reads and watches can start from.
@@ -23,10 +27,12 @@ public struct CoordinatorStatus: Hashable, Sendable {
 
     /// A status with every field given.
     public init(
-        name: String, revision: Int64, oldestRevision: Int64, appliedIndex: UInt64, files: Int, sessions: Int,
-        watches: Int, dataSize: Int, fsyncs: Int, isLeader: Bool
+        name: String, store: String, members: [CoordinatorMember], revision: Int64, oldestRevision: Int64,
+        appliedIndex: UInt64, files: Int, sessions: Int, watches: Int, dataSize: Int, fsyncs: Int, isLeader: Bool
     ) {
         self.name = name
+        self.store = store
+        self.members = members
         self.revision = revision
         self.oldestRevision = oldestRevision
         self.appliedIndex = appliedIndex
