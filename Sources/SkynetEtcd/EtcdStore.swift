@@ -170,7 +170,10 @@ public final class EtcdStore: CoordinatorStore {
         for operation in success + failure {
             do throws(TreeError) { try operation.validate(limits: limits) } catch { throw error.rpcError }
         }
-        let plan = try EtcdTxnPlan(keys: keys, compares: compares, success: success, failure: failure)
+        if EtcdTxnSimulation.needed(compares: compares, success: success, failure: failure) {
+            return try await simulate(EtcdTxnSimulation(keys: keys, compares: compares, success: success, failure: failure))
+        }
+        let plan = EtcdTxnPlan(keys: keys, compares: compares, success: success, failure: failure)
         // A branch whose rules fail is read back to say why; when they hold by then (the
         // files changed in between), the transaction is tried again.
         for _ in 0..<8 {
@@ -179,6 +182,21 @@ public final class EtcdStore: CoordinatorStore {
             let operations = plan.operations(response)
             let answer = try await client.call("txn") { try await client.kv.txn(plan.diagnosis(operations), options: client.options) }
             if let violation = plan.violation(operations, answer) { throw violation.rpcError }
+        }
+        throw SkynetRPC.RPCError(.unavailable, "txn: the files it touches kept changing under it; retry")
+    }
+
+    /// Reads, decides, and writes if nothing read changed meanwhile; else reads again.
+    private func simulate(_ simulation: EtcdTxnSimulation) async throws -> TxnResult {
+        for _ in 0..<8 {
+            let answer = try await client.call("txn") { try await client.kv.txn(simulation.reads, options: client.options) }
+            switch simulation.decide(answer) {
+            case .refused(let error):
+                throw error.rpcError
+            case let .write(request, result):
+                let response = try await client.call("txn") { try await client.kv.txn(request, options: client.options) }
+                if response.succeeded { return result(response.header.revision) }
+            }
         }
         throw SkynetRPC.RPCError(.unavailable, "txn: the files it touches kept changing under it; retry")
     }

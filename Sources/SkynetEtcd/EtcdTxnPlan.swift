@@ -13,26 +13,18 @@ import SkynetTree
 /// - `del`: the file exists; `ifRev` n: its modRev is n.
 ///
 /// When a branch's rules fail nothing is written, and `diagnosis` reads what is needed to
-/// say which rule failed, as the embedded store would. The operations of one branch must
-/// touch unrelated paths (none the same, none below another): etcd checks every compare
-/// against the state before the transaction, whereas the embedded store applies operations
-/// one after the other.
+/// say which rule failed, as the embedded store would. etcd checks every compare against
+/// the state before the transaction, whereas the embedded store applies operations one
+/// after the other: a branch whose operations touch related paths (the same file, or one
+/// below another), or a `value != x` compare (true of a missing file here, false in
+/// etcd), goes through `EtcdTxnSimulation` instead.
 struct EtcdTxnPlan {
     let keys: EtcdKeys
     let compares: [TxnCompare]
     let success: [TreeOperation]
     let failure: [TreeOperation]
 
-    /// Refuses branches whose operations touch related paths (see the type's note).
-    init(keys: EtcdKeys, compares: [TxnCompare], success: [TreeOperation], failure: [TreeOperation]) throws(RPCError) {
-        for branch in [success, failure] {
-            let paths = branch.map(\.path)
-            for (i, a) in paths.enumerated() {
-                for b in paths[(i + 1)...] where a == b || a.isAncestor(of: b) || b.isAncestor(of: a) {
-                    throw RPCError(.badRequest, "txn: on the etcd store the operations of one branch must touch unrelated paths; \(a) and \(b) are related")
-                }
-            }
-        }
+    init(keys: EtcdKeys, compares: [TxnCompare], success: [TreeOperation], failure: [TreeOperation]) {
         self.keys = keys
         self.compares = compares
         self.success = success

@@ -34,6 +34,37 @@ public struct TxnCompare: Hashable, Sendable {
     }
 }
 
+extension TxnCompare {
+    /// Whether the compare holds of a file with this `value` (nil: no file) and these
+    /// revisions (0 for a missing file): the one rule every store decides compares by.
+    /// A missing file has no value, so only `value != x` holds of it.
+    public func holds(value: [UInt8]?, modRev: Int64, createRev: Int64, version: Int64) -> Bool {
+        func relate(_ actual: Int64, _ expected: Int64) -> Bool {
+            switch relation {
+            case .equal: actual == expected
+            case .notEqual: actual != expected
+            case .less: actual < expected
+            case .greater: actual > expected
+            }
+        }
+        switch target {
+        case .exists(let expected):
+            return relation == .notEqual ? (value != nil) != expected : (value != nil) == expected
+        case .modRev(let rev): return relate(modRev, rev)
+        case .createRev(let rev): return relate(createRev, rev)
+        case .version(let v): return relate(version, v)
+        case .value(let bytes):
+            guard let value else { return relation == .notEqual }
+            switch relation {
+            case .equal: return value == bytes
+            case .notEqual: return value != bytes
+            case .less: return value.lexicographicallyPrecedes(bytes)
+            case .greater: return bytes.lexicographicallyPrecedes(value)
+            }
+        }
+    }
+}
+
 /// One operation inside a transaction or on its own.
 public enum TreeOperation: Hashable, Sendable {
     /// Write `value`; `session` makes the file ephemeral.

@@ -104,6 +104,41 @@ struct CoordinatorConformanceTests {
         }
     }
 
+    @Test("a transaction's operations apply one after another, and value != x holds of a missing file", arguments: StoreKind.allCases)
+    func sequentialOperations(kind: StoreKind) async throws {
+        try await withStore(kind) { _, client in
+            func path(_ text: String) throws -> TreePath { try TreePath(text) }
+            try await client.set("/s/a/x", "only child")
+            // The delete empties /s/a, so a file may take its place in the same revision.
+            let replaced = try await client.txn(compares: [], success: [
+                .del(path: try path("/s/a/x"), ifRev: -1),
+                .set(path: try path("/s/a"), value: Array("file".utf8), ifRev: 0, session: nil),
+                .get(path: try path("/s/a")),
+            ])
+            #expect(replaced.results.count == 3)
+            if case .read(let file) = replaced.results[2] { #expect(file?.value.text == "file") } else { Issue.record("no read result") }
+            #expect(try await client.get("/s/a")?.value.text == "file")
+            #expect(try await client.get("/s/a")?.stat.modRev == replaced.revision)
+            // The second operation sees the first: /s/n is a file by then.
+            do {
+                _ = try await client.txn(compares: [], success: [
+                    .set(path: try path("/s/n"), value: [1], ifRev: -1, session: nil),
+                    .set(path: try path("/s/n/below"), value: [2], ifRev: -1, session: nil),
+                ])
+                Issue.record("a file under a file made in the same transaction was accepted")
+            } catch let error as RPCError {
+                #expect(error.code == .badPath)
+                #expect(error.message.contains("/s/n is a file"), "\(error.message)")
+            }
+            #expect(try await client.get("/s/n") == nil, "nothing of the refused transaction was written")
+            let absent = try await client.txn(
+                compares: [TxnCompare(try path("/s/none"), .value(Array("x".utf8)), .notEqual)],
+                success: [.set(path: try path("/s/flag"), value: [1], ifRev: -1, session: nil)], failure: [])
+            #expect(absent.succeeded, "a missing file's value differs from any value")
+            #expect(try await client.get("/s/flag") != nil)
+        }
+    }
+
     @Test("walk pages in the tree's order (a name before its longer siblings), at one revision", arguments: StoreKind.allCases)
     func walkOrder(kind: StoreKind) async throws {
         try await withStore(kind) { _, client in

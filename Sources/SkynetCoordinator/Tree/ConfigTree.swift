@@ -238,29 +238,7 @@ public struct ConfigTree: Sendable {
 
     private func holds(_ compare: TxnCompare) -> Bool {
         let version = current(compare.path)
-        func relate(_ actual: Int64, _ expected: Int64) -> Bool {
-            switch compare.relation {
-            case .equal: actual == expected
-            case .notEqual: actual != expected
-            case .less: actual < expected
-            case .greater: actual > expected
-            }
-        }
-        switch compare.target {
-        case .exists(let expected):
-            return compare.relation == .notEqual ? (version != nil) != expected : (version != nil) == expected
-        case .modRev(let rev): return relate(version?.modRev ?? 0, rev)
-        case .createRev(let rev): return relate(version?.createRev ?? 0, rev)
-        case .version(let v): return relate(version?.version ?? 0, v)
-        case .value(let bytes):
-            guard let value = version?.value else { return compare.relation == .notEqual }
-            switch compare.relation {
-            case .equal: return value == bytes
-            case .notEqual: return value != bytes
-            case .less: return value.lexicographicallyPrecedes(bytes)
-            case .greater: return bytes.lexicographicallyPrecedes(value)
-            }
-        }
+        return compare.holds(value: version?.value, modRev: version?.modRev ?? 0, createRev: version?.createRev ?? 0, version: version?.version ?? 0)
     }
 
     private func checkIfRev(_ path: TreePath, _ ifRev: IfRev, _ existing: Version?) throws(TreeError) {
