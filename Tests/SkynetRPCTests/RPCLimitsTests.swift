@@ -171,7 +171,9 @@ struct RPCLimitsTests {
 
     @Test("an idle connection is told to go away and closed after the idle timeout")
     func idleTimeout() async throws {
-        try await withServer(router: testRouter(gate: Gate()), configuration: .init(idleTimeout: .seconds(1))) { _, port in
+        // Long enough that the request reaches the server before the timer fires, even on a
+        // loaded machine: a server that closes with the request unread resets the connection.
+        try await withServer(router: testRouter(gate: Gate()), configuration: .init(idleTimeout: .seconds(3))) { _, port in
             let received = try await rawSession(port: port, request: RPCMessage.request(msgid: 7, method: "echo", params: ["x"])) {}
             checkIdleGoAway(received)
         }
