@@ -70,6 +70,9 @@ struct Skynetd: AsyncParsableCommand {
         if store != "embedded", EtcdEndpoint.list(store) == nil || !store.hasPrefix("etcd://") {
             throw ValidationError("--store must be embedded or etcd://HOST:PORT[,HOST:PORT...], found \"\(store)\"")
         }
+        if store != "embedded", dataDir != nil {
+            throw ValidationError("--data-dir is for the embedded store; with --store etcd://... the data lives in etcd")
+        }
         if store == "embedded", !dev, dataDir == nil, ProcessInfo.processInfo.environment["SKYNET_DATA_DIR"] == nil {
             throw ValidationError("name a data directory with --data-dir (or SKYNET_DATA_DIR), or use --dev for ./.skynet")
         }
@@ -123,7 +126,9 @@ struct Skynetd: AsyncParsableCommand {
         guard store == "embedded" else {
             let endpoints = EtcdEndpoint.list(store)!
             let client: EtcdClient
-            do { client = try EtcdClient(endpoints: endpoints, logger: logger) } catch {
+            // A write etcd cannot commit within two seconds (no quorum) fails as Unavailable
+            // rather than holding its caller: on loopback or a LAN a commit takes milliseconds.
+            do { client = try EtcdClient(endpoints: endpoints, callTimeout: .seconds(2), logger: logger) } catch {
                 throw StartFailure(ErrorText.sentence(error))
             }
             let deadline = ContinuousClock.now + .seconds(10)

@@ -81,8 +81,10 @@ final class SkynetdProcess: TestChildProcess, @unchecked Sendable {
         self.dataDir = dataDir
         stderrPath = dataDir + ".stderr.log"
         let timerFlags = timer ? ["--http", "127.0.0.1:0"] : ["--no-timer"]
+        // A front over etcd keeps no data of its own; `dataDir` then only names its logs.
+        let storeFlags = extra.contains("--store") ? [] : ["--data-dir", dataDir]
         let (process, text, lines) = try Self.launchSeeing(
-            Self.builtBinary("skynetd"), ["--listen", "127.0.0.1:\(port)", "--data-dir", dataDir, "--log-level", "info"] + timerFlags + extra,
+            Self.builtBinary("skynetd"), ["--listen", "127.0.0.1:\(port)", "--log-level", "info"] + storeFlags + timerFlags + extra,
             stderrPath: stderrPath, marker: timer ? "timer serving" : "listening on")
         func lastPort(_ line: String?) -> Int? {
             guard let line, let colon = line.lastIndex(of: ":") else { return nil }
@@ -98,6 +100,11 @@ final class SkynetdProcess: TestChildProcess, @unchecked Sendable {
     }
 
     var address: String { "127.0.0.1:\(port)" }
+
+    /// A `skynetd` front over the etcd cluster at `etcd` (comma-separated client addresses).
+    static func front(etcd: String, port: Int = 0, timer: Bool = false) throws -> SkynetdProcess {
+        try SkynetdProcess(dataDir: temporaryPath("skynetd-front"), port: port, timer: timer, extra: ["--store", "etcd://\(etcd)"])
+    }
 }
 
 /// A child process a test started: `stop` signals it and waits; one still running when the

@@ -1,0 +1,135 @@
+import Foundation
+import Skynet
+import SkynetRPC
+import SkynetTestSupport
+import Testing
+
+/// Faults with real processes: a 3-member etcd on 127.0.0.1 and `skynetd` fronts over it.
+@Suite("The coordinator cluster under faults (etcd members and fronts as real processes)", .serialized, .timeLimit(.minutes(3)),
+       .enabled(if: EtcdCluster.binary != nil, "needs etcd (Debian: etcd-server; make test installs it)"))
+struct EtcdFaultTests {
+    /// The member etcd says leads, asked through `client`'s coordinator.
+    static func leader(_ client: CoordinatorClient) async throws -> String {
+        let status = try await client.status()
+        return try #require(status["leader"]?.stringValue.flatMap { $0.isEmpty ? nil : $0 })
+    }
+
+    /// Writes `key` through `client`, retrying while the cluster is unavailable; true once
+    /// acknowledged, false when it never was (then it may or may not have been applied).
+    static func write(_ client: CoordinatorClient, _ key: String) async -> Bool {
+        for _ in 0..<40 {
+            do {
+                try await client.set(key, key)
+                return true
+            } catch let error as RPCError where error.code == .unavailable || error.code == .deadlineExceeded {
+                continue
+            } catch {
+                return false
+            }
+        }
+        return false
+    }
+
+    @Test("kill -9 of the etcd leader under writes through two fronts: writes resume by themselves, every acknowledged one is there")
+    func leaderKilled() async throws {
+        let etcd = try await offPool { try EtcdCluster() }
+        defer { etcd.stop() }
+        let fronts = try await offPool { [try SkynetdProcess.front(etcd: etcd.clientAddresses), try SkynetdProcess.front(etcd: etcd.clientAddresses)] }
+        let clients = fronts.map { CoordinatorClient(configuration: .init(addresses: [$0.address]), logger: quietLogger()) }
+        _ = try await eventually { try await clients[0].set("/k/ready", "1") }
+        let leader = try await Self.leader(clients[0])
+
+        let acknowledged = try await withThrowingTaskGroup(of: [String].self) { group in
+            for (f, client) in clients.enumerated() {
+                group.addTask {
+                    var done: [String] = []
+                    for i in 0..<60 where await Self.write(client, "/k/\(f)/\(i)") { done.append("/k/\(f)/\(i)") }
+                    return done
+                }
+            }
+            group.addTask {
+                // Once writes are flowing, the leader dies.
+                try await eventually { if try await clients[1].get("/k/1/10") == nil { throw NotYet() } }
+                etcd.kill(leader)
+                return []
+            }
+            return try await group.reduce(into: []) { $0 += $1 }
+        }
+        #expect(acknowledged.count >= 100, "writes resumed after the kill: \(acknowledged.count) of 120 acknowledged")
+        let stored = Set(try await clients[0].walk("/k/**").map(\.path.string))
+        let lost = acknowledged.filter { !stored.contains($0) }
+        #expect(lost.isEmpty, "acknowledged writes missing after the kill: \(lost)")
+        #expect(try await Self.leader(clients[1]) != leader)
+        for client in clients { await client.close() }
+        for front in fronts { front.stop() }
+    }
+
+    @Test("kill -9 of a front: clients, sessions, registrations and watches move to the other, nothing missed or repeated")
+    func frontKilled() async throws {
+        let etcd = try await offPool { try EtcdCluster() }
+        defer { etcd.stop() }
+        let first = try await offPool { try SkynetdProcess.front(etcd: etcd.clientAddresses) }
+        let second = try await offPool { try SkynetdProcess.front(etcd: etcd.clientAddresses) }
+        defer { second.stop() }
+        // Both know both fronts; each talks to the first until it dies.
+        let addresses = [first.address, second.address]
+        let client = CoordinatorClient(configuration: .init(addresses: addresses), logger: quietLogger())
+        let writer = CoordinatorClient(configuration: .init(addresses: [second.address]), logger: quietLogger())
+        let start = try await eventually { try await client.set("/f/seed", "0") }
+        let session = try await client.openSession(ttl: .seconds(2))
+        try await client.set("/f/registered", "me", session: session.id)
+        let logs = temporaryPath("front-kill")
+        let echo = try await offPool { try EchoServiceProcess(coordinator: addresses.joined(separator: ","), logDirectory: logs, label: "echo") }
+        defer { echo.stop() }
+        try await eventually { if try await Query(service: "echo").findInstances(writer).isEmpty { throw NotYet() } }
+
+        let watch = client.watch("/f/**", fromRev: start)
+        let collected = Task { try await collect(watch) { $0.contains { $0.path.string == "/f/40" } } }
+        for i in 1...20 { try await writer.set("/f/\(i)", "\(i)") }
+        #expect(first.stop(signal: SIGKILL) == SIGKILL)
+        for i in 21...40 { try await writer.set("/f/\(i)", "\(i)") }
+        let events = try await collected.value
+        let paths = events.filter { $0.path.string != "/f/registered" }.map(\.path.string)
+        #expect(paths == ["/f/seed"] + (1...40).map { "/f/\($0)" }, "no event missed or repeated across the front's death")
+        #expect(events.map(\.rev) == events.map(\.rev).sorted() && Set(events.map(\.rev)).count == events.count)
+
+        // Twice the session TTL later, the session (kept alive through the other front) and
+        // the service's registration are still there.
+        try await Task.sleep(for: .seconds(4))
+        #expect(!session.isEnded)
+        #expect(try await writer.get("/f/registered")?.value.text == "me")
+        let instances = try await Query(service: "echo").findInstances(writer)
+        #expect(instances.map(\.serviceAddress) == [echo.address], "the service's registration survived its front")
+        await client.close()
+        await writer.close()
+    }
+
+    @Test("two of three etcd members stopped: writes fail fast with Unavailable; when they return, everything resumes")
+    func quorumLost() async throws {
+        let etcd = try await offPool { try EtcdCluster() }
+        defer { etcd.stop() }
+        let front = try await offPool { try SkynetdProcess.front(etcd: etcd.clientAddresses) }
+        defer { front.stop() }
+        let client = CoordinatorClient(configuration: .init(addresses: [front.address], callTimeout: .seconds(10)), logger: quietLogger())
+        _ = try await eventually { try await client.set("/q/before", "1") }
+        let down = etcd.members.dropFirst().map(\.name)
+        for name in down { etcd.kill(name) }
+        let started = ContinuousClock.now
+        do {
+            try await client.set("/q/during", "1")
+            Issue.record("a write without quorum was acknowledged")
+        } catch let error as RPCError {
+            #expect(error.code == .unavailable, "\(error)")
+            #expect(!error.message.contains("etcdserver"), "no raw etcd text: \(error.message)")
+        }
+        #expect(ContinuousClock.now - started < .seconds(8), "failed within the front's etcd timeout, not the client's")
+        for name in down { try etcd.restart(name) }
+        _ = try await eventually(.seconds(30)) { try await client.set("/q/after", "1") }
+        #expect(try await client.get("/q/before")?.value.text == "1")
+        #expect(try await client.get("/q/after")?.value.text == "1")
+        await client.close()
+    }
+}
+
+/// A condition `eventually` waits for does not hold yet.
+struct NotYet: Error {}
