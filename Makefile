@@ -2,7 +2,7 @@
 SWIFT ?= swift
 DOCS ?= .build/docs/site
 
-.PHONY: deps run test consumer docs fuzz bench
+.PHONY: deps run cluster test consumer docs fuzz bench
 
 deps:
 	@scripts/install-deps.sh
@@ -11,6 +11,11 @@ deps:
 # echo client (it finds the service and calls it); in a terminal they stay up until Ctrl-C.
 run: deps
 	SWIFT=$(SWIFT) scripts/run-dev.sh
+
+# The coordinator as a cluster on 127.0.0.1: three etcd members, two skynetd fronts over
+# them, the echo service and client; shows `sky members` and `sky topology`.
+cluster: deps
+	SWIFT=$(SWIFT) scripts/run-cluster.sh
 
 # Every test, from a fresh clone: the package's tests (examples/consumer is built first, as
 # a user's own package, so the test that runs it finds it current), then the documentation

@@ -44,10 +44,12 @@ struct EtcdTxnPlan {
         return txn
     }
 
-    /// One branch: its rules, and its operations when they hold (nothing otherwise).
+    /// One branch: its rules, each once (operations in one directory share their
+    /// ancestors'), and its operations when they hold (nothing otherwise).
     func branch(_ operations: [TreeOperation]) -> Etcdserverpb_TxnRequest {
         var txn = Etcdserverpb_TxnRequest()
-        txn.compare = operations.flatMap(rules)
+        var seen = Set<Etcdserverpb_Compare>()
+        txn.compare = operations.flatMap(rules).filter { seen.insert($0).inserted }
         txn.success = operations.map(requestOp)
         return txn
     }
@@ -58,7 +60,9 @@ struct EtcdTxnPlan {
         case let .set(path, _, ifRev, _):
             var rules: [Etcdserverpb_Compare] = []
             if ifRev == 0 { rules.append(Self.compare(keys.key(path), .version, .equal, .version(0))) }
-            if ifRev > 0 { rules.append(Self.compare(keys.key(path), .mod, .equal, .modRevision(ifRev))) }
+            // A file that must exist is neither a directory nor under a file: the tree never
+            // holds one that is.
+            if ifRev > 0 { return [Self.compare(keys.key(path), .mod, .equal, .modRevision(ifRev))] }
             let below = keys.below(path)
             rules.append(Self.compare(below.start, .version, .equal, .version(0), rangeEnd: below.end))
             var ancestor = path.parent

@@ -8,7 +8,8 @@ import Synchronization
 /// coordinator round trip (and its fsync).
 ///
 /// Each operation carries a fence, a compare that must hold for it to apply (the shard's
-/// owner file still names this instance). When a batch's transaction fails its compares,
+/// owner file still names this instance). A batch over the store's size for one
+/// transaction (`TooLarge`) is split in halves. When a batch's transaction fails its compares,
 /// each operation is retried alone so only those whose fence broke fail.
 final class TreeWriteBatcher: Sendable {
     struct Item {
@@ -72,6 +73,12 @@ final class TreeWriteBatcher: Sendable {
                 for item in batch { item.done.resume() }
                 return
             }
+        } catch let error as RPCError where error.code == .tooLarge && batch.count > 1 {
+            // Over the store's limit for one transaction (etcd counts operations and
+            // compares): halves go separately.
+            await commit(Array(batch.prefix(batch.count / 2)))
+            await commit(Array(batch.dropFirst(batch.count / 2)))
+            return
         } catch {
             for item in batch { item.done.resume(throwing: error) }
             return
