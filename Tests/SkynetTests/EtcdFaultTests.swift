@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Skynet
 import SkynetRPC
 import SkynetTestSupport
@@ -129,6 +130,103 @@ struct EtcdFaultTests {
         #expect(try await client.get("/q/after")?.value.text == "1")
         await client.close()
     }
+}
+
+extension EtcdFaultTests {
+    @Test("concurrent get, set and compare-and-set through two fronts, while the etcd leader and a front die: linearizable", arguments: [20_261_202] as [UInt64])
+    func linearizable(seed: UInt64) async throws {
+        let etcd = try await offPool { try EtcdCluster() }
+        defer { etcd.stop() }
+        let first = try await offPool { try SkynetdProcess.front(etcd: etcd.clientAddresses) }
+        let second = try await offPool { try SkynetdProcess.front(etcd: etcd.clientAddresses) }
+        defer { second.stop() }
+        // Half the clients prefer each front; all know both.
+        let clients = (0..<4).map { i in
+            CoordinatorClient(configuration: .init(addresses: i % 2 == 0 ? [first.address, second.address] : [second.address, first.address],
+                                                   callTimeout: .seconds(3)), logger: quietLogger())
+        }
+        _ = try await eventually { try await clients[0].set("/lin/ready", "1") }
+        let leader = try await Self.leader(clients[0])
+        let origin = ContinuousClock.now
+        func now() -> Int64 { let (s, a) = (ContinuousClock.now - origin).components; return s * 1_000_000_000 + a / 1_000_000_000 }
+        let keys = ["/lin/a", "/lin/b", "/lin/c"]
+        let perClient = 150
+        let progress = Progress()
+        let history = try await withThrowingTaskGroup(of: [LinearizabilityChecker.Operation].self) { group in
+            for (c, client) in clients.enumerated() {
+                group.addTask {
+                    var random = SeededGenerator(seed: seed &+ UInt64(c))
+                    var operations: [LinearizabilityChecker.Operation] = []
+                    var lastSeen: [String: String?] = [:]
+                    for n in 0..<perClient {
+                        let key = keys.randomElement(using: &random)!
+                        let value = "\(c)-\(n)"
+                        let input: LinearizabilityChecker.Input
+                        switch Int.random(in: 0..<3, using: &random) {
+                        case 0: input = .get
+                        case 1: input = .set(value)
+                        // Compare-and-set from the value this client last saw: often still current.
+                        default: input = .cas(from: lastSeen[key] ?? nil, to: value)
+                        }
+                        let call = now()
+                        var output: LinearizabilityChecker.Output
+                        do {
+                            switch input {
+                            case .get:
+                                output = .value(try await client.get(key).map { $0.value.text })
+                            case .set(let value):
+                                try await client.set(key, value)
+                                output = .ok
+                            case let .cas(from, to):
+                                let path = try TreePath(key)
+                                let compare = from.map { TxnCompare(path, .value(Array($0.utf8))) } ?? TxnCompare(path, .exists(false))
+                                let result = try await client.txn(compares: [compare], success: [.set(path: path, value: Array(to.utf8), ifRev: -1, session: nil)], failure: [])
+                                output = .swapped(result.succeeded)
+                            }
+                        } catch let error as RPCError where error.wasNotSent {
+                            continue   // never reached a server: it did not happen
+                        } catch {
+                            output = .unknown
+                        }
+                        switch (input, output) {
+                        case (.get, .value(let seen)): lastSeen[key] = seen
+                        case (.set(let written), .ok), (.cas(_, let written), .swapped(true)): lastSeen[key] = written
+                        default: break
+                        }
+                        operations.append(.init(client: c, key: key, input: input, output: output, call: call, ret: now()))
+                        progress.advance()
+                    }
+                    return operations
+                }
+            }
+            group.addTask {
+                // A third of the way in, the etcd leader dies; two thirds in, the first front.
+                let total = clients.count * perClient
+                try await eventually(.seconds(120)) { if progress.count < total / 3 { throw NotYet() } }
+                etcd.kill(leader)
+                try await eventually(.seconds(120)) { if progress.count < 2 * total / 3 { throw NotYet() } }
+                first.stop(signal: SIGKILL)
+                return []
+            }
+            return try await group.reduce(into: []) { $0 += $1 }
+        }
+        let answered = history.filter { $0.output != .unknown }.count
+        let swapped = history.filter { $0.output == .swapped(true) }.count
+        #expect(swapped > 0, "some compare-and-sets took effect")
+        #expect(answered >= history.count / 2, "most operations were answered: \(answered) of \(history.count)")
+        if let key = LinearizabilityChecker.violation(in: history) {
+            let file = LinearizabilityChecker.save(history, label: "etcd-linearizability")
+            Issue.record("not linearizable on \(key) (seed \(seed)); history in \(file)")
+        }
+        for client in clients { await client.close() }
+    }
+}
+
+/// How many operations the clients of a test have finished.
+final class Progress: Sendable {
+    private let done = Mutex(0)
+    func advance() { done.withLock { $0 += 1 } }
+    var count: Int { done.withLock { $0 } }
 }
 
 /// A condition `eventually` waits for does not hold yet.
