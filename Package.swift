@@ -186,6 +186,9 @@ let package = Package(
             name: "sky-bench",
             dependencies: [
                 "SkynetCLI",
+                "SkynetEtcd",
+                "EtcdAPI",
+                .product(name: "GRPCCore", package: "grpc-swift-2"),
                 "SkynetTestSupport",
                 "SkynetTimer",
                 "MessagePack",

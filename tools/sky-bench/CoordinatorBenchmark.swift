@@ -39,6 +39,13 @@ struct CoordinatorBenchmark: AsyncParsableCommand {
     @Option(help: "Files loaded for the memory figure (0 skips it).")
     var files = 1_000_000
 
+    @Option(help: ArgumentHelp("embedded: one skynetd --dev; etcd: a 3-member etcd with two skynetd fronts, against the same workload sent straight to etcd.", valueName: "embedded|etcd"))
+    var store = "embedded"
+
+    func validate() throws {
+        guard ["embedded", "etcd"].contains(store) else { throw ValidationError("--store must be embedded or etcd, found \"\(store)\"") }
+    }
+
     static let value = [UInt8]((0..<256).map { UInt8(truncatingIfNeeded: $0 &* 7) })
 
     static func key(_ i: Int) -> String {
@@ -47,6 +54,7 @@ struct CoordinatorBenchmark: AsyncParsableCommand {
     }
 
     func run() async throws {
+        if store == "etcd" { return try await ClusterBenchmark(options: self).run() }
         let raw = try RawFsyncBaseline.measure(seconds: 2)
         let daemon = try DaemonProcess()
         defer { daemon.stop() }
@@ -112,8 +120,8 @@ struct CoordinatorBenchmark: AsyncParsableCommand {
     }
 
     /// Runs `clients` callers spread over `pool` for `seconds`; returns calls/s, latencies, elapsed seconds.
-    private func concurrent(
-        _ pool: [CoordinatorClient], _ call: @escaping @Sendable (CoordinatorClient, Int) async throws -> Void
+    func concurrent<Client: Sendable>(
+        _ pool: [Client], _ call: @escaping @Sendable (Client, Int) async throws -> Void
     ) async throws -> (Double, LatencySamples, Double) {
         let clock = ContinuousClock()
         let start = clock.now
@@ -145,9 +153,15 @@ struct CoordinatorBenchmark: AsyncParsableCommand {
     /// `watches` watches on `/w/**` over `watchConnections` clients; puts at `watchRate`/s; the
     /// latency of each event from the put's acknowledgement to its arrival at each watch.
     private func watchPhase(daemon: DaemonProcess) async throws -> LatencySamples {
+        try await watchPhase(addresses: [daemon.address])
+    }
+
+    /// The watch phase through the coordinators at `addresses`: the watch connections take
+    /// them in turn, the writer the first.
+    func watchPhase(addresses: [String]) async throws -> LatencySamples {
         let clock = ContinuousClock()
-        let watchers = (0..<watchConnections).map { _ in CoordinatorClient(configuration: .init(addresses: [daemon.address]), logger: .init(label: "bench")) }
-        let writer = CoordinatorClient(configuration: .init(addresses: [daemon.address]), logger: .init(label: "bench"))
+        let watchers = (0..<watchConnections).map { i in CoordinatorClient(configuration: .init(addresses: [addresses[i % addresses.count]]), logger: .init(label: "bench")) }
+        let writer = CoordinatorClient(configuration: .init(addresses: [addresses[0]]), logger: .init(label: "bench"))
         let acks = AckTimes()
         let puts = max(1, Int(seconds * Double(watchRate)))
         let ready = try await writer.set("/w/ready", "1")

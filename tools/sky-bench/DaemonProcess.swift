@@ -73,7 +73,9 @@ final class DaemonProcess {
 
     init(extra: [String] = []) throws {
         dataDir = NSTemporaryDirectory() + "sky-bench-\(UUID().uuidString.prefix(8))"
-        child = try ChildProcess("skynetd", ["--listen", "127.0.0.1:0", "--data-dir", dataDir, "--log-level", "warning", "--no-timer"] + extra, marker: "listening on")
+        // A front over etcd (`--store etcd://...`) keeps no data of its own.
+        let storeFlags = extra.contains("--store") ? [] : ["--data-dir", dataDir]
+        child = try ChildProcess("skynetd", ["--listen", "127.0.0.1:0", "--log-level", "warning", "--no-timer"] + storeFlags + extra, marker: "listening on")
         guard let port = child.firstLine.split(separator: ":").last.flatMap({ Int($0) }) else {
             throw BenchError("unexpected skynetd output: \(child.firstLine)")
         }
