@@ -1,6 +1,7 @@
 import MessagePack
 import Skynet
 import SkynetCoordinator
+import SkynetEtcd
 import SkynetRPC
 import SkynetTestSupport
 import Testing
@@ -221,6 +222,25 @@ struct CoordinatorConformanceTests {
                 #expect(error.code == .sessionNotFound)
             }
             await raw.close()
+        }
+    }
+
+    @Test("etcd compacted: a read before the compaction is Compacted and names the oldest revision kept")
+    func etcdCompacted() async throws {
+        try await withStore(.etcd) { server, client in
+            let first = try await client.set("/c/x", "1")
+            try await client.set("/c/x", "2")
+            let kept = try await client.set("/c/x", "3")
+            let store = try #require(server.store as? EtcdStore)
+            _ = try await store.client.kv.compact(.with { $0.revision = kept }, options: store.client.options)
+            do {
+                _ = try await client.get("/c/x", atRev: first)
+                Issue.record("a read at a compacted revision succeeded")
+            } catch let error as RPCError {
+                #expect(error.code == .compacted)
+                #expect(error.data?["oldest"]?.int64Value == kept, "\(error)")
+            }
+            #expect(try await client.get("/c/x", atRev: kept)?.value.text == "3")
         }
     }
 }
