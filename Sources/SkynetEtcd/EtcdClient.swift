@@ -4,31 +4,41 @@ import GRPCNIOTransportHTTP2
 import Logging
 import NIOCore
 import SkynetRPC
+import Synchronization
 
 /// A client of one etcd cluster through its gRPC API (not the JSON gateway).
 ///
 /// It keeps an HTTP/2 connection to every member and spreads calls over those that are
-/// ready (gRPC's `round_robin`), so a failed member is skipped at once. Calls on the service clients (`kv`, `watch`,
-/// `lease`, `cluster`, `maintenance`) throw gRPC errors; the helpers here throw `RPCError`
-/// with the coordinator's stable codes. Call `close()` when done.
+/// ready (gRPC's `round_robin`), so a failed member is skipped at once. Calls on the
+/// service clients (`kv`, `watch`, `lease`, `cluster`, `maintenance`) throw gRPC errors;
+/// `call` turns them into `RPCError`s with the coordinator's stable codes. Call `close()`
+/// when done.
+///
+/// Its connections are renewed every `callsPerConnection` calls: with etcd 3.4, every
+/// unary call leaves swift-nio-http2 a stream error on the connection (a frame for a
+/// stream it has closed), and its denial-of-service guard resets a connection after 200
+/// of those, failing whatever is in flight. A fresh set of connections takes new calls
+/// well before; the old one finishes its calls (and streams) and closes.
 public final class EtcdClient: Sendable {
     /// The members' client addresses, as given.
     public let endpoints: [EtcdEndpoint]
-    /// etcd's KV service: range, put, delete range, txn, compact.
-    public let kv: Etcdserverpb_KV.Client<HTTP2ClientTransport.Posix>
-    /// etcd's Watch service.
-    public let watch: Etcdserverpb_Watch.Client<HTTP2ClientTransport.Posix>
-    /// etcd's Lease service.
-    public let lease: Etcdserverpb_Lease.Client<HTTP2ClientTransport.Posix>
-    /// etcd's Cluster service (members).
-    public let cluster: Etcdserverpb_Cluster.Client<HTTP2ClientTransport.Posix>
-    /// etcd's Maintenance service (status of a member).
-    public let maintenance: Etcdserverpb_Maintenance.Client<HTTP2ClientTransport.Posix>
     /// How long a single call may take before it fails with `Unavailable`.
     public let callTimeout: Duration
+    /// Calls made on one set of connections before a fresh one takes over.
+    static let callsPerConnection = 120
 
-    private let grpc: GRPCClient<HTTP2ClientTransport.Posix>
-    private let running: Task<Void, Never>
+    private typealias Client = GRPCClient<HTTP2ClientTransport.Posix>
+
+    private struct Connections {
+        var current: Client
+        var running: Task<Void, Never>
+        var calls = 0
+        var closed = false
+    }
+
+    private let pairs: [(host: String, port: Int)]
+    private let logger: Logger
+    private let connections: Mutex<Connections>
 
     /// Connects (lazily) to the cluster whose members listen at `endpoints`. Host names are
     /// resolved once, here. Throws `Unavailable` when a name does not resolve.
@@ -36,6 +46,7 @@ public final class EtcdClient: Sendable {
         precondition(!endpoints.isEmpty, "an etcd client needs at least one endpoint")
         self.endpoints = endpoints
         self.callTimeout = callTimeout
+        self.logger = logger
         var pairs: [(host: String, port: Int)] = []
         for endpoint in endpoints {
             do {
@@ -46,30 +57,58 @@ public final class EtcdClient: Sendable {
                 throw SkynetRPC.RPCError(.unavailable, "etcd endpoint \(endpoint): cannot resolve its host name")
             }
         }
+        self.pairs = pairs
+        let (client, task) = try Self.connect(pairs, logger: logger)
+        connections = Mutex(Connections(current: client, running: task))
+    }
+
+    private static func connect(_ pairs: [(host: String, port: Int)], logger: Logger) throws -> (Client, Task<Void, Never>) {
         let transport = try HTTP2ClientTransport.Posix(
             target: .ipv4(pairs: pairs), transportSecurity: .plaintext,
             config: .defaults { config in
-                // Notice a dead member quickly, and find the next one soon after.
-                config.connection.maxIdleTime = nil
-                config.http2.maxFrameSize = 1 << 20
+                // Find a restarted member again soon.
                 config.backoff = .init(initial: .milliseconds(100), max: .seconds(1), multiplier: 1.6, jitter: 0.2)
             },
             // A connection to every member, calls spread over the ready ones: a dead member is
             // skipped at once instead of being waited for.
             serviceConfig: ServiceConfig(loadBalancingConfig: [.roundRobin]))
-        let grpc = GRPCClient(transport: transport)
-        self.grpc = grpc
-        kv = Etcdserverpb_KV.Client(wrapping: grpc)
-        watch = Etcdserverpb_Watch.Client(wrapping: grpc)
-        lease = Etcdserverpb_Lease.Client(wrapping: grpc)
-        cluster = Etcdserverpb_Cluster.Client(wrapping: grpc)
-        maintenance = Etcdserverpb_Maintenance.Client(wrapping: grpc)
-        running = Task {
-            do { try await grpc.runConnections() } catch {
+        let client = GRPCClient(transport: transport)
+        let task = Task {
+            do { try await client.runConnections() } catch {
                 logger.warning("etcd client stopped", metadata: ["etcd.error": "\(error)"])
             }
         }
+        return (client, task)
     }
+
+    /// The connections the next call goes on, renewed every `callsPerConnection` calls.
+    private func next() -> Client {
+        let (client, retired): (Client, Client?) = connections.withLock { state in
+            state.calls += 1
+            guard state.calls > Self.callsPerConnection, !state.closed,
+                  let (fresh, task) = try? Self.connect(pairs, logger: logger)
+            else { return (state.current, nil) }
+            let old = state.current
+            state.current = fresh
+            state.running = task
+            state.calls = 1
+            return (fresh, old)
+        }
+        // The old connections close by themselves once their calls and streams have finished.
+        retired?.beginGracefulShutdown()
+        return client
+    }
+
+    /// etcd's KV service: range, put, delete range, txn, compact.
+    public var kv: Etcdserverpb_KV.Client<HTTP2ClientTransport.Posix> { .init(wrapping: next()) }
+    /// etcd's Watch service.
+    public var watch: Etcdserverpb_Watch.Client<HTTP2ClientTransport.Posix> { .init(wrapping: next()) }
+    /// etcd's Lease service.
+    public var lease: Etcdserverpb_Lease.Client<HTTP2ClientTransport.Posix> { .init(wrapping: next()) }
+    /// etcd's Cluster service (members).
+    public var cluster: Etcdserverpb_Cluster.Client<HTTP2ClientTransport.Posix> { .init(wrapping: next()) }
+    /// etcd's Maintenance service (status of a member).
+    public var maintenance: Etcdserverpb_Maintenance.Client<HTTP2ClientTransport.Posix> { .init(wrapping: next()) }
 
     /// Call options with this client's timeout.
     public var options: CallOptions {
@@ -97,7 +136,11 @@ public final class EtcdClient: Sendable {
 
     /// Stops accepting calls, lets those in flight finish and closes the connections.
     public func close() async {
-        grpc.beginGracefulShutdown()
+        let (current, running) = connections.withLock { state in
+            state.closed = true
+            return (state.current, state.running)
+        }
+        current.beginGracefulShutdown()
         await running.value
     }
 }

@@ -112,6 +112,19 @@ struct EtcdClientLiveTests {
         await client.close()
     }
 
+    @Test("a thousand calls in a row: connections are renewed before swift-nio-http2's guard would reset them")
+    func manyCalls() async throws {
+        let cluster = try EtcdCluster(size: 1)
+        defer { cluster.stop() }
+        let client = try EtcdClient(endpoints: EtcdEndpoint.list(cluster.clientAddresses)!, logger: Logger(label: "test"))
+        _ = try await eventually { try await Self.put(client, "/n", "0") }
+        for n in 1...1_000 {
+            _ = try await Self.put(client, "/n", "\(n)")
+        }
+        #expect(try await Self.get(client, "/n") == "1000")
+        await client.close()
+    }
+
     @Test("kill -9 of the leader: writes resume by themselves and every acknowledged write is there")
     func leaderKilled() async throws {
         let cluster = try EtcdCluster()

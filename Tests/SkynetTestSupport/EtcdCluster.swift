@@ -23,6 +23,7 @@ public final class EtcdCluster: Sendable {
     /// The members, in the order they were made.
     public let members: [Member]
     private let root: String
+    private let keep: String?
     private let token: String
     /// The running process of each member, by name (absent while it is killed).
     private let processes = Mutex<[String: Process]>([:])
@@ -30,10 +31,19 @@ public final class EtcdCluster: Sendable {
     /// Every member's client address, comma-separated: what `--store etcd://` takes.
     public var clientAddresses: String { members.map(\.clientAddress).joined(separator: ",") }
 
+    /// Elections: fast ones (50 ms heartbeats, 500 ms election timeout) keep fault tests
+    /// short; etcd's defaults (100 ms, 1 s) keep a loaded machine from electing needlessly.
+    public enum Elections: Sendable { case fast, standard }
+
+    private let elections: Elections
+
     /// Starts `size` members and waits (at most `timeout`) until each accepts connections
     /// on its client port. A member is not yet a quorum's: a first write should retry.
-    public init(size: Int = 3, timeout: Duration = .seconds(20)) throws {
-        root = NSTemporaryDirectory() + "skynet-etcd-\(getpid())-\(UUID().uuidString.prefix(8))"
+    public init(size: Int = 3, elections: Elections = .fast, timeout: Duration = .seconds(20)) throws {
+        self.elections = elections
+        // SKYNET_KEEP_ETCD=DIR keeps the members' data and logs there, for a post-mortem.
+        keep = ProcessInfo.processInfo.environment["SKYNET_KEEP_ETCD"]
+        root = (keep ?? NSTemporaryDirectory()) + "/skynet-etcd-\(getpid())-\(UUID().uuidString.prefix(8))"
         token = "skynet-test-\(UUID().uuidString.prefix(8))"
         var members: [Member] = []
         for i in 0..<size {
@@ -77,9 +87,7 @@ public final class EtcdCluster: Sendable {
             "--initial-advertise-peer-urls", "http://127.0.0.1:\(member.peerPort)",
             "--initial-cluster", initialCluster, "--initial-cluster-state", "new",
             "--initial-cluster-token", token,
-            // Elections in well under a second on loopback, so fault tests stay short.
-            "--heartbeat-interval", "50", "--election-timeout", "500",
-        ]
+        ] + (elections == .fast ? ["--heartbeat-interval", "50", "--election-timeout", "500"] : [])
         let log = root + "/\(member.name).log"
         FileManager.default.createFile(atPath: log, contents: nil)
         let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
@@ -108,7 +116,7 @@ public final class EtcdCluster: Sendable {
     /// Stops every member and removes the data directories.
     public func stop() {
         for member in members { kill(member.name) }
-        try? FileManager.default.removeItem(atPath: root)
+        if keep == nil { try? FileManager.default.removeItem(atPath: root) }
     }
 
     deinit { stop() }

@@ -14,12 +14,16 @@ struct ClusterBenchmark {
     let options: CoordinatorBenchmark
 
     func run() async throws {
-        let etcd = try EtcdCluster()
+        // etcd's own election timing: the fast one of the fault tests would elect anew under
+        // this much load on two cores.
+        let etcd = try EtcdCluster(elections: .standard)
         defer { etcd.stop() }
         let endpoints = EtcdEndpoint.list(etcd.clientAddresses)!
         let logger = Logger(label: "bench")
         let direct = try (0..<options.connections).map { _ in try EtcdClient(endpoints: endpoints, callTimeout: .seconds(30), logger: logger) }
-        _ = try await eventually { try await direct[0].kv.put(.with { $0.key = Data("/ready".utf8) }, options: direct[0].options) }
+        _ = try await phase("waiting for etcd") {
+            try await eventually { try await direct[0].kv.put(.with { $0.key = Data("/ready".utf8) }, options: direct[0].options) }
+        }
         let fronts = try [DaemonProcess(extra: ["--store", "etcd://" + etcd.clientAddresses]), DaemonProcess(extra: ["--store", "etcd://" + etcd.clientAddresses])]
         defer { for front in fronts { front.stop() } }
         let addresses = fronts.map(\.address)
@@ -31,34 +35,35 @@ struct ClusterBenchmark {
         let value = CoordinatorBenchmark.value
 
         // Puts, through the fronts, then straight to etcd.
-        let (frontPuts, frontPutLatency, _) = try await options.concurrent(pool) { client, n in
-            try await client.set("/b/" + CoordinatorBenchmark.key(n % keys), value)
+        let (frontPuts, frontPutLatency, _) = try await phase("puts through the fronts") {
+            try await options.concurrent(pool) { client, n in
+                try await client.set("/b/" + CoordinatorBenchmark.key(n % keys), value)
+            }
         }
-        let (directPuts, directPutLatency, _) = try await options.concurrent(direct) { client, n in
-            _ = try await client.kv.put(.with {
-                $0.key = Data(("/b/" + CoordinatorBenchmark.key(n % keys)).utf8)
-                $0.value = Data(value)
-            }, options: client.options)
+        let (directPuts, directPutLatency, _) = try await phase("puts straight to etcd") {
+            try await options.concurrent(direct) { client, n in
+                _ = try await client.kv.put(.with {
+                    $0.key = Data(("/b/" + CoordinatorBenchmark.key(n % keys)).utf8)
+                    $0.value = Data(value)
+                }, options: client.options)
+            }
         }
 
         // Every key exists on both sides before the gets.
-        for start in stride(from: 0, to: keys, by: 100) {
-            let range = start..<min(keys, start + 100)
-            _ = try await pool[0].txn(compares: [], success: range.map { TreeOperation.set(path: try! TreePath("/b/" + CoordinatorBenchmark.key($0)), value: value, ifRev: -1, session: nil) })
-            _ = try await direct[0].kv.txn(.with { txn in
-                txn.success = range.map { i in .with { $0.requestPut = .with { $0.key = Data(("/b/" + CoordinatorBenchmark.key(i)).utf8); $0.value = Data(value) } } }
-            }, options: direct[0].options)
+        try await phase("filling the keys") { try await fill(pool, direct) }
+        let (frontGets, _, _) = try await phase("gets through the fronts") {
+            try await options.concurrent(pool) { client, n in
+                guard try await client.get("/b/" + CoordinatorBenchmark.key(n % keys)) != nil else { throw BenchError("key \(n % keys) missing") }
+            }
         }
-        let (frontGets, _, _) = try await options.concurrent(pool) { client, n in
-            guard try await client.get("/b/" + CoordinatorBenchmark.key(n % keys)) != nil else { throw BenchError("key \(n % keys) missing") }
+        let (directGets, _, _) = try await phase("gets straight to etcd") {
+            try await options.concurrent(direct) { client, n in
+                let found = try await client.kv.range(.with { $0.key = Data(("/b/" + CoordinatorBenchmark.key(n % keys)).utf8) }, options: client.options)
+                guard !found.kvs.isEmpty else { throw BenchError("key \(n % keys) missing") }
+            }
         }
-        let (directGets, _, _) = try await options.concurrent(direct) { client, n in
-            let found = try await client.kv.range(.with { $0.key = Data(("/b/" + CoordinatorBenchmark.key(n % keys)).utf8) }, options: client.options)
-            guard !found.kvs.isEmpty else { throw BenchError("key \(n % keys) missing") }
-        }
-
-        let frontWatch = try await options.watchPhase(addresses: addresses)
-        let directWatch = try await directWatchPhase(direct)
+        let frontWatch = try await phase("watches through the fronts") { try await options.watchPhase(addresses: addresses) }
+        let directWatch = try await phase("watches straight to etcd") { try await directWatchPhase(direct) }
         for client in pool { await client.close() }
         for client in direct { await client.close() }
 
@@ -87,6 +92,23 @@ struct ClusterBenchmark {
             ("cores", ProcessInfo.processInfo.activeProcessorCount),
         ]
         print(JSONReport.render(report))
+    }
+
+    /// Runs one phase; its failure names it.
+    private func phase<T>(_ name: String, _ body: () async throws -> T) async throws -> T {
+        do { return try await body() } catch { throw BenchError("\(name): \(error)") }
+    }
+
+    /// Every key of the key space, on both sides, before the gets.
+    private func fill(_ pool: [CoordinatorClient], _ direct: [EtcdClient]) async throws {
+        let value = CoordinatorBenchmark.value
+        for start in stride(from: 0, to: options.keys, by: 100) {
+            let range = start..<min(options.keys, start + 100)
+            _ = try await pool[0].txn(compares: [], success: range.map { TreeOperation.set(path: try! TreePath("/b/" + CoordinatorBenchmark.key($0)), value: value, ifRev: -1, session: nil) })
+            _ = try await direct[0].kv.txn(.with { txn in
+                txn.success = range.map { i in .with { $0.requestPut = .with { $0.key = Data(("/b/" + CoordinatorBenchmark.key(i)).utf8); $0.value = Data(value) } } }
+            }, options: direct[0].options)
+        }
     }
 
     /// The watch phase straight to etcd: `watches` etcd watches on the `/w/` prefix, each its
