@@ -95,7 +95,14 @@ public final class EtcdClient: Sendable {
             return (fresh, old)
         }
         // The old connections close by themselves once their calls and streams have finished.
-        retired?.beginGracefulShutdown()
+        // Not at once: under load a set can be retired before its `runConnections` task has
+        // even begun, and a client shut down before it runs refuses every call handed to it.
+        if let retired {
+            Task {
+                try? await Task.sleep(for: .seconds(5))
+                retired.beginGracefulShutdown()
+            }
+        }
         return client
     }
 
