@@ -20,20 +20,32 @@ public struct EtcdKeys: Sendable {
 
     /// The key of the file at `path`.
     public func key(_ path: TreePath) -> Data {
-        Data((namespace + path.string.replacingOccurrences(of: "/", with: "!")).utf8)
+        Data(encoded(path.string))
+    }
+
+    /// `namespace` then `text` with `/` as `!`, byte by byte (on every write's path: no
+    /// Foundation string replacing).
+    private func encoded(_ text: String, then last: UInt8? = nil) -> [UInt8] {
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(namespace.utf8.count + text.utf8.count + 1)
+        bytes.append(contentsOf: namespace.utf8)
+        for byte in text.utf8 { bytes.append(byte == UInt8(ascii: "/") ? UInt8(ascii: "!") : byte) }
+        if let last { bytes.append(last) }
+        return bytes
     }
 
     /// The path of `key`, or nil for a key outside the tree.
     public func path(_ key: Data) -> TreePath? {
-        let text = String(decoding: key, as: UTF8.self)
-        guard text.hasPrefix(namespace + "!") else { return nil }
-        return try? TreePath(String(text.dropFirst(namespace.count)).replacingOccurrences(of: "!", with: "/"))
+        let prefix = Array(namespace.utf8)
+        guard key.count > prefix.count, key.starts(with: prefix), key[key.startIndex + prefix.count] == UInt8(ascii: "!") else { return nil }
+        let bytes = key.dropFirst(prefix.count).map { $0 == UInt8(ascii: "!") ? UInt8(ascii: "/") : $0 }
+        return try? TreePath(String(decoding: bytes, as: UTF8.self))
     }
 
     /// The key range holding every file below `directory` (not the file at it).
     public func below(_ directory: TreePath) -> (start: Data, end: Data) {
-        let base = directory.isRoot ? namespace : namespace + directory.string.replacingOccurrences(of: "/", with: "!")
-        return (Data((base + "!").utf8), Data((base + "\"").utf8))
+        let base = directory.isRoot ? "" : directory.string
+        return (Data(encoded(base, then: UInt8(ascii: "!"))), Data(encoded(base, then: UInt8(ascii: "\""))))
     }
 
     /// The key range holding the file at `path` and every file below it.
