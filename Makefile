@@ -17,11 +17,16 @@ run: deps
 cluster: deps
 	SWIFT=$(SWIFT) scripts/run-cluster.sh
 
+# The suites that start etcd clusters and fronts (many processes each): they run after the
+# others, one test at a time, so two cores are not shared by a dozen etcd members at once.
+ETCD_TESTS = EtcdFaultTests|CoordinatorConformanceTests|EtcdClientLiveTests
+
 # Every test, from a fresh clone: the package's tests (examples/consumer is built first, as
 # a user's own package, so the test that runs it finds it current), then the documentation
 # with warnings as errors (a broken symbol link fails), then each fuzz target for 20 s.
 test: deps consumer
-	$(SWIFT) test
+	$(SWIFT) test --skip '$(ETCD_TESTS)'
+	$(SWIFT) test --skip-build --no-parallel --filter '$(ETCD_TESTS)'
 	$(MAKE) --no-print-directory docs
 	$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=20
 

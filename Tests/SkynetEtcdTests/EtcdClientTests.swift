@@ -61,7 +61,7 @@ struct EtcdClientLiveTests {
 
     @Test("put, range, a compare-and-set txn, a lease whose key goes with it, members and status")
     func basics() async throws {
-        let cluster = try EtcdCluster()
+        let cluster = try await EtcdCluster.start()
         defer { cluster.stop() }
         let client = try EtcdClient(endpoints: EtcdEndpoint.list(cluster.clientAddresses)!, logger: Logger(label: "test"))
         let rev = try await eventually { try await Self.put(client, "/a", "1") }
@@ -114,7 +114,7 @@ struct EtcdClientLiveTests {
 
     @Test("a thousand calls in a row: connections are renewed before swift-nio-http2's guard would reset them")
     func manyCalls() async throws {
-        let cluster = try EtcdCluster(size: 1)
+        let cluster = try await EtcdCluster.start(size: 1)
         defer { cluster.stop() }
         let client = try EtcdClient(endpoints: EtcdEndpoint.list(cluster.clientAddresses)!, logger: Logger(label: "test"))
         _ = try await eventually { try await Self.put(client, "/n", "0") }
@@ -127,7 +127,7 @@ struct EtcdClientLiveTests {
 
     @Test("kill -9 of the leader: writes resume by themselves and every acknowledged write is there")
     func leaderKilled() async throws {
-        let cluster = try EtcdCluster()
+        let cluster = try await EtcdCluster.start()
         defer { cluster.stop() }
         let client = try EtcdClient(endpoints: EtcdEndpoint.list(cluster.clientAddresses)!, callTimeout: .seconds(2), logger: Logger(label: "test"))
         _ = try await eventually { try await Self.put(client, "/before", "x") }

@@ -66,6 +66,14 @@ public final class EtcdCluster: Sendable {
         }
     }
 
+    /// Starts a cluster as `init` does, waiting on a thread of its own: tests run on a
+    /// cooperative pool of one thread per core, which a blocking wait would starve.
+    public static func start(size: Int = 3, elections: Elections = .fast) async throws -> EtcdCluster {
+        try await withCheckedThrowingContinuation { continuation in
+            Thread { continuation.resume(with: Result { try EtcdCluster(size: size, elections: elections) }) }.start()
+        }
+    }
+
     /// The path of Debian's etcd binary.
     public static var binary: String? {
         ["/usr/bin/etcd", "/usr/local/bin/etcd"].first { FileManager.default.isExecutableFile(atPath: $0) }

@@ -6,39 +6,6 @@ import Testing
 
 @Suite("Coordinator over the wire (in-process server, real TCP)", .timeLimit(.minutes(2)))
 struct CoordinatorClientTests {
-    @Test("every operation through CoordinatorClient")
-    func operations() async throws {
-        try await withCoordinator { _, client in
-            let rev1 = try await client.set("/skynet/config/a", "one")
-            let rev2 = try await client.set("/skynet/config/b", "two", ifRev: 0)
-            #expect(rev2 == rev1 + 1)
-            let file = try #require(try await client.get("/skynet/config/a"))
-            #expect(file.value.text == "one")
-            #expect(file.stat.createRev == rev1 && file.stat.version == 1)
-            try await client.set("/skynet/config/a", "uno", ifRev: rev1)
-            #expect(try await client.get("/skynet/config/a", atRev: rev1)?.value.text == "one")
-            #expect(try await client.getdir("/skynet/config") == ["a", "b"])
-            #expect(try await client.walk("/skynet/**").map(\.path.string) == ["/skynet/config/a", "/skynet/config/b"])
-            #expect(try await client.stat("/skynet") == .directory(children: 1))
-            #expect(try await client.stat("/nothing") == nil)
-            let txn = try await client.txn(
-                compares: [TxnCompare(try TreePath("/skynet/config/b"), .value(Array("two".utf8)))],
-                success: [.set(path: try TreePath("/skynet/config/c"), value: [1], ifRev: 0, session: nil), .get(path: try TreePath("/skynet/config/b"))],
-                failure: [])
-            #expect(txn.succeeded)
-            #expect(txn.results.count == 2)
-            if case .read(let read) = txn.results[1] { #expect(read?.value.text == "two") } else { Issue.record("no read result") }
-            try await client.del("/skynet/config/c")
-            #expect(try await client.get("/skynet/config/c") == nil)
-            let status = try await client.status()
-            #expect(status["revision"]?.int64Value == txn.revision + 1)
-            #expect(status["files"]?.int64Value == 2)
-            #expect(status["store"] == "embedded")
-            #expect(status["members"]?.arrayValue?.map { $0["name"] } == ["test"])
-            #expect(status["leader"] == "test")
-        }
-    }
-
     @Test("a call waiting for an absent coordinator ends at once when its task is cancelled, before or during the wait")
     func cancelWhileWaiting() async throws {
         // A call timeout far beyond the suite's time limit: only cancellation can end these calls.
@@ -166,46 +133,6 @@ struct CoordinatorClientTests {
             // 4 MiB of values do not fit one answer: the client pages through them.
             #expect(try await client.walk("/big/**").map(\.path.string) == ["/big/0", "/big/1", "/big/2", "/big/3"])
             #expect(connection.isActive, "errors in calls do not close the connection")
-        }
-    }
-
-    @Test("a watch gets whole revisions in order: a transaction's events arrive together")
-    func watchTransactions() async throws {
-        try await withCoordinator { _, client in
-            let start = try await client.set("/w/seed", "0")
-            let watch = client.watch("/w/**", fromRev: start)
-            let ops = (0..<3).map { TreeOperation.set(path: try! TreePath("/w/t\($0)"), value: [UInt8($0)], ifRev: -1, session: nil) }
-            _ = try await client.txn(compares: [], success: ops)
-            try await client.set("/other", "ignored")
-            try await client.del("/w/t1")
-            var updates: [WatchUpdate] = []
-            for try await update in watch where !update.isProgress {
-                updates.append(update)
-                if update.events.contains(where: { $0.kind == .delete }) { break }
-            }
-            let events = updates.flatMap(\.events)
-            #expect(events.map(\.path.string) == ["/w/seed", "/w/t0", "/w/t1", "/w/t2", "/w/t1"])
-            #expect(events.map(\.rev) == [start, start + 1, start + 1, start + 1, start + 3])
-            for rev in Set(events.map(\.rev)) {
-                #expect(updates.filter { $0.events.contains { $0.rev == rev } }.count == 1, "revision \(rev) is split across updates")
-            }
-        }
-    }
-
-    @Test("a session lost on the coordinator is reported once")
-    func sessionLost() async throws {
-        try await withCoordinator { server, client in
-            let session = try await client.openSession(ttl: .seconds(5))
-            try await client.set("/eph/a", "x", session: session.id)
-            // Someone else closes it (as expiry would): the next keepalive learns it is gone.
-            let other = try await RPCConnection.connect(host: "127.0.0.1", port: server.localAddress!.port!)
-            _ = try await other.call("closeSession", [.uint(session.id)])
-            await other.close()
-            var reasons: [RPCError] = []
-            for await reason in session.lost { reasons.append(reason) }
-            #expect(reasons.map(\.code) == [.sessionNotFound])
-            #expect(session.isEnded)
-            #expect(try await client.get("/eph/a") == nil)
         }
     }
 }

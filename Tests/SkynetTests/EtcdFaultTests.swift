@@ -33,7 +33,7 @@ struct EtcdFaultTests {
 
     @Test("kill -9 of the etcd leader under writes through two fronts: writes resume by themselves, every acknowledged one is there")
     func leaderKilled() async throws {
-        let etcd = try await offPool { try EtcdCluster() }
+        let etcd = try await EtcdCluster.start()
         defer { etcd.stop() }
         let fronts = try await offPool { [try SkynetdProcess.front(etcd: etcd.clientAddresses), try SkynetdProcess.front(etcd: etcd.clientAddresses)] }
         let clients = fronts.map { CoordinatorClient(configuration: .init(addresses: [$0.address]), logger: quietLogger()) }
@@ -67,7 +67,7 @@ struct EtcdFaultTests {
 
     @Test("kill -9 of a front: clients, sessions, registrations and watches move to the other, nothing missed or repeated")
     func frontKilled() async throws {
-        let etcd = try await offPool { try EtcdCluster() }
+        let etcd = try await EtcdCluster.start()
         defer { etcd.stop() }
         let first = try await offPool { try SkynetdProcess.front(etcd: etcd.clientAddresses) }
         let second = try await offPool { try SkynetdProcess.front(etcd: etcd.clientAddresses) }
@@ -107,7 +107,7 @@ struct EtcdFaultTests {
 
     @Test("two of three etcd members stopped: writes fail fast with Unavailable; when they return, everything resumes")
     func quorumLost() async throws {
-        let etcd = try await offPool { try EtcdCluster() }
+        let etcd = try await EtcdCluster.start()
         defer { etcd.stop() }
         let front = try await offPool { try SkynetdProcess.front(etcd: etcd.clientAddresses) }
         defer { front.stop() }
@@ -135,7 +135,7 @@ struct EtcdFaultTests {
 extension EtcdFaultTests {
     @Test("concurrent get, set and compare-and-set through two fronts, while the etcd leader and a front die: linearizable", arguments: [20_261_202] as [UInt64])
     func linearizable(seed: UInt64) async throws {
-        let etcd = try await offPool { try EtcdCluster() }
+        let etcd = try await EtcdCluster.start()
         defer { etcd.stop() }
         let first = try await offPool { try SkynetdProcess.front(etcd: etcd.clientAddresses) }
         let second = try await offPool { try SkynetdProcess.front(etcd: etcd.clientAddresses) }

@@ -30,18 +30,22 @@ func withCoordinator<T>(
     configure(&configuration)
     let node = try CoordinatorNode.open(configuration: configuration, logger: quietLogger())
     let server = CoordinatorServer(node: node, host: "127.0.0.1", port: 0, logger: quietLogger())
+    return try await serving(server, body)
+}
+
+/// Starts `server` on its free port, runs `body` with a client of it, and always closes
+/// both (then runs `cleanup`).
+private func serving<T>(
+    _ server: CoordinatorServer, cleanup: () async -> Void = {}, _ body: (CoordinatorServer, CoordinatorClient) async throws -> T
+) async throws -> T {
     let port = try await server.start().port!
     let client = CoordinatorClient(configuration: .init(addresses: ["127.0.0.1:\(port)"]), logger: quietLogger())
-    do {
-        let result = try await body(server, client)
-        await client.close()
-        await server.shutdown()
-        return result
-    } catch {
-        await client.close()
-        await server.shutdown()
-        throw error
-    }
+    let result: Result<T, any Error>
+    do { result = .success(try await body(server, client)) } catch { result = .failure(error) }
+    await client.close()
+    await server.shutdown()
+    await cleanup()
+    return try result.get()
 }
 
 /// Where a conformance test's tree lives.
@@ -55,25 +59,12 @@ enum StoreKind: String, CaseIterable, CustomTestStringConvertible, Sendable {
 /// `body` with a client of it, and always stops everything.
 func withStore<T>(_ kind: StoreKind, _ body: (CoordinatorServer, CoordinatorClient) async throws -> T) async throws -> T {
     guard kind == .etcd else { return try await withCoordinator({ _ in }, body) }
-    let cluster = try await offPool { try EtcdCluster(size: 1) }
+    let cluster = try await EtcdCluster.start(size: 1)
     defer { cluster.stop() }
     let etcd = try EtcdClient(endpoints: EtcdEndpoint.list(cluster.clientAddresses)!, logger: quietLogger())
     let store = try await eventually { try await EtcdStore(client: etcd, name: "test", progressInterval: .milliseconds(200), logger: quietLogger()) }
     let server = CoordinatorServer(store: store, host: "127.0.0.1", port: 0, logger: quietLogger())
-    let port = try await server.start().port!
-    let client = CoordinatorClient(configuration: .init(addresses: ["127.0.0.1:\(port)"]), logger: quietLogger())
-    do {
-        let result = try await body(server, client)
-        await client.close()
-        await server.shutdown()
-        await etcd.close()
-        return result
-    } catch {
-        await client.close()
-        await server.shutdown()
-        await etcd.close()
-        throw error
-    }
+    return try await serving(server, cleanup: { await etcd.close() }, body)
 }
 
 /// Reads a watch until `done` says it has everything; the caller's test time limit bounds it.

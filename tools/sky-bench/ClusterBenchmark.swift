@@ -170,12 +170,6 @@ struct ClusterBenchmark {
             for try await seen in group { all += seen }
             return all
         }
-        var samples = LatencySamples(capacity: arrivals.count)
-        let ackTimes = acks.times
-        for (rev, arrival) in arrivals {
-            guard let ack = ackTimes[rev] else { continue }
-            samples.record(arrival > ack ? arrival - ack : .zero)
-        }
-        return samples
+        return acks.latencies(of: arrivals)
     }
 }

@@ -203,12 +203,7 @@ struct CoordinatorBenchmark: AsyncParsableCommand {
             for try await seen in group { all += seen }
             return all
         }
-        var samples = LatencySamples(capacity: arrivals.count)
-        let ackTimes = acks.times
-        for (rev, arrival) in arrivals {
-            guard let ack = ackTimes[rev] else { continue }
-            samples.record(arrival > ack ? arrival - ack : .zero)
-        }
+        let samples = acks.latencies(of: arrivals)
         for watcher in watchers { await watcher.close() }
         await writer.close()
         return samples
@@ -250,4 +245,16 @@ final class AckTimes: Sendable {
     private let state = Mutex<[Int64: ContinuousClock.Instant]>([:])
     func record(_ rev: Int64, _ time: ContinuousClock.Instant) { state.withLock { $0[rev] = time } }
     var times: [Int64: ContinuousClock.Instant] { state.withLock { $0 } }
+
+    /// Each event's delay from its put's acknowledgement to its arrival at a watch (zero
+    /// when it arrived first).
+    func latencies(of arrivals: [(Int64, ContinuousClock.Instant)]) -> LatencySamples {
+        var samples = LatencySamples(capacity: arrivals.count)
+        let ackTimes = times
+        for (rev, arrival) in arrivals {
+            guard let ack = ackTimes[rev] else { continue }
+            samples.record(arrival > ack ? arrival - ack : .zero)
+        }
+        return samples
+    }
 }
