@@ -77,4 +77,22 @@ struct LinearizabilityCheckerTests {
         ]
         #expect(LinearizabilityChecker.violation(in: history) == "b")
     }
+
+    @Test("unknown operations nobody could have observed are left out of the search; the rest stay")
+    func pruning() {
+        let history = [
+            Self.op(0, .get, .unknown, 0, 1),                          // a read changes nothing
+            Self.op(0, .set("seen"), .unknown, 2, 3),                  // read later: kept
+            Self.op(2, .set("maybe"), .unknown, 4, 5),                 // a CAS failed after it: kept
+            Self.op(3, .cas(from: "x", to: "y"), .swapped(false), 6, 7),
+            Self.op(1, .set("unseen"), .unknown, 8, 9),                // nobody could tell: left out
+            Self.op(1, .get, .value("seen"), 10, 11),
+        ]
+        let kept: [LinearizabilityChecker.Input] = LinearizabilityChecker.pruned(history).map(\.input)
+        #expect(kept == [.set("seen"), .set("maybe"), .cas(from: "x", to: "y"), .get])
+        #expect(LinearizabilityChecker.violation(in: history) == nil)
+        // Forty unknown writes nobody saw: the search stays short.
+        let many = (0..<40).map { Self.op($0, .set("u\($0)"), .unknown, Int64($0), Int64($0) + 1) } + [Self.op(99, .get, .value(nil), 100, 101)]
+        #expect(LinearizabilityChecker.violation(in: many) == nil)
+    }
 }

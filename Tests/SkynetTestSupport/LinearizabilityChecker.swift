@@ -46,6 +46,14 @@ public enum LinearizabilityChecker {
         }
     }
 
+    /// `violation(in:)` on a thread of its own: the search is CPU work that would hold one
+    /// of the cooperative pool's few threads (one per core) for as long as it takes.
+    public static func violationOffPool(in history: [Operation]) async -> String? {
+        await withCheckedContinuation { continuation in
+            Thread { continuation.resume(returning: violation(in: history)) }.start()
+        }
+    }
+
     /// The first key whose operations admit no linearization, or nil when every key's do.
     public static func violation(in history: [Operation]) -> String? {
         for (key, operations) in Dictionary(grouping: history, by: \.key).sorted(by: { $0.key < $1.key }) where !linearizable(operations) {
@@ -71,7 +79,7 @@ public enum LinearizabilityChecker {
     /// Whether one key's operations (starting from an absent value) can be ordered so each
     /// takes effect between its call and its answer and every answer fits the register.
     static func linearizable(_ operations: [Operation]) -> Bool {
-        let operations = operations.map { operation -> Operation in
+        let operations = pruned(operations).map { operation -> Operation in
             var operation = operation
             if operation.output == .unknown { operation.ret = .max }
             return operation
@@ -96,6 +104,31 @@ public enum LinearizabilityChecker {
             return false
         }
         return search(nil, count)
+    }
+
+    /// Leaves out unknown operations whose only possible outcome is "never happened", which
+    /// an unknown operation may always be given: reads (they change nothing), and writes
+    /// whose value nobody observed, unless a compare-and-set that failed after them might
+    /// have failed because of them. Each unknown write left in doubles the search.
+    public static func pruned(_ operations: [Operation]) -> [Operation] {
+        var observed = Set<String>()
+        for operation in operations {
+            switch (operation.input, operation.output) {
+            case (.get, .value(let value?)): observed.insert(value)
+            case (.cas(let from?, _), .swapped(true)): observed.insert(from)
+            default: break
+            }
+        }
+        let failedCAS = operations.filter { $0.output == .swapped(false) }.map(\.call)
+        return operations.filter { operation in
+            guard operation.output == .unknown else { return true }
+            switch operation.input {
+            case .get:
+                return false
+            case .set(let value), .cas(_, let value):
+                return observed.contains(value) || failedCAS.contains { $0 >= operation.call }
+            }
+        }
     }
 
     private struct Memo: Hashable {
