@@ -65,10 +65,8 @@ struct EtcdTxnPlan {
             if ifRev > 0 { return [Self.compare(keys.key(path), .mod, .equal, .modRevision(ifRev))] }
             let below = keys.below(path)
             rules.append(Self.compare(below.start, .version, .equal, .version(0), rangeEnd: below.end))
-            var ancestor = path.parent
-            while let directory = ancestor, !directory.isRoot {
+            for directory in path.ancestors {
                 rules.append(Self.compare(keys.key(directory), .version, .equal, .version(0)))
-                ancestor = directory.parent
             }
             return rules
         case let .del(path, ifRev):
@@ -169,10 +167,8 @@ struct EtcdTxnPlan {
             txn.success.append(.with { $0.requestRange = .with { $0.key = keys.key(path) } })
             let below = keys.below(path)
             txn.success.append(.with { $0.requestRange = .with { $0.key = below.start; $0.rangeEnd = below.end; $0.countOnly = true } })
-            var ancestor = path.parent
-            while let directory = ancestor, !directory.isRoot {
+            for directory in path.ancestors {
                 txn.success.append(.with { $0.requestRange = .with { $0.key = keys.key(directory); $0.countOnly = true } })
-                ancestor = directory.parent
             }
         }
         return txn
@@ -187,10 +183,8 @@ struct EtcdTxnPlan {
             let existing = reads.next()?.responseRange.kvs.first
             let hasBelow = (reads.next()?.responseRange.count ?? 0) > 0
             var fileAncestor: TreePath?
-            var ancestor = path.parent
-            while let directory = ancestor, !directory.isRoot {
+            for directory in path.ancestors {
                 if (reads.next()?.responseRange.count ?? 0) > 0, fileAncestor == nil { fileAncestor = directory }
-                ancestor = directory.parent
             }
             let current = existing?.modRevision ?? 0
             switch operation {

@@ -36,10 +36,8 @@ struct EtcdTxnSimulation {
         for compare in compares { add(compare.path) }
         for operation in success + failure {
             add(operation.path)
-            var ancestor = operation.path.parent
-            while let directory = ancestor, !directory.isRoot {
+            for directory in operation.path.ancestors {
                 add(directory)
-                ancestor = directory.parent
             }
         }
         return paths
@@ -101,10 +99,8 @@ struct EtcdTxnSimulation {
                 if ifRev != -1, ifRev != current { return .refused(.revMismatch(path: path.string, expected: ifRev, current: current)) }
                 if existing == nil {
                     if (below[path] ?? 0) > 0 { return .refused(.badPath(path: path.string, rule: "\(path) is a directory")) }
-                    var ancestor = path.parent
-                    while let directory = ancestor, !directory.isRoot {
+                    for directory in path.ancestors {
                         if state[directory] != nil { return .refused(.badPath(path: path.string, rule: "\(directory) is a file")) }
-                        ancestor = directory.parent
                     }
                     adjust(&below, above: path, by: 1)
                 }

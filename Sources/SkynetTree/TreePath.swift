@@ -79,6 +79,18 @@ public struct TreePath: Hashable, Sendable, Comparable, CustomStringConvertible 
     }
 
     /// The path of child `name` (which must be a valid segment).
+    /// The directories above this path, nearest first, the root left out: where a file
+    /// may not sit for this path to be one.
+    public var ancestors: [TreePath] {
+        var found: [TreePath] = []
+        var ancestor = parent
+        while let directory = ancestor, !directory.isRoot {
+            found.append(directory)
+            ancestor = directory.parent
+        }
+        return found
+    }
+
     package func child(_ name: some StringProtocol) -> TreePath {
         TreePath(unchecked: isRoot ? "/" + name : string + "/" + name)
     }

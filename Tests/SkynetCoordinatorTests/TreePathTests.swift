@@ -109,4 +109,11 @@ struct TreePathTests {
             return segmentMatch(pattern.dropFirst(), text.dropFirst())
         }
     }
+
+    @Test("ancestors: the directories above a path, nearest first, without the root")
+    func ancestors() throws {
+        #expect(try TreePath("/a/b/c").ancestors.map(\.string) == ["/a/b", "/a"])
+        #expect(try TreePath("/a").ancestors.isEmpty)
+        #expect(TreePath.root.ancestors.isEmpty)
+    }
 }

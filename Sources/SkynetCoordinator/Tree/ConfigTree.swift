@@ -253,6 +253,7 @@ public struct ConfigTree: Sendable {
         try checkIfRev(path, ifRev, existing)
         if existing == nil {
             if children[path] != nil { throw .badPath(path: path.string, rule: "\(path) is a directory") }
+            // A walk up, not `path.ancestors`: this is every write's path, and allocates nothing.
             var ancestor = path.parent
             while let directory = ancestor, !directory.isRoot {
                 if current(directory) != nil { throw .badPath(path: path.string, rule: "\(directory) is a file") }
