@@ -255,7 +255,7 @@ let package = Package(
         .testTarget(
             name: "SkynetEtcdTests",
             dependencies: [
-                "SkynetEtcd", "EtcdAPI", "SkynetRPC", "SkynetTestSupport",
+                "SkynetEtcd", "EtcdAPI", "SkynetRPC", "SkynetCoordinator", "SkynetTree", "SkynetTestSupport",
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
                 .product(name: "Logging", package: "swift-log"),
             ]

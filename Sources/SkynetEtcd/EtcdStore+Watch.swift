@@ -66,38 +66,10 @@ extension EtcdStore {
     /// Feeds one message of the etcd watch stream to the hub and sends what it produced.
     private func absorb(_ message: Etcdserverpb_WatchResponse) {
         let routed = watching.withLock { state -> [WatchConnections.Routed] in
-            if message.compactRevision > 0 {
-                // etcd compacted past where this front was: what happened in between is gone.
-                // Every watch ends (its client re-reads and watches again) and the hub starts over.
-                let actions = state.hub.cancelAll(.compacted(requested: state.hub.revision + 1, oldest: message.compactRevision))
-                let routed = state.watchers.route(actions, hub: &state.hub)
-                state.hub = WatchHub(revision: message.compactRevision - 1, limits: state.hub.limits)
-                return routed
-            }
-            if message.events.isEmpty {
-                // A progress report: every event up to its revision has been sent.
-                guard !message.created, !message.canceled else { return [] }
-                if message.header.revision > state.hub.revision { state.hub.advance(to: message.header.revision) }
-                return state.watchers.route(state.hub.onProgressTick(), hub: &state.hub)
-            }
-            var actions: [WatchAction] = []
-            var index = message.events.startIndex
-            while index < message.events.endIndex {
-                let revision = message.events[index].kv.modRevision
-                var events: [TreeEvent] = []
-                while index < message.events.endIndex, message.events[index].kv.modRevision == revision {
-                    let event = message.events[index]
-                    if let path = keys.path(event.kv.key) {
-                        events.append(TreeEvent(rev: revision, path: path, kind: event.type == .delete ? .delete : .put,
-                                                value: event.type == .delete ? [] : Array(event.kv.value)))
-                    }
-                    index += 1
-                }
-                guard revision > state.hub.revision else { continue }   // already fed before a reconnect
-                if revision > state.hub.revision + 1 { state.hub.advance(to: revision - 1) }
-                actions += state.hub.onCommit(revision: revision, events: events)
-            }
-            return state.watchers.route(actions, hub: &state.hub)
+            let (actions, restartAt) = EtcdWatchFeed.apply(message, to: &state.hub, keys: keys)
+            let routed = state.watchers.route(actions, hub: &state.hub)
+            if let restartAt { state.hub = WatchHub(revision: restartAt, limits: state.hub.limits) }
+            return routed
         }
         perform(routed)
     }
