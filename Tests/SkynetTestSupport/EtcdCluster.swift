@@ -106,6 +106,11 @@ public final class EtcdCluster: Sendable {
         processes.withLock { $0[member.name] = process }
     }
 
+    /// The process ids of the members running now (for CPU and memory figures from /proc).
+    public var processIDs: [Int32] {
+        processes.withLock { $0.values.map(\.processIdentifier) }
+    }
+
     /// Kills member `name` with SIGKILL and waits for it to be gone.
     public func kill(_ name: String) {
         let process = processes.withLock { $0.removeValue(forKey: name) }

@@ -123,31 +123,7 @@ struct CoordinatorBenchmark: AsyncParsableCommand {
     func concurrent<Client: Sendable>(
         _ pool: [Client], _ call: @escaping @Sendable (Client, Int) async throws -> Void
     ) async throws -> (Double, LatencySamples, Double) {
-        let clock = ContinuousClock()
-        let start = clock.now
-        let end = start + .milliseconds(Int(seconds * 1000))
-        let clients = self.clients
-        let all = try await withThrowingTaskGroup(of: LatencySamples.self) { group in
-            for c in 0..<clients {
-                let client = pool[c % pool.count]
-                group.addTask {
-                    var samples = LatencySamples(capacity: 4096)
-                    var n = c * 7919
-                    while clock.now < end {
-                        let t = clock.now
-                        try await call(client, n)
-                        samples.record(clock.now - t)
-                        n += 1
-                    }
-                    return samples
-                }
-            }
-            var all = LatencySamples(capacity: 1 << 20)
-            for try await samples in group { all.append(samples) }
-            return all
-        }
-        let elapsed = (clock.now - start).seconds
-        return (Double(all.count) / elapsed, all, elapsed)
+        try await closedLoop(clients: clients, seconds: seconds, pool: pool, call)
     }
 
     /// `watches` watches on `/w/**` over `watchConnections` clients; puts at `watchRate`/s; the

@@ -15,10 +15,11 @@ struct SkyBench: AsyncParsableCommand {
             Examples:
               sky-bench rpc
               sky-bench coordinator
+              sky-bench vs-etcd
               sky-bench help service
             """,
         version: "sky-bench \(BuildInfo.description)",
-        subcommands: [RPCBenchmark.self, CoordinatorBenchmark.self, ServiceBenchmark.self, TopologyBenchmark.self, AbuseBenchmark.self, AbuseWorker.self, TimerBenchmark.self])
+        subcommands: [RPCBenchmark.self, CoordinatorBenchmark.self, ServiceBenchmark.self, TopologyBenchmark.self, AbuseBenchmark.self, AbuseWorker.self, TimerBenchmark.self, VsEtcdBenchmark.self])
 }
 
 @main
