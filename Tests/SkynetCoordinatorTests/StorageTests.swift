@@ -181,6 +181,8 @@ struct StorageTests {
         let before = node!.read { $0.tree.walk(try! TreeGlob("/**")) }
         node!.stop()
         node = nil
+        let names = try FileManager.default.contentsOfDirectory(atPath: dir.path)
+        #expect(names.contains { $0.hasSuffix(".snap") }, "a snapshot was taken, so recovery reads snapshot and log")
         let reopened = try CoordinatorNode.open(configuration: configuration, logger: Self.logger)
         defer { reopened.stop() }
         #expect(reopened.read { $0.tree.walk(try! TreeGlob("/**")) } == before)

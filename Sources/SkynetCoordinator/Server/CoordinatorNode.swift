@@ -25,11 +25,10 @@ public final class CoordinatorNode: Sendable {
         var pending: [UInt64: Pending] = [:]
         /// Which connection holds which watch.
         var watchers: WatchConnections
-        var snapshotting = false
         /// Told when the next session deadline comes earlier than the time its timer is
         /// armed for (`SessionLeases` decides), so the shell keeps one timer armed.
         var expiryAlarm: (@Sendable (Duration) -> Void)?
-        var lastSnapshotIndex: UInt64
+        var snapshots: SnapshotSchedule
         var failure: String?
     }
 
@@ -75,7 +74,11 @@ public final class CoordinatorNode: Sendable {
         let log = try WriteAheadLog(directory: directory, lastIndex: recovered.lastIndex, segmentName: recovered.segmentName, logger: logger)
         let node = CoordinatorNode(
             configuration: configuration, directory: directory, consensus: SingleNodeConsensus(log: log),
-            replica: replica, lastSnapshotIndex: recovered.snapshot?.index ?? 0, logger: logger, now: now)
+            replica: replica,
+            snapshots: SnapshotSchedule(
+                minimumEntries: configuration.snapshotEvery, lastIndex: recovered.snapshot?.index ?? 0,
+                lastSize: (try? recovered.snapshot.map { try PosixFile.size($0.path) } ?? 0) ?? 0),
+            logger: logger, now: now)
         logger.info("coordinator recovered", metadata: [
             "coordinator.snapshot_index": "\(recovered.snapshot?.index ?? 0)", "coordinator.replayed": "\(recovered.entries.count)",
             "coordinator.revision": "\(machine.tree.revision)", "coordinator.files": "\(machine.tree.fileCount)",
@@ -86,7 +89,7 @@ public final class CoordinatorNode: Sendable {
 
     private init(
         configuration: CoordinatorNodeConfiguration, directory: DataDirectory, consensus: any Consensus,
-        replica: CoordinatorReplica, lastSnapshotIndex: UInt64, logger: Logger,
+        replica: CoordinatorReplica, snapshots: SnapshotSchedule, logger: Logger,
         now: @escaping @Sendable () -> Duration
     ) {
         self.configuration = configuration
@@ -94,7 +97,7 @@ public final class CoordinatorNode: Sendable {
         self.consensus = consensus
         self.logger = logger
         self.now = now
-        state = Mutex(State(replica: replica, watchers: WatchConnections(maxWatchesPerConnection: configuration.maxWatchesPerConnection), lastSnapshotIndex: lastSnapshotIndex))
+        state = Mutex(State(replica: replica, watchers: WatchConnections(maxWatchesPerConnection: configuration.maxWatchesPerConnection), snapshots: snapshots))
         consensus.start(
             apply: { [weak self] entries in self?.applyCommitted(entries) },
             fail: { [weak self] entries, error in self?.failCommitted(entries, error) })
@@ -273,7 +276,7 @@ public final class CoordinatorNode: Sendable {
     private func applyCommitted(_ entries: [LogEntry]) {
         var completions: [(CheckedContinuation<CommandResult, any Error>, Result<CommandResult, CoordinatorError>)] = []
         let moment = now()
-        let (routed, snapshot, alarm) = state.withLock { state -> ([Routed], (CoordinatorStateMachine, [TreeEvent])?, (() -> Void)?) in
+        let (routed, snapshot, alarm) = state.withLock { state -> ([Routed], (CoordinatorStateMachine, [TreeEvent], SnapshotSchedule.Started)?, (() -> Void)?) in
             var actions: [WatchAction] = []
             for entry in entries {
                 let pending = state.pending.removeValue(forKey: entry.index)
@@ -312,7 +315,7 @@ public final class CoordinatorNode: Sendable {
             case .failure(let error): continuation.resume(throwing: error.rpcError)
             }
         }
-        if let (machine, history) = snapshot { writeSnapshot(machine, history) }
+        if let (machine, history, started) = snapshot { writeSnapshot(machine, history, started) }
     }
 
     /// A session opened with a deadline before the one the shell's timer is armed for:
@@ -332,14 +335,15 @@ public final class CoordinatorNode: Sendable {
         }
     }
 
-    private func snapshotIfDue(_ state: inout State) -> (CoordinatorStateMachine, [TreeEvent])? {
-        guard !state.snapshotting, state.replica.machine.appliedIndex - state.lastSnapshotIndex >= configuration.snapshotEvery else { return nil }
-        state.snapshotting = true
+    private func snapshotIfDue(_ state: inout State) -> (CoordinatorStateMachine, [TreeEvent], SnapshotSchedule.Started)? {
+        let index = state.replica.machine.appliedIndex
+        guard state.snapshots.isDue(appliedIndex: index, loggedBytes: { consensus.stats.bytes }) else { return nil }
+        let started = state.snapshots.started(index: index, loggedBytes: consensus.stats.bytes)
         // Copies are cheap (copy-on-write); the snapshot is written off the apply path.
-        return (state.replica.machine, state.replica.hub.retainedHistory)
+        return (state.replica.machine, state.replica.hub.retainedHistory, started)
     }
 
-    private func writeSnapshot(_ machine: CoordinatorStateMachine, _ history: [TreeEvent]) {
+    private func writeSnapshot(_ machine: CoordinatorStateMachine, _ history: [TreeEvent], _ cut: SnapshotSchedule.Started) {
         snapshotQueue.async { [self] in
             let index = machine.appliedIndex
             let started = ContinuousClock.now
@@ -352,13 +356,10 @@ public final class CoordinatorNode: Sendable {
                 logger.info("snapshot written", metadata: [
                     "snapshot.index": "\(index)", "snapshot.bytes": "\(size)", "snapshot.duration": "\(ContinuousClock.now - started)",
                 ])
-                state.withLock { state in
-                    state.lastSnapshotIndex = index
-                    state.snapshotting = false
-                }
+                state.withLock { $0.snapshots.finished(cut, size: size) }
             } catch {
                 logger.error("snapshot failed; will retry", metadata: ["snapshot.index": "\(index)", "error": "\(error)"])
-                state.withLock { $0.snapshotting = false }
+                state.withLock { $0.snapshots.failed() }
             }
         }
     }

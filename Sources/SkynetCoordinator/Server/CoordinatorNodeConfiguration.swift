@@ -6,7 +6,9 @@ public struct CoordinatorNodeConfiguration: Sendable {
     public var name: String
     /// Where the WAL and snapshots live (created when missing, locked while in use).
     public var dataDirectory: String
-    /// A snapshot is taken after this many log entries; the log before it is then dropped.
+    /// The fewest log entries between two snapshots; a snapshot also waits until the log
+    /// has grown by the last snapshot's size (see `SnapshotSchedule`). The log before a
+    /// snapshot is dropped once it is durable.
     public var snapshotEvery: UInt64
     /// Path and value limits.
     public var treeLimits: TreeLimits
@@ -22,7 +24,7 @@ public struct CoordinatorNodeConfiguration: Sendable {
     /// flood of writes costs bounded memory while the log catches up.
     public var maxPendingWrites: Int
 
-    /// Creates a configuration; defaults: snapshot every 10,000 entries, TTLs from 100 ms
+    /// Creates a configuration; defaults: snapshots at least 10,000 entries apart, TTLs from 100 ms
     /// to 1 hour, progress every second, 10,000 watches per
     /// connection, 65,536 writes waiting for the log.
     public init(
