@@ -13,18 +13,32 @@ public struct RPCRouter: Sendable {
     /// A notification handler; it cannot answer.
     public typealias NotificationHandler = @Sendable ([MessagePackValue], RPCCallContext) async -> Void
 
+    /// A handler that answers through its `RPCReply`, with no task of its own: for methods
+    /// that answer at once or from the completion of a batch. It must not block.
+    public typealias ReplyingHandler = @Sendable ([MessagePackValue], RPCCallContext, RPCReply) -> Void
+
     private(set) var methods: [String: RawHandler] = [:]
+    private(set) var replying: [String: ReplyingHandler] = [:]
     private(set) var notifications: [String: NotificationHandler] = [:]
 
     /// Creates an empty table.
     public init() {}
 
     /// The names of all registered methods, sorted.
-    public var methodNames: [String] { methods.keys.sorted() }
+    public var methodNames: [String] { (Array(methods.keys) + replying.keys).sorted() }
 
     /// Registers a handler on raw values, replacing any earlier one of that name.
     public mutating func registerRaw(_ method: String, _ handler: @escaping RawHandler) {
+        replying[method] = nil
         methods[method] = handler
+    }
+
+    /// Registers a replying handler, replacing any earlier one of that name. Deadlines still
+    /// hold: when the caller's passes first, it is answered `DeadlineExceeded` and the late
+    /// reply is dropped.
+    public mutating func registerReplying(_ method: String, _ handler: @escaping ReplyingHandler) {
+        methods[method] = nil
+        replying[method] = handler
     }
 
     /// Registers a typed handler whose arguments are the call's positional params.
@@ -52,7 +66,7 @@ public struct RPCRouter: Sendable {
         }
     }
 
-    /// Wraps every registered method handler, for instrumentation (counting, timing)
+    /// Wraps every registered raw and typed method handler (not replying ones), for instrumentation (counting, timing)
     /// without touching the handlers themselves. `wrap` gets the method name and its handler.
     public mutating func wrapMethods(_ wrap: (String, @escaping RawHandler) -> RawHandler) {
         for (name, handler) in methods { methods[name] = wrap(name, handler) }

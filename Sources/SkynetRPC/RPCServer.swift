@@ -32,6 +32,7 @@ public final class RPCServer: Service, Sendable {
     private let state = NIOLockedValueBox(State())
     /// One turn ring per event loop, made when the loop gets its first connection.
     private let rings = NIOLockedValueBox([ObjectIdentifier: RPCTurnRing]())
+    private let mailboxes = NIOLockedValueBox([ObjectIdentifier: RPCReplyMailbox]())
     private let stopped: EventLoopPromise<Void>
 
     /// Creates a server; nothing is bound until `start()` or `run()`.
@@ -110,7 +111,7 @@ public final class RPCServer: Service, Sendable {
                     try sync.addHandlers(
                         ByteToMessageHandler(RPCFrameDecoder(limits: configuration.limits)),
                         RPCServerConnectionHandler(
-                            router: router, executor: executor, ring: self.ring(for: channel.eventLoop),
+                            router: router, executor: executor, ring: self.ring(for: channel.eventLoop), mailbox: self.mailbox(for: channel.eventLoop),
                             maxInFlight: configuration.maxInFlightPerConnection,
                             maxPerTurn: configuration.maxRequestsPerTurn,
                             goAwayLinger: configuration.goAwayLinger, logger: logger))
@@ -141,6 +142,15 @@ public final class RPCServer: Service, Sendable {
             let ring = RPCTurnRing(loop: loop)
             rings[ObjectIdentifier(loop)] = ring
             return ring
+        }
+    }
+
+    private func mailbox(for loop: any EventLoop) -> RPCReplyMailbox {
+        mailboxes.withLockedValue { mailboxes in
+            if let mailbox = mailboxes[ObjectIdentifier(loop)] { return mailbox }
+            let mailbox = RPCReplyMailbox(loop: loop)
+            mailboxes[ObjectIdentifier(loop)] = mailbox
+            return mailbox
         }
     }
 

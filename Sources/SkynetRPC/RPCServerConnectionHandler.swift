@@ -16,6 +16,7 @@ final class RPCServerConnectionHandler: ChannelDuplexHandler {
     private let router: RPCRouter
     private let executor: EventLoopTaskExecutor?
     private let ring: RPCTurnRing
+    private let mailbox: RPCReplyMailbox
     private let goAwayLinger: Duration
     private var logger: Logger
     private var state: RPCServerConnectionState
@@ -38,9 +39,10 @@ final class RPCServerConnectionHandler: ChannelDuplexHandler {
     private var context: ChannelHandlerContext?
     private var remoteAddress: SocketAddress?
 
-    init(router: RPCRouter, executor: EventLoopTaskExecutor?, ring: RPCTurnRing, maxInFlight: Int, maxPerTurn: Int, goAwayLinger: Duration, logger: Logger) {
+    init(router: RPCRouter, executor: EventLoopTaskExecutor?, ring: RPCTurnRing, mailbox: RPCReplyMailbox, maxInFlight: Int, maxPerTurn: Int, goAwayLinger: Duration, logger: Logger) {
         self.router = router
         self.ring = ring
+        self.mailbox = mailbox
         self.executor = executor
         self.goAwayLinger = goAwayLinger
         self.logger = logger
@@ -86,7 +88,9 @@ final class RPCServerConnectionHandler: ChannelDuplexHandler {
             respond(.failure(msgid, RPCError.notSent("\(goAwayReason ?? "the server is shutting down"); the call did not run")), context: context)
             return
         }
-        guard let handler = router.methods[method] else {
+        let handler = router.methods[method]
+        let replying = handler == nil ? router.replying[method] : nil
+        guard handler != nil || replying != nil else {
             respond(.failure(msgid, RPCError(.noSuchMethod, "no method named \"\(method)\"")), context: context)
             return
         }
@@ -103,6 +107,13 @@ final class RPCServerConnectionHandler: ChannelDuplexHandler {
         let bound = NIOLoopBound(self, eventLoop: loop)
         let allocator = context.channel.allocator
         active.insert(id)
+        guard let handler else {
+            replying!(params, callContext, RPCReply(handler: bound, mailbox: mailbox, taskID: id, msgid: msgid, allocator: allocator))
+            // It may have answered already.
+            guard active.contains(id) else { return }
+            armDeadline(metadata?.timeout, taskID: id, msgid: msgid, method: method, bound: bound)
+            return
+        }
         let operation: @Sendable () async -> Void = {
             let response: RPCMessage
             do {
@@ -125,9 +136,12 @@ final class RPCServerConnectionHandler: ChannelDuplexHandler {
         let task = executor.map { Task.immediate(executorPreference: $0, operation: operation) } ?? Task(operation: operation)
         guard active.contains(id) else { return }
         tasks[id] = task
-        if let timeout = metadata?.timeout {
-            deadlines[id] = loop.scheduleTask(in: TimeAmount(timeout)) { bound.value.expire(taskID: id, msgid: msgid, method: method) }
-        }
+        armDeadline(metadata?.timeout, taskID: id, msgid: msgid, method: method, bound: bound)
+    }
+
+    private func armDeadline(_ timeout: Duration?, taskID: UInt64, msgid: UInt32, method: String, bound: NIOLoopBound<RPCServerConnectionHandler>) {
+        guard let timeout, let context else { return }
+        deadlines[taskID] = context.eventLoop.scheduleTask(in: TimeAmount(timeout)) { bound.value.expire(taskID: taskID, msgid: msgid, method: method) }
     }
 
     /// The caller's deadline passed: it has stopped waiting, so the handler is cancelled and
@@ -150,7 +164,20 @@ final class RPCServerConnectionHandler: ChannelDuplexHandler {
             connectionLogger: logger)
     }
 
-    private func finish(taskID: UInt64, response: ByteBuffer) {
+    /// Answers arriving together from the mailbox: one flush for them all at the end.
+    func beginReplies() {
+        reading = true
+    }
+
+    func endReplies() {
+        reading = false
+        if needsFlush, let context {
+            needsFlush = false
+            context.flush()
+        }
+    }
+
+    func finish(taskID: UInt64, response: ByteBuffer) {
         guard active.remove(taskID) != nil, let context else { return }
         tasks[taskID] = nil
         deadlines.removeValue(forKey: taskID)?.cancel()

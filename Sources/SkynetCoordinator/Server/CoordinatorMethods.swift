@@ -23,17 +23,17 @@ enum CoordinatorMethods {
             return .map(["rev": .int(rev), "file": file?.wireValue ?? .nil])
         }
 
-        router.registerRaw("set") { values, _ in
+        registerWrite("set", &router, store) { (values) throws(RPCError) in
             let params = try CoordinatorParams("set", values, names: ["path", "value", "ifRev", "session"], limits: limits)
             let session = params.optional(3) == nil ? 0 : try params.uint(3, "session")
             let operation = TreeOperation.set(path: try params.path(0), value: try params.bytes(1, "value"), ifRev: try params.ifRev(2), session: session == 0 ? nil : session)
-            return try await revisionOf(store, operation)
-        }
+            return ([], [operation], [])
+        } answer: { result in .map(["rev": .int(result.revision)]) }
 
-        router.registerRaw("del") { values, _ in
+        registerWrite("del", &router, store) { (values) throws(RPCError) in
             let params = try CoordinatorParams("del", values, names: ["path", "ifRev"], limits: limits)
-            return try await revisionOf(store, .del(path: try params.path(0), ifRev: try params.ifRev(1)))
-        }
+            return ([], [.del(path: try params.path(0), ifRev: try params.ifRev(1))], [])
+        } answer: { result in .map(["rev": .int(result.revision)]) }
 
         router.registerRaw("getdir") { values, _ in
             let params = try CoordinatorParams("getdir", values, names: ["path"], limits: limits)
@@ -57,7 +57,7 @@ enum CoordinatorMethods {
             return .map(["rev": .int(rev), "stat": stat?.wireValue ?? .nil])
         }
 
-        router.registerRaw("txn") { values, _ in
+        registerWrite("txn", &router, store) { (values) throws(RPCError) in
             let params = try CoordinatorParams("txn", values, names: ["compares", "success", "failure"], limits: limits)
             func parse<T>(_ index: Int, _ name: String, _ make: (MessagePackValue, String) throws(WireError) -> T) throws(RPCError) -> [T] {
                 var parsed: [T] = []
@@ -69,7 +69,8 @@ enum CoordinatorMethods {
             let compares = try parse(0, "compares") { (v, c) throws(WireError) in try TxnCompare(wireValue: v, context: c, limits: limits) }
             let success = try parse(1, "success") { (v, c) throws(WireError) in try TreeOperation(wireValue: v, context: c, limits: limits) }
             let failure = try parse(2, "failure") { (v, c) throws(WireError) in try TreeOperation(wireValue: v, context: c, limits: limits) }
-            let result = try await store.txn(compares: compares, success: success, failure: failure)
+            return (compares, success, failure)
+        } answer: { result in
             let results: [MessagePackValue] = result.results.map { outcome in
                 switch outcome {
                 case .written(let rev): .map(["rev": .int(rev)])
@@ -140,10 +141,22 @@ enum CoordinatorMethods {
         return router
     }
 
-    /// Applies a single-operation write and answers with its revision.
-    private static func revisionOf(_ store: any CoordinatorStore, _ operation: TreeOperation) async throws -> MessagePackValue {
-        let result = try await store.txn(compares: [], success: [operation], failure: [])
-        return .map(["rev": .int(result.revision)])
+    /// Registers a write method: `parse` turns its params into a transaction, `answer` the
+    /// transaction's result into the reply. Answered from the store's completion (for the
+    /// embedded store, the batch its fsync made durable), with no task per write.
+    private static func registerWrite(
+        _ method: String, _ router: inout RPCRouter, _ store: any CoordinatorStore,
+        parse: @escaping @Sendable ([MessagePackValue]) throws(RPCError) -> (compares: [TxnCompare], success: [TreeOperation], failure: [TreeOperation]),
+        answer: @escaping @Sendable (TxnResult) -> MessagePackValue
+    ) {
+        router.registerReplying(method) { values, _, reply in
+            let txn: (compares: [TxnCompare], success: [TreeOperation], failure: [TreeOperation])
+            do throws(RPCError) { txn = try parse(values) } catch {
+                reply(.failure(error))
+                return
+            }
+            store.txn(compares: txn.compares, success: txn.success, failure: txn.failure) { result in reply(result.map(answer)) }
+        }
     }
 
     /// Whole milliseconds of `duration`, as the wire carries TTLs.

@@ -16,8 +16,22 @@ import Synchronization
 public final class CoordinatorNode: Sendable {
     struct Pending {
         var command: CoordinatorCommand
-        var continuation: CheckedContinuation<CommandResult, any Error>?
+        var waiter: Waiter?
         var proposedAt: ContinuousClock.Instant
+    }
+
+    /// Who is told a write's result.
+    enum Waiter {
+        case task(CheckedContinuation<CommandResult, any Error>)
+        case callback(@Sendable (Result<CommandResult, RPCError>) -> Void)
+
+        func resume(_ result: Result<CommandResult, RPCError>) {
+            switch (self, result) {
+            case (.task(let continuation), .success(let value)): continuation.resume(returning: value)
+            case (.task(let continuation), .failure(let error)): continuation.resume(throwing: error)
+            case (.callback(let callback), _): callback(result)
+            }
+        }
     }
 
     struct State: ~Copyable {
@@ -115,34 +129,51 @@ public final class CoordinatorNode: Sendable {
     /// Throws the command's `RPCError` (for instance `RevMismatch`), or `Unavailable` when
     /// the log cannot take writes.
     public func write(_ command: CoordinatorCommand) async throws -> CommandResult {
-        let data = command.encoded
-        return try await withCheckedThrowingContinuation { continuation in
-            let refusal: RPCError? = state.withLock { state in
-                if let failure = state.failure { return RPCError(.unavailable, failure) }
-                guard state.pending.count < configuration.maxPendingWrites else {
-                    return RPCError(.resourceExhausted, "\(configuration.maxPendingWrites) writes are already waiting for the log; retry shortly")
-                }
-                do {
-                    let index = try consensus.propose(data)
-                    state.pending[index] = Pending(command: command, continuation: continuation, proposedAt: .now)
-                    return nil
-                } catch {
-                    return RPCError(.unavailable, "\(error)")
-                }
-            }
-            if let refusal { continuation.resume(throwing: refusal) }
+        try await withCheckedThrowingContinuation { continuation in
+            write(command, checking: [], .task(continuation))
         }
+    }
+
+    /// Proposes `command` after checking `operations` as `precheck` does, all under one
+    /// hold of the lock, and tells `completion` its result once committed and applied (on
+    /// the apply thread; keep it short) or at once when it is refused.
+    public func write(_ command: CoordinatorCommand, checking operations: [TreeOperation], completion: @escaping @Sendable (Result<CommandResult, RPCError>) -> Void) {
+        write(command, checking: operations, .callback(completion))
+    }
+
+    private func write(_ command: CoordinatorCommand, checking operations: [TreeOperation], _ waiter: Waiter) {
+        let data = command.encoded
+        let refusal: RPCError? = state.withLock { state in
+            if let failure = state.failure { return RPCError(.unavailable, failure) }
+            guard state.pending.count < configuration.maxPendingWrites else {
+                return RPCError(.resourceExhausted, "\(configuration.maxPendingWrites) writes are already waiting for the log; retry shortly")
+            }
+            for operation in operations {
+                if let refusal = Self.precheck(operation, state) { return refusal }
+            }
+            do {
+                let index = try consensus.propose(data)
+                state.pending[index] = Pending(command: command, waiter: waiter, proposedAt: .now)
+                return nil
+            } catch {
+                return RPCError(.unavailable, "\(error)")
+            }
+        }
+        if let refusal { waiter.resume(.failure(refusal)) }
     }
 
     /// Checks an operation before it is logged: bad paths, oversized values and unknown
     /// sessions are refused without taking a log entry.
     public func precheck(_ operation: TreeOperation) throws(RPCError) {
-        let session: UInt64? = try state.withLock { (state) throws(RPCError) -> UInt64? in
-            do throws(TreeError) { try state.replica.machine.tree.validate(operation) } catch { throw error.rpcError }
-            if case let .set(_, _, _, session?) = operation, !state.replica.leases.isLive(session) { return session }
-            return nil
+        if let refusal = state.withLock({ Self.precheck(operation, $0) }) { throw refusal }
+    }
+
+    private static func precheck(_ operation: TreeOperation, _ state: borrowing State) -> RPCError? {
+        do throws(TreeError) { try state.replica.machine.tree.validate(operation) } catch { return error.rpcError }
+        if case let .set(_, _, _, session?) = operation, !state.replica.leases.isLive(session) {
+            return CoordinatorError.sessionNotFound(session).rpcError
         }
-        if let session { throw CoordinatorError.sessionNotFound(session).rpcError }
+        return nil
     }
 
     /// Renews a session's lease; returns its TTL. Throws `SessionNotFound` when it expired.
@@ -247,7 +278,7 @@ public final class CoordinatorNode: Sendable {
                 let command = CoordinatorCommand.expireSession(session)
                 do {
                     let index = try consensus.propose(command.encoded)
-                    state.pending[index] = Pending(command: command, continuation: nil, proposedAt: .now)
+                    state.pending[index] = Pending(command: command, waiter: nil, proposedAt: .now)
                     metrics.sessionsExpired.increment()
                     logger.info("session expired", metadata: ["coordinator.session": "\(session)"])
                 } catch {
@@ -274,7 +305,7 @@ public final class CoordinatorNode: Sendable {
     // MARK: Applying
 
     private func applyCommitted(_ entries: [LogEntry]) {
-        var completions: [(CheckedContinuation<CommandResult, any Error>, Result<CommandResult, CoordinatorError>)] = []
+        var completions: [(Waiter, Result<CommandResult, CoordinatorError>)] = []
         let moment = now()
         let (routed, snapshot, alarm) = state.withLock { state -> ([Routed], (CoordinatorStateMachine, [TreeEvent], SnapshotSchedule.Started)?, (() -> Void)?) in
             var actions: [WatchAction] = []
@@ -293,7 +324,7 @@ public final class CoordinatorNode: Sendable {
                 if let pending {
                     let (seconds, attoseconds) = (ContinuousClock.now - pending.proposedAt).components
                     metrics.commitLatency.recordNanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
-                    if let continuation = pending.continuation { completions.append((continuation, result)) }
+                    if let waiter = pending.waiter { completions.append((waiter, result)) }
                 }
                 if case .failure = result { metrics.failed.increment() }
             }
@@ -309,12 +340,7 @@ public final class CoordinatorNode: Sendable {
         // so does the expiry timer a new session needs.
         perform(routed)
         alarm?()
-        for (continuation, result) in completions {
-            switch result {
-            case .success(let value): continuation.resume(returning: value)
-            case .failure(let error): continuation.resume(throwing: error.rpcError)
-            }
-        }
+        for (waiter, result) in completions { waiter.resume(result.mapError(\.rpcError)) }
         if let (machine, history, started) = snapshot { writeSnapshot(machine, history, started) }
     }
 
@@ -326,13 +352,11 @@ public final class CoordinatorNode: Sendable {
     }
 
     private func failCommitted(_ entries: [LogEntry], _ error: any Error) {
-        let continuations = state.withLock { state in
+        let waiters = state.withLock { state in
             state.failure = "\(error)"
-            return entries.compactMap { state.pending.removeValue(forKey: $0.index)?.continuation }
+            return entries.compactMap { state.pending.removeValue(forKey: $0.index)?.waiter }
         }
-        for continuation in continuations {
-            continuation.resume(throwing: RPCError(.unavailable, "write not durable: \(error)"))
-        }
+        for waiter in waiters { waiter.resume(.failure(RPCError(.unavailable, "write not durable: \(error)"))) }
     }
 
     private func snapshotIfDue(_ state: inout State) -> (CoordinatorStateMachine, [TreeEvent], SnapshotSchedule.Started)? {

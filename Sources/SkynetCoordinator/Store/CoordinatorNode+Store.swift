@@ -25,11 +25,18 @@ extension CoordinatorNode: CoordinatorStore {
     }
 
     public func txn(compares: [TxnCompare], success: [TreeOperation], failure: [TreeOperation]) async throws -> TxnResult {
-        for operation in success + failure { try precheck(operation) }
-        guard case .txn(let result) = try await write(.txn(compares: compares, success: success, failure: failure)) else {
-            throw RPCError(.internal, "txn produced an unexpected result")
+        try await withCheckedThrowingContinuation { continuation in
+            txn(compares: compares, success: success, failure: failure) { continuation.resume(with: $0) }
         }
-        return result
+    }
+
+    public func txn(compares: [TxnCompare], success: [TreeOperation], failure: [TreeOperation], completion: @escaping @Sendable (Result<TxnResult, RPCError>) -> Void) {
+        write(.txn(compares: compares, success: success, failure: failure), checking: success + failure) { result in
+            completion(result.flatMap { outcome in
+                guard case .txn(let result) = outcome else { return .failure(RPCError(.internal, "txn produced an unexpected result")) }
+                return .success(result)
+            })
+        }
     }
 
     public func openSession(ttl: Duration) async throws -> (id: UInt64, ttl: Duration) {

@@ -40,6 +40,11 @@ public protocol CoordinatorStore: Sendable {
     /// Applies `success` when every compare holds, else `failure`, as one revision.
     func txn(compares: [TxnCompare], success: [TreeOperation], failure: [TreeOperation]) async throws -> TxnResult
 
+    /// Applies a transaction as `txn` does and tells `completion` its result, from any
+    /// thread: the server answers writes this way without a task each. The default runs
+    /// `txn` in a task; a store that completes writes in batches answers from the batch.
+    func txn(compares: [TxnCompare], success: [TreeOperation], failure: [TreeOperation], completion: @escaping @Sendable (Result<TxnResult, RPCError>) -> Void)
+
     /// Opens a session of about `ttl` (within `sessionTTLRange`); returns its id and the TTL granted.
     func openSession(ttl: Duration) async throws -> (id: UInt64, ttl: Duration)
 
@@ -63,4 +68,18 @@ public protocol CoordinatorStore: Sendable {
 
     /// Stops the store once its server has drained (the embedded node closes its log).
     func close() async
+}
+
+extension CoordinatorStore {
+    public func txn(compares: [TxnCompare], success: [TreeOperation], failure: [TreeOperation], completion: @escaping @Sendable (Result<TxnResult, RPCError>) -> Void) {
+        Task {
+            do {
+                completion(.success(try await txn(compares: compares, success: success, failure: failure)))
+            } catch let error as RPCError {
+                completion(.failure(error))
+            } catch {
+                completion(.failure(RPCError(.internal, "\(error)")))
+            }
+        }
+    }
 }

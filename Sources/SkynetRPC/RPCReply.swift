@@ -1,0 +1,33 @@
+import MessagePack
+import NIOCore
+
+/// The answer to one call of a replying handler (`RPCRouter.registerReplying`): call it
+/// once, from any thread, with the result.
+///
+/// A replying handler runs without a task: it answers at once, or hands its reply to
+/// whatever finishes the work (a batch completing on another thread) and returns. Answers
+/// given off the connection's event loop are encoded on the caller's thread and reach the
+/// loop through its mailbox, so a batch finishing many calls costs the loop one task.
+/// Answering twice, or after the caller's deadline answered for you, sends nothing more.
+public struct RPCReply: Sendable {
+    let handler: NIOLoopBound<RPCServerConnectionHandler>
+    let mailbox: RPCReplyMailbox
+    let taskID: UInt64
+    let msgid: UInt32
+    let allocator: ByteBufferAllocator
+
+    /// Sends `result` as the call's answer.
+    public func callAsFunction(_ result: Result<MessagePackValue, RPCError>) {
+        let message: RPCMessage
+        switch result {
+        case .success(let value): message = .success(msgid, value)
+        case .failure(let error): message = .failure(msgid, error)
+        }
+        let buffer = message.encoded(allocator: allocator)
+        if mailbox.loop.inEventLoop {
+            handler.value.finish(taskID: taskID, response: buffer)
+        } else {
+            mailbox.post(handler, taskID, buffer)
+        }
+    }
+}

@@ -1,0 +1,38 @@
+import NIOCore
+import NIOConcurrencyHelpers
+
+/// Answers encoded off one event loop, waiting to be written on it.
+///
+/// Posting to an empty mailbox schedules one task on the loop; answers posted before it
+/// runs join it. So a batch of writes completed together on another thread (one fsync's
+/// worth) costs the loop one task and each connection one flush, not one of each per call.
+final class RPCReplyMailbox: Sendable {
+    let loop: any EventLoop
+    private let waiting = NIOLockedValueBox([(handler: NIOLoopBound<RPCServerConnectionHandler>, taskID: UInt64, buffer: ByteBuffer)]())
+
+    init(loop: any EventLoop) {
+        self.loop = loop
+    }
+
+    func post(_ handler: NIOLoopBound<RPCServerConnectionHandler>, _ taskID: UInt64, _ buffer: ByteBuffer) {
+        let first = waiting.withLockedValue { waiting in
+            waiting.append((handler, taskID, buffer))
+            return waiting.count == 1
+        }
+        if first { loop.execute { self.deliver() } }
+    }
+
+    private func deliver() {
+        let batch = waiting.withLockedValue { waiting in
+            defer { waiting.removeAll(keepingCapacity: true) }
+            return waiting
+        }
+        var handlers: [ObjectIdentifier: RPCServerConnectionHandler] = [:]
+        for answer in batch {
+            let handler = answer.handler.value
+            if handlers.updateValue(handler, forKey: ObjectIdentifier(handler)) == nil { handler.beginReplies() }
+            handler.finish(taskID: answer.taskID, response: answer.buffer)
+        }
+        for handler in handlers.values { handler.endReplies() }
+    }
+}
