@@ -34,16 +34,39 @@ public final class CoordinatorNode: Sendable {
         }
     }
 
+    /// Writes proposed and not yet applied, under a lock of their own: proposing never
+    /// waits for the apply thread, which holds the state's lock for a whole batch.
+    struct Proposals: ~Copyable {
+        var pending: [UInt64: Pending] = [:]
+        /// Why the log takes no more writes, once it failed.
+        var failure: String?
+
+        /// Proposes `command` (`data` encoded) through `consensus` for `waiter`; the
+        /// refusal, if any. Proposal and entry go together under the lock, so a batch
+        /// never reaches the apply thread before its waiters are in `pending`.
+        mutating func propose(_ command: CoordinatorCommand, _ data: [UInt8], _ waiter: Waiter?, consensus: any Consensus, limit: Int) -> RPCError? {
+            if let failure { return RPCError(.unavailable, failure) }
+            guard pending.count < limit else {
+                return RPCError(.resourceExhausted, "\(limit) writes are already waiting for the log; retry shortly")
+            }
+            do {
+                let index = try consensus.propose(data)
+                pending[index] = Pending(command: command, waiter: waiter, proposedAt: .now)
+                return nil
+            } catch {
+                return RPCError(.unavailable, "\(error)")
+            }
+        }
+    }
+
     struct State: ~Copyable {
         var replica: CoordinatorReplica
-        var pending: [UInt64: Pending] = [:]
         /// Which connection holds which watch.
         var watchers: WatchConnections
         /// Told when the next session deadline comes earlier than the time its timer is
         /// armed for (`SessionLeases` decides), so the shell keeps one timer armed.
         var expiryAlarm: (@Sendable (Duration) -> Void)?
         var snapshots: SnapshotSchedule
-        var failure: String?
     }
 
     /// The configuration in force.
@@ -51,6 +74,7 @@ public final class CoordinatorNode: Sendable {
     private let directory: DataDirectory
     private let consensus: any Consensus
     private let state: Mutex<State>
+    private let proposals = Mutex(Proposals())
     private let logger: Logger
     private let now: @Sendable () -> Duration
     private let snapshotQueue = DispatchQueue(label: "skynet.snapshot", qos: .utility)
@@ -142,38 +166,38 @@ public final class CoordinatorNode: Sendable {
     }
 
     private func write(_ command: CoordinatorCommand, checking operations: [TreeOperation], _ waiter: Waiter) {
-        let data = command.encoded
-        let refusal: RPCError? = state.withLock { state in
-            if let failure = state.failure { return RPCError(.unavailable, failure) }
-            guard state.pending.count < configuration.maxPendingWrites else {
-                return RPCError(.resourceExhausted, "\(configuration.maxPendingWrites) writes are already waiting for the log; retry shortly")
-            }
-            for operation in operations {
-                if let refusal = Self.precheck(operation, state) { return refusal }
-            }
-            do {
-                let index = try consensus.propose(data)
-                state.pending[index] = Pending(command: command, waiter: waiter, proposedAt: .now)
-                return nil
-            } catch {
-                return RPCError(.unavailable, "\(error)")
-            }
+        if let refusal = precheck(operations) {
+            waiter.resume(.failure(refusal))
+            return
         }
-        if let refusal { waiter.resume(.failure(refusal)) }
+        let data = command.encoded
+        let limit = configuration.maxPendingWrites
+        if let refusal = proposals.withLock({ $0.propose(command, data, waiter, consensus: consensus, limit: limit) }) {
+            waiter.resume(.failure(refusal))
+        }
+    }
+
+    /// The refusal of the first operation that fails `precheck`. The state's lock is taken
+    /// only when a session's liveness must be looked up.
+    private func precheck(_ operations: [TreeOperation]) -> RPCError? {
+        var sessions = false
+        for operation in operations {
+            do throws(TreeError) { try operation.validate(limits: configuration.treeLimits) } catch { return error.rpcError }
+            if case .set(_, _, _, _?) = operation { sessions = true }
+        }
+        guard sessions else { return nil }
+        return state.withLock { state in
+            for case let .set(_, _, _, session?) in operations where !state.replica.leases.isLive(session) {
+                return CoordinatorError.sessionNotFound(session).rpcError
+            }
+            return nil
+        }
     }
 
     /// Checks an operation before it is logged: bad paths, oversized values and unknown
     /// sessions are refused without taking a log entry.
     public func precheck(_ operation: TreeOperation) throws(RPCError) {
-        if let refusal = state.withLock({ Self.precheck(operation, $0) }) { throw refusal }
-    }
-
-    private static func precheck(_ operation: TreeOperation, _ state: borrowing State) -> RPCError? {
-        do throws(TreeError) { try state.replica.machine.tree.validate(operation) } catch { return error.rpcError }
-        if case let .set(_, _, _, session?) = operation, !state.replica.leases.isLive(session) {
-            return CoordinatorError.sessionNotFound(session).rpcError
-        }
-        return nil
+        if let refusal = precheck([operation]) { throw refusal }
     }
 
     /// Renews a session's lease; returns its TTL. Throws `SessionNotFound` when it expired.
@@ -210,11 +234,12 @@ public final class CoordinatorNode: Sendable {
         let dataSize = ((try? directory.segments().map(\.name)) ?? []).map(directory.file)
             + ((try? directory.snapshots().map(\.name)) ?? []).map(directory.file)
         let size = dataSize.reduce(0) { $0 + ((try? PosixFile.size($1)) ?? 0) }
+        let healthy = proposals.withLock { $0.failure == nil }
         return state.withLock { state in
             CoordinatorStatus(
                 name: configuration.name, store: "embedded",
                 members: [CoordinatorMember(name: configuration.name, id: configuration.name, clientURLs: [], isLeader: consensus.isLeader,
-                                            raftTerm: 0, dbSize: size, isHealthy: state.failure == nil)],
+                                            raftTerm: 0, dbSize: size, isHealthy: healthy)],
                 revision: state.replica.machine.tree.revision,
                 oldestRevision: max(state.replica.machine.tree.oldestRevision, min(state.replica.hub.historyStart, state.replica.machine.tree.revision + 1)),
                 appliedIndex: state.replica.machine.appliedIndex, files: state.replica.machine.tree.fileCount,
@@ -272,16 +297,16 @@ public final class CoordinatorNode: Sendable {
     @discardableResult
     public func expireSessions() -> Duration? {
         let moment = now()
+        let limit = configuration.maxPendingWrites
         return state.withLock { state in
-            guard state.failure == nil else { return nil }
+            guard proposals.withLock({ $0.failure == nil }) else { return nil }
             for session in state.replica.leases.expired(now: moment) {
                 let command = CoordinatorCommand.expireSession(session)
-                do {
-                    let index = try consensus.propose(command.encoded)
-                    state.pending[index] = Pending(command: command, waiter: nil, proposedAt: .now)
+                // Lock order: the state's, then the proposals'.
+                if proposals.withLock({ $0.propose(command, command.encoded, nil, consensus: consensus, limit: limit) }) == nil {
                     metrics.sessionsExpired.increment()
                     logger.info("session expired", metadata: ["coordinator.session": "\(session)"])
-                } catch {
+                } else {
                     state.replica.leases.expiryFailed(session)
                 }
             }
@@ -307,10 +332,10 @@ public final class CoordinatorNode: Sendable {
     private func applyCommitted(_ entries: [LogEntry]) {
         var completions: [(Waiter, Result<CommandResult, CoordinatorError>)] = []
         let moment = now()
+        let pendings = proposals.withLock { proposals in entries.map { proposals.pending.removeValue(forKey: $0.index) } }
         let (routed, snapshot, alarm) = state.withLock { state -> ([Routed], (CoordinatorStateMachine, [TreeEvent], SnapshotSchedule.Started)?, (() -> Void)?) in
             var actions: [WatchAction] = []
-            for entry in entries {
-                let pending = state.pending.removeValue(forKey: entry.index)
+            for (entry, pending) in zip(entries, pendings) {
                 let command: CoordinatorCommand
                 if let pending {
                     command = pending.command
@@ -352,9 +377,9 @@ public final class CoordinatorNode: Sendable {
     }
 
     private func failCommitted(_ entries: [LogEntry], _ error: any Error) {
-        let waiters = state.withLock { state in
-            state.failure = "\(error)"
-            return entries.compactMap { state.pending.removeValue(forKey: $0.index)?.waiter }
+        let waiters = proposals.withLock { proposals in
+            proposals.failure = "\(error)"
+            return entries.compactMap { proposals.pending.removeValue(forKey: $0.index)?.waiter }
         }
         for waiter in waiters { waiter.resume(.failure(RPCError(.unavailable, "write not durable: \(error)"))) }
     }
