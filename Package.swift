@@ -48,6 +48,8 @@ let package = Package(
             name: "MessagePack",
             dependencies: ["CMsgPack"]
         ),
+        // The CPU's CRC-32C instruction (SSE4.2 / ARMv8 CRC32), detected at run time.
+        .target(name: "CCRC32C"),
         .target(
             name: "SkynetRPC",
             dependencies: [
@@ -68,6 +70,7 @@ let package = Package(
             name: "SkynetCoordinator",
             dependencies: [
                 "SkynetTree",
+                "CCRC32C",
                 "SkynetRPC",
                 "MessagePack",
                 .product(name: "HeapModule", package: "swift-collections"),

@@ -1,8 +1,21 @@
+import CCRC32C
+
 /// CRC-32C (Castagnoli), the checksum of every WAL and snapshot record.
 ///
-/// Chosen over CRC-32 for its better error detection on storage; table-driven,
-/// eight bytes per step (slicing-by-8), a few hundred MB/s in release builds.
+/// Chosen over CRC-32 for its better error detection on storage, and because CPUs compute
+/// it in one instruction (x86-64 SSE4.2, ARMv8 CRC32): where the CPU has it, that is used
+/// (several GB/s); elsewhere a table-driven fallback, eight bytes per step (slicing-by-8),
+/// a few hundred MB/s. Both give the same checksum (tested).
 public enum CRC32C {
+    /// Whether this CPU computes CRC-32C in hardware (decided once, at first use).
+    public static let hardware = skynet_crc32c_hardware_available() == 1
+
+    /// The checksum of `bytes`, continuing from `crc` (start with 0).
+    public static func checksum(_ bytes: UnsafeRawBufferPointer, continuing crc: UInt32 = 0) -> UInt32 {
+        guard hardware, let base = bytes.baseAddress else { return software(bytes, continuing: crc) }
+        return ~skynet_crc32c_hardware(~crc, base, bytes.count)
+    }
+
     private static let tables: [[UInt32]] = {
         var tables = [[UInt32]](repeating: [UInt32](repeating: 0, count: 256), count: 8)
         for i in 0..<256 {
@@ -16,8 +29,8 @@ public enum CRC32C {
         return tables
     }()
 
-    /// The checksum of `bytes`, continuing from `crc` (start with 0).
-    public static func checksum(_ bytes: UnsafeRawBufferPointer, continuing crc: UInt32 = 0) -> UInt32 {
+    /// The table-driven checksum, for CPUs without the instruction (and to test it against).
+    static func software(_ bytes: UnsafeRawBufferPointer, continuing crc: UInt32 = 0) -> UInt32 {
         var crc = ~crc
         var index = 0
         let count = bytes.count
