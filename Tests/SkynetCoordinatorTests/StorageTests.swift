@@ -34,6 +34,56 @@ struct StorageTests {
         (0..<n).map { i in (0..<(3 + i * 7 % 50)).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ i) } }
     }
 
+    /// Appends `payloads` to `log` and waits until all are durable (the log must be started
+    /// with `durable`'s continuation).
+    static func appendAll(_ log: WriteAheadLog, _ payloads: [[UInt8]], _ durable: inout AsyncStream<Int>.Iterator) async {
+        for payload in payloads { _ = try? log.append(payload) }
+        var count = 0
+        while count < payloads.count, let batch = await durable.next() { count += batch }
+        #expect(count == payloads.count)
+    }
+
+    @Test("the log writes zeros ahead of its records, keeps them out of recovery, and trims them at close and at rotation")
+    func zerosAhead() async throws {
+        let source = TemporaryDirectory()
+        defer { source.remove() }
+        let dir = try DataDirectory(path: source.path)
+        let payloads = Self.payloads(300)
+        // A segment limit small enough that the log rotates twice.
+        let log = try WriteAheadLog(directory: dir, lastIndex: 0, segmentName: nil, segmentLimit: 4_000, logger: Self.logger)
+        let (durable, continuation) = AsyncStream.makeStream(of: Int.self)
+        log.start(onDurable: { continuation.yield($0.count) }, onFailure: { _, _ in continuation.finish() })
+        var iterator = durable.makeAsyncIterator()
+        for start in stride(from: 0, to: payloads.count, by: 50) {
+            await Self.appendAll(log, Array(payloads[start..<(start + 50)]), &iterator)
+        }
+        let segments = try dir.segments()
+        #expect(segments.count >= 3)
+        let records = { (name: String) -> Int in
+            let bytes = try PosixFile.readAll(dir.file(name))
+            return bytes.withUnsafeBytes { raw in
+                var end = 0
+                _ = StorageRecord.scan(raw) { payload, offset in end = offset + StorageRecord.headerSize + payload.count }
+                return end
+            }
+        }
+        for segment in segments.dropLast() {
+            #expect(try PosixFile.size(dir.file(segment.name)) == records(segment.name), "a rotated segment ends at its last record")
+        }
+        let last = segments.last!.name
+        #expect(try PosixFile.size(dir.file(last)) >= records(last) + 1, "the live segment has zeros written ahead")
+        // Recovery while zeros follow (a stop without close): every entry, the zeros cut.
+        let copy = TemporaryDirectory()
+        defer { copy.remove() }
+        for segment in segments { try FileManager.default.copyItem(atPath: dir.file(segment.name), toPath: copy.path + "/" + segment.name) }
+        let recovered = try WALRecovery.recover(try DataDirectory(path: copy.path), logger: Self.logger)
+        #expect(recovered.entries.map(\.data) == payloads)
+        #expect(try PosixFile.size(copy.path + "/" + last) == records(last))
+        log.close()
+        #expect(try PosixFile.size(dir.file(last)) == records(last), "close trims the zeros")
+        #expect(try WALRecovery.recover(dir, logger: Self.logger).truncatedBytes == 0)
+    }
+
     @Test("the durable handler is called at the same stack depth at every flush (no wrapper grows per call)")
     func handlerDepth() async throws {
         let source = TemporaryDirectory()

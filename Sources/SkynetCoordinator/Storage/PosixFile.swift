@@ -20,6 +20,40 @@ final class PosixFile {
         return PosixFile(path: path, fd: fd)
     }
 
+    /// Opens for writing at chosen offsets (`write(_:at:)`), creating the file when missing.
+    static func openForWriting(_ path: String) throws(StorageError) -> PosixFile {
+        let fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw .io(path: path, operation: "open", errno: errno) }
+        return PosixFile(path: path, fd: fd)
+    }
+
+    /// Writes every byte at `offset`, retrying short writes and EINTR.
+    func write(_ bytes: UnsafeRawBufferPointer, at offset: Int) throws(StorageError) {
+        var done = 0
+        while done < bytes.count {
+            let n = pwrite(fd, bytes.baseAddress! + done, bytes.count - done, off_t(offset + done))
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw .io(path: path, operation: "write", errno: errno)
+            }
+            done += n
+        }
+    }
+
+    /// Writes every byte of `bytes` at `offset`.
+    func write(_ bytes: [UInt8], at offset: Int) throws(StorageError) {
+        var failure: StorageError?
+        bytes.withUnsafeBytes { buffer in
+            do throws(StorageError) { try write(buffer, at: offset) } catch { failure = error }
+        }
+        if let failure { throw failure }
+    }
+
+    /// Cuts (or extends with zeros) the open file to `length` bytes.
+    func truncate(to length: Int) throws(StorageError) {
+        guard ftruncate(fd, off_t(length)) == 0 else { throw .io(path: path, operation: "ftruncate", errno: errno) }
+    }
+
     /// Creates (or empties) a file for writing.
     static func create(_ path: String) throws(StorageError) -> PosixFile {
         let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)

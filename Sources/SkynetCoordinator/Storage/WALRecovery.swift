@@ -53,9 +53,15 @@ public enum WALRecovery {
                 break
             case .tornTail(let offset) where isLast:
                 truncated = bytes.count - offset
-                logger.warning("cutting a torn tail off the write-ahead log (never acknowledged)", metadata: [
-                    "wal.segment": "\(segment.name)", "wal.offset": "\(offset)", "wal.bytes": "\(truncated)",
-                ])
+                let metadata: Logger.Metadata = ["wal.segment": "\(segment.name)", "wal.offset": "\(offset)", "wal.bytes": "\(truncated)"]
+                // Zeros only: the space the log writes ahead of its records (a stop without
+                // `close`), not a write cut short.
+                let zeros = bytes.withUnsafeBytes { StorageRecord.isZero($0, from: offset) }
+                if zeros {
+                    logger.debug("cutting the zeros written ahead of the write-ahead log's last record", metadata: metadata)
+                } else {
+                    logger.warning("cutting a torn tail off the write-ahead log (never acknowledged)", metadata: metadata)
+                }
                 try PosixFile.truncate(path, to: offset)
             case .tornTail(let offset):
                 throw StorageError.corrupt(path: path, offset: offset, reason: "segment ends inside a record but later segments exist")

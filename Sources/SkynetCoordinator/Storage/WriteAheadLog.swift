@@ -36,8 +36,49 @@ public final class WriteAheadLog: Sendable {
 
     private struct Segment: ~Copyable {
         var file: PosixFile
+        /// Bytes of records: where the next batch goes.
         var size: Int
+        /// Bytes the file holds: its records, then zeros written ahead of them.
+        var allocated: Int
+        /// How much the next extension adds.
+        var step = WriteAheadLog.firstStep
+
+        init(file: PosixFile, size: Int) {
+            self.file = file
+            self.size = size
+            allocated = size
+        }
+
+        /// Makes room for `count` more bytes: zeros written ahead, in steps that double up
+        /// to `maxStep`. An fdatasync after a write that grows the file must also write the
+        /// inode (its size), a second synchronous I/O; a batch written over zeros already
+        /// on disk changes no metadata, so its fdatasync is one write.
+        mutating func reserve(_ count: Int) throws(StorageError) {
+            guard size + count > allocated else { return }
+            let target = max(size + count, allocated + step)
+            step = min(step * 2, WriteAheadLog.maxStep)
+            var offset = allocated
+            while offset < target {
+                let chunk = min(WriteAheadLog.zeros.count, target - offset)
+                try file.write(chunk == WriteAheadLog.zeros.count ? WriteAheadLog.zeros : [UInt8](repeating: 0, count: chunk), at: offset)
+                offset += chunk
+            }
+            allocated = target
+        }
+
+        /// Cuts the zeros after the last record: only the newest segment may have them
+        /// (recovery reads zeros after the last record of any other as damage).
+        mutating func trimToRecords() throws(StorageError) {
+            guard allocated > size else { return }
+            try file.truncate(to: size)
+            try file.sync()
+            allocated = size
+        }
     }
+
+    static let firstStep = 64 << 10
+    static let maxStep = 4 << 20
+    static let zeros = [UInt8](repeating: 0, count: 64 << 10)
 
     private let directory: DataDirectory
     private let state: Mutex<State>
@@ -58,7 +99,7 @@ public final class WriteAheadLog: Sendable {
         self.segmentLimit = segmentLimit
         self.logger = logger
         let name = segmentName ?? DataDirectory.segmentName(lastIndex + 1)
-        let file = try PosixFile.openForAppend(directory.file(name))
+        let file = try PosixFile.openForWriting(directory.file(name))
         if segmentName == nil { try PosixFile.syncDirectory(directory.path) }
         segment = Mutex(Segment(file: file, size: try PosixFile.size(directory.file(name))))
         state = Mutex(State(nextIndex: lastIndex + 1))
@@ -123,12 +164,17 @@ public final class WriteAheadLog: Sendable {
 
     /// Waits for the queued batches, then closes the segment. Appends after this throw.
     public func close() {
-        state.withLock { state in
-            if state.failure == nil { state.failure = .failed(reason: "the log is closed") }
+        let healthy = state.withLock { state in
+            defer { if state.failure == nil { state.failure = .failed(reason: "the log is closed") } }
+            return state.failure == nil
         }
         // A flush already scheduled writes everything queued before it returns.
         queue.sync {}
-        segment.withLock { $0.file.close() }
+        segment.withLock { segment in
+            // A clean stop leaves no zeros after the last record.
+            if healthy { try? segment.trimToRecords() }
+            segment.file.close()
+        }
     }
 
     private func flushLoop() {
@@ -149,12 +195,15 @@ public final class WriteAheadLog: Sendable {
             do {
                 try segment.withLock { (segment) throws(StorageError) in
                     if batch.rotate || segment.size >= segmentLimit {
+                        try segment.trimToRecords()
                         segment.file.close()
-                        segment.file = try PosixFile.openForAppend(directory.file(DataDirectory.segmentName(batch.entries[0].index)))
-                        segment.size = 0
+                        let file = try PosixFile.openForWriting(directory.file(DataDirectory.segmentName(batch.entries[0].index)))
+                        try file.truncate(to: 0)
+                        segment = Segment(file: file, size: 0)
                         try PosixFile.syncDirectory(directory.path)
                     }
-                    try segment.file.write(batch.bytes)
+                    try segment.reserve(batch.bytes.count)
+                    try segment.file.write(batch.bytes, at: segment.size)
                     try segment.file.sync()
                     segment.size += batch.bytes.count
                 }

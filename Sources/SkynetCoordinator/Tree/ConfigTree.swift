@@ -275,14 +275,20 @@ public struct ConfigTree: Sendable {
         replaceCurrent(path, with: Version(value: nil, createRev: existing.createRev, modRev: rev, version: 0, session: nil), previous: existing)
     }
 
-    /// Appends a new current version (in place when the last one is of this same revision).
+    /// Appends a new current version (in place when the last one is of this same revision)
+    /// and drops the versions no read can see any more, in one update of the file's entry:
+    /// its versions are changed where they lie, neither taken out and put back nor looked
+    /// up again.
     private mutating func replaceCurrent(_ path: TreePath, with version: Version, previous: Version?) {
-        var versions = files.removeValue(forKey: path) ?? []
-        if let last = versions.last, last.modRev == version.modRev { versions.removeLast() }
-        versions.append(version)
-        files[path] = versions
+        let oldest = oldestRevision
+        let (remains, trimmable) = files.updateValue(forKey: path, default: []) { versions in
+            if let last = versions.last, last.modRev == version.modRev { versions.removeLast() }
+            versions.append(version)
+            return Self.trim(&versions, oldest: oldest)
+        }
+        if !remains { files[path] = nil }
+        if trimmable { self.trimmable.insert(path) } else { self.trimmable.remove(path) }
         reindex(path, from: previous, to: version.value == nil ? nil : version)
-        trim(path)
     }
 
     /// Puts back the versions a failed transaction replaced.
@@ -323,32 +329,32 @@ public struct ConfigTree: Sendable {
 
     /// Drops versions no read at or after `oldestRevision` can see.
     private mutating func trim(_ path: TreePath) {
-        guard let current = files[path] else {
-            trimmable.remove(path)
-            return
+        let oldest = oldestRevision
+        let outcome = files.updateValue(forKey: path) { entry -> (remains: Bool, trimmable: Bool) in
+            guard var versions = entry else { return (false, false) }
+            entry = nil   // so the array below is the only reference, and changes in place
+            let outcome = Self.trim(&versions, oldest: oldest)
+            if outcome.remains { entry = versions }
+            return outcome
         }
-        // The newest version at or before the oldest readable revision stays; older ones go.
-        // Versions are in modRev order: find it by bisection, so a hot file with many
+        if outcome.trimmable { trimmable.insert(path) } else { trimmable.remove(path) }
+    }
+
+    /// Drops from one file's versions those no read at or after `oldest` can see: the
+    /// newest version at or before it stays, older ones go, and a lone tombstone at or
+    /// before it goes too. Returns whether anything remains, and whether a later
+    /// compaction may drop more (older versions or a tombstone remain).
+    private static func trim(_ versions: inout [Version], oldest: Int64) -> (remains: Bool, trimmable: Bool) {
+        // Versions are in modRev order: find the cut by bisection, so a hot file with many
         // versions costs O(log n) per write, not a scan.
-        var low = 0, high = current.count
+        var low = 0, high = versions.count
         while low < high {
             let mid = (low + high) / 2
-            if current[mid].modRev <= oldestRevision { low = mid + 1 } else { high = mid }
+            if versions[mid].modRev <= oldest { low = mid + 1 } else { high = mid }
         }
-        let keep = low - 1   // the last version at or before oldestRevision, or -1
-        let droppable = current.count == 1 && current[0].value == nil && current[0].modRev <= oldestRevision
-        guard keep > 0 || droppable else {
-            if current.count > 1 || current[0].value == nil { trimmable.insert(path) } else { trimmable.remove(path) }
-            return
-        }
-        var versions = current
+        let keep = low - 1   // the last version at or before oldest, or -1
         if keep > 0 { versions.removeFirst(keep) }
-        if versions.count == 1, versions[0].value == nil, versions[0].modRev <= oldestRevision {
-            files[path] = nil
-            trimmable.remove(path)
-        } else {
-            files[path] = versions
-            if versions.count > 1 || versions[0].value == nil { trimmable.insert(path) } else { trimmable.remove(path) }
-        }
+        if versions.count == 1, versions[0].value == nil, versions[0].modRev <= oldest { return (false, false) }
+        return (true, versions.count > 1 || versions[0].value == nil)
     }
 }
