@@ -117,9 +117,6 @@ public final class WriteAheadLog: Sendable {
     /// Counters so far.
     public var stats: Stats { state.withLock { $0.stats } }
 
-    /// True when appends wait for the next flush.
-    public var hasPendingAppends: Bool { state.withLock { !$0.pending.isEmpty } }
-
     /// Queues `data` as the next entry and returns its index; it is durable when `onDurable`
     /// reports it.
     @discardableResult

@@ -281,13 +281,18 @@ public struct ConfigTree: Sendable {
     /// up again.
     private mutating func replaceCurrent(_ path: TreePath, with version: Version, previous: Version?) {
         let oldest = oldestRevision
-        let (remains, trimmable) = files.updateValue(forKey: path, default: []) { versions in
+        let (remains, trimmable, wasTrimmable) = files.updateValue(forKey: path, default: []) { versions in
+            // Files with older versions or a tombstone are in `trimmable` already.
+            let wasTrimmable = versions.count > 1 || versions.last.map { $0.value == nil } ?? false
             if let last = versions.last, last.modRev == version.modRev { versions.removeLast() }
             versions.append(version)
-            return Self.trim(&versions, oldest: oldest)
+            let (remains, trimmable) = Self.trim(&versions, oldest: oldest)
+            return (remains, trimmable, wasTrimmable)
         }
         if !remains { files[path] = nil }
-        if trimmable { self.trimmable.insert(path) } else { self.trimmable.remove(path) }
+        if trimmable != wasTrimmable {
+            if trimmable { self.trimmable.insert(path) } else { self.trimmable.remove(path) }
+        }
         reindex(path, from: previous, to: version.value == nil ? nil : version)
     }
 
@@ -337,7 +342,8 @@ public struct ConfigTree: Sendable {
             if outcome.remains { entry = versions }
             return outcome
         }
-        if outcome.trimmable { trimmable.insert(path) } else { trimmable.remove(path) }
+        // Compaction visits only paths in `trimmable`: one that stays trimmable stays in it.
+        if !outcome.trimmable { trimmable.remove(path) }
     }
 
     /// Drops from one file's versions those no read at or after `oldest` can see: the
