@@ -38,6 +38,17 @@ public final class MessagePackWriter {
     /// Packs a `str`.
     public func packString(_ value: String) { withPacker { Self.packString(value, into: $0) } }
 
+    /// Packs a `bin`.
+    public func packBinary(_ value: [UInt8]) {
+        withPacker { pk in
+            msgpack_pack_bin(pk, value.count)
+            value.withUnsafeBytes { _ = msgpack_pack_bin_body(pk, $0.baseAddress, $0.count) }
+        }
+    }
+
+    /// Packs a `bool`.
+    public func packBool(_ value: Bool) { withPacker { _ = value ? msgpack_pack_true($0) : msgpack_pack_false($0) } }
+
     /// Packs `nil`.
     public func packNil() { withPacker { _ = msgpack_pack_nil($0) } }
 

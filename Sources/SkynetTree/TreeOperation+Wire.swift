@@ -23,6 +23,29 @@ extension TreeOperation {
         }
     }
 
+    /// Packs the wire form straight into `writer`: the same bytes as packing `wireValue`,
+    /// without building the value first (the coordinator logs every write this way).
+    public func pack(into writer: MessagePackWriter) {
+        switch self {
+        case let .set(path, value, ifRev, session):
+            writer.packMapHeader(session == nil ? 4 : 5)
+            writer.packString("op"); writer.packString("set")
+            writer.packString("path"); writer.packString(path.string)
+            writer.packString("value"); writer.packBinary(value)
+            writer.packString("ifRev"); writer.packInt(ifRev)
+            if let session { writer.packString("session"); writer.packUInt(session) }
+        case let .del(path, ifRev):
+            writer.packMapHeader(3)
+            writer.packString("op"); writer.packString("del")
+            writer.packString("path"); writer.packString(path.string)
+            writer.packString("ifRev"); writer.packInt(ifRev)
+        case let .get(path):
+            writer.packMapHeader(2)
+            writer.packString("op"); writer.packString("get")
+            writer.packString("path"); writer.packString(path.string)
+        }
+    }
+
     /// Reads the wire form; `context` names the element in errors.
     public init(wireValue value: MessagePackValue, context: String, limits: TreeLimits) throws(WireError) {
         let op = try value.field("op", in: context).wireString(context + ".op")

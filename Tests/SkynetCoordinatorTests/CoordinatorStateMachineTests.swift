@@ -1,3 +1,4 @@
+import MessagePack
 import SkynetTree
 import Testing
 import SkynetCoordinator
@@ -113,6 +114,34 @@ struct CoordinatorStateMachineTests {
         for path in paths { #expect(try replayed.tree.get(path) == machine.tree.get(path)) }
         for outcome in ["open", "expire-files", "expire-unknown", "write-unknown-session", "txn", "RevMismatch"] {
             #expect(outcomes[outcome, default: 0] > 0, "seed \(seed): no \(outcome) in \(outcomes)")
+        }
+    }
+}
+
+@Suite("The log form of commands")
+struct CoordinatorCommandEncodingTests {
+    @Test("a transaction is streamed into the same bytes as packing its value tree (logs written either way read alike)")
+    func streamedEqualsTree() throws {
+        let p = { (s: String) in try! TreePath(s) }
+        let operations: [TreeOperation] = [
+            .set(path: p("/a/b"), value: [1, 2, 3], ifRev: -1, session: nil),
+            .set(path: p("/a/c"), value: [UInt8](repeating: 7, count: 300), ifRev: 42, session: 9),
+            .set(path: p("/e"), value: [], ifRev: 0, session: nil),
+            .del(path: p("/a/b"), ifRev: -1),
+            .del(path: p("/a/d"), ifRev: 70_000),
+            .get(path: p("/x/y/z")),
+        ]
+        let compares = [
+            TxnCompare(p("/a/b"), .modRev(3)),
+            TxnCompare(p("/a/c"), .value([9]), .notEqual),
+        ]
+        for (success, failure) in [(operations, []), ([], operations), (Array(operations.prefix(1)), Array(operations.suffix(2)))] {
+            for compares in [[], compares] {
+                let tree: MessagePackValue = [1, .array(compares.map(\.wireValue)), .array(success.map(\.wireValue)), .array(failure.map(\.wireValue))]
+                let command = CoordinatorCommand.txn(compares: compares, success: success, failure: failure)
+                #expect(command.encoded == tree.packed())
+                #expect(try CoordinatorCommand(encoded: command.encoded) == command)
+            }
         }
     }
 }

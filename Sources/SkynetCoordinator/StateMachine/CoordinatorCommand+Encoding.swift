@@ -11,7 +11,15 @@ extension CoordinatorCommand {
         let writer = MessagePackWriter(capacity: 128)
         switch self {
         case let .txn(compares, success, failure):
-            writer.pack([1, .array(compares.map(\.wireValue)), .array(success.map(\.wireValue)), .array(failure.map(\.wireValue))])
+            // Streamed: every write is logged, so no value tree is built for it.
+            writer.packArrayHeader(4)
+            writer.packInt(1)
+            writer.packArrayHeader(compares.count)
+            for compare in compares { writer.pack(compare.wireValue) }
+            writer.packArrayHeader(success.count)
+            for operation in success { operation.pack(into: writer) }
+            writer.packArrayHeader(failure.count)
+            for operation in failure { operation.pack(into: writer) }
         case .openSession(let ttl): writer.pack([2, .int(ttl)])
         case .closeSession(let id): writer.pack([3, .uint(id)])
         case .expireSession(let id): writer.pack([4, .uint(id)])

@@ -28,7 +28,11 @@ public struct CoordinatorStateMachine: Sendable {
         appliedIndex = index
         switch command {
         case let .txn(compares, success, failure):
-            for case let .set(_, _, _, session?) in success + failure where sessions[session] == nil {
+            func unknownSession(_ operations: [TreeOperation]) -> UInt64? {
+                for case let .set(_, _, _, session?) in operations where sessions[session] == nil { return session }
+                return nil
+            }
+            if let session = unknownSession(success) ?? unknownSession(failure) {
                 return (.failure(.sessionNotFound(session)), [])
             }
             do {

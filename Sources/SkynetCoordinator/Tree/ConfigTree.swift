@@ -248,22 +248,55 @@ public struct ConfigTree: Sendable {
         }
     }
 
+    /// What the one visit of `write` to a file's entry found and did.
+    private enum Overwrite {
+        /// The file was overwritten in place.
+        case written(previous: Version, version: Version, wasTrimmable: Bool, trimmable: Bool)
+        /// The file exists at another revision than `ifRev` asked for.
+        case mismatch(current: Int64)
+        /// No file is there (never was, or a tombstone): a creation, checked against the
+        /// tree around it.
+        case absent
+    }
+
     private mutating func write(_ path: TreePath, value: [UInt8], ifRev: IfRev, session: UInt64?, rev: Int64) throws(TreeError) {
-        let existing = current(path)
-        try checkIfRev(path, ifRev, existing)
-        if existing == nil {
-            if children[path] != nil { throw .badPath(path: path.string, rule: "\(path) is a directory") }
-            // A walk up, not `path.ancestors`: this is every write's path, and allocates nothing.
-            var ancestor = path.parent
-            while let directory = ancestor, !directory.isRoot {
-                if current(directory) != nil { throw .badPath(path: path.string, rule: "\(directory) is a file") }
-                ancestor = directory.parent
-            }
+        // The common case, an overwrite, checks and changes the file's versions in one visit
+        // of its entry (a lookup in a large tree is mostly cache misses; do it once).
+        let oldest = oldestRevision
+        let outcome = files.updateValue(forKey: path, default: []) { versions -> Overwrite in
+            guard let existing = versions.last, existing.value != nil else { return .absent }
+            guard ifRev == -1 || ifRev == existing.modRev else { return .mismatch(current: existing.modRev) }
+            let version = Version(value: value, createRev: existing.createRev, modRev: rev, version: existing.version + 1, session: session)
+            let wasTrimmable = versions.count > 1
+            if existing.modRev == rev { versions.removeLast() }
+            versions.append(version)
+            return .written(previous: existing, version: version, wasTrimmable: wasTrimmable, trimmable: Self.trim(&versions, oldest: oldest).trimmable)
         }
-        let version = Version(
-            value: value, createRev: existing?.createRev ?? rev, modRev: rev,
-            version: (existing?.version ?? 0) + 1, session: session)
-        replaceCurrent(path, with: version, previous: existing)
+        switch outcome {
+        case let .written(previous, version, wasTrimmable, trimmable):
+            if trimmable != wasTrimmable {
+                if trimmable { self.trimmable.insert(path) } else { self.trimmable.remove(path) }
+            }
+            reindex(path, from: previous, to: version)
+        case .mismatch(let current):
+            throw .revMismatch(path: path.string, expected: ifRev, current: current)
+        case .absent:
+            do throws(TreeError) {
+                try checkIfRev(path, ifRev, nil)
+                if children[path] != nil { throw .badPath(path: path.string, rule: "\(path) is a directory") }
+                // A walk up, not `path.ancestors`: this is every creation's path, and allocates nothing.
+                var ancestor = path.parent
+                while let directory = ancestor, !directory.isRoot {
+                    if current(directory) != nil { throw .badPath(path: path.string, rule: "\(directory) is a file") }
+                    ancestor = directory.parent
+                }
+            } catch {
+                // The visit left an empty entry for a path that had none.
+                if files[path]?.isEmpty == true { files[path] = nil }
+                throw error
+            }
+            replaceCurrent(path, with: Version(value: value, createRev: rev, modRev: rev, version: 1, session: session), previous: nil)
+        }
     }
 
     private mutating func delete(_ path: TreePath, ifRev: IfRev, rev: Int64) throws(TreeError) {
