@@ -22,27 +22,64 @@ public enum CoordinatorSnapshot {
             "nextSession": .uint(machine.nextSession), "sessions": .array(sessions),
         ])
         try sink.append(tagged(header, head))
-        var batch: [MessagePackValue] = []
+        // Files and events are streamed into one reused writer, a batch per record: a
+        // snapshot holds the whole tree, so no value tree is built per file.
+        let writer = MessagePackWriter(capacity: batchBytes + (64 << 10))
+        var files: [TreeFile] = []
         var bytes = 0
-        func flush(_ tag: UInt8, _ sink: inout SnapshotSink) throws {
-            guard !batch.isEmpty else { return }
-            try sink.append(tagged(tag, .array(batch)))
-            batch.removeAll(keepingCapacity: true)
-            bytes = 0
-        }
         try machine.tree.forEachFile { file in
-            batch.append([.string(file.path.string), .binary(file.value), .int(file.stat.createRev), .int(file.stat.modRev),
-                          .int(file.stat.version), file.stat.session.map { .uint($0) } ?? .nil])
+            files.append(file)
             bytes += file.value.count + file.path.string.utf8.count + 32
-            if bytes >= batchBytes || batch.count >= 8192 { try flush(files, &sink) }
+            if bytes >= batchBytes || files.count >= 8192 {
+                try sink.append(packFiles(files, writer))
+                files.removeAll(keepingCapacity: true)
+                bytes = 0
+            }
         }
-        try flush(files, &sink)
-        for event in history {
-            batch.append([.int(event.rev), .string(event.path.string), .string(event.kind.rawValue), .binary(event.value)])
-            bytes += event.value.count + event.path.string.utf8.count + 32
-            if bytes >= batchBytes || batch.count >= 8192 { try flush(events, &sink) }
+        if !files.isEmpty { try sink.append(packFiles(files, writer)) }
+        var start = history.startIndex
+        while start < history.endIndex {
+            var end = start
+            bytes = 0
+            while end < history.endIndex, bytes < batchBytes, end - start < 8192 {
+                bytes += history[end].value.count + history[end].path.string.utf8.count + 32
+                end += 1
+            }
+            try sink.append(packEvents(history[start..<end], writer))
+            start = end
         }
-        try flush(events, &sink)
+    }
+
+    /// One `F` record: `[[path, value, createRev, modRev, version, session|nil], ...]`.
+    private static func packFiles(_ files: [TreeFile], _ writer: MessagePackWriter) -> [UInt8] {
+        writer.reset()
+        writer.appendPacked(CollectionOfOne(Self.files))
+        writer.packArrayHeader(files.count)
+        for file in files {
+            writer.packArrayHeader(6)
+            writer.packString(file.path.string)
+            writer.packBinary(file.value)
+            writer.packInt(file.stat.createRev)
+            writer.packInt(file.stat.modRev)
+            writer.packInt(file.stat.version)
+            if let session = file.stat.session { writer.packUInt(session) } else { writer.packNil() }
+        }
+        return writer.bytes
+    }
+
+    /// One `E` record: `[[rev, path, "put"|"delete", value], ...]`.
+    private static func packEvents(_ events: ArraySlice<TreeEvent>, _ writer: MessagePackWriter) -> [UInt8] {
+        writer.reset()
+        writer.appendPacked(CollectionOfOne(Self.events))
+        writer.packArrayHeader(events.count)
+        for event in events {
+            writer.packArrayHeader(4)
+            writer.packInt(event.rev)
+            writer.packString(event.path.string)
+            writer.packString(event.kind.rawValue)
+            writer.packBinary(event.value)
+        }
+        return writer.bytes
     }
 
     /// Reads a snapshot written by `write`.
