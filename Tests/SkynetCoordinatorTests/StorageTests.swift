@@ -43,6 +43,24 @@ struct StorageTests {
         #expect(count == payloads.count)
     }
 
+    @Test("a log entry framed in place is the record of its payload, and reads back")
+    func logEntryRecord() {
+        for data in Self.payloads(20) + [[]] {
+            let index = UInt64(data.count) &* 0x0102_0304_0506
+            var direct: [UInt8] = [0xAA]
+            StorageRecord.appendLogEntry(index: index, data: data, to: &direct)
+            var framed: [UInt8] = [0xAA]
+            StorageRecord.append((0..<8).map { UInt8(truncatingIfNeeded: index >> (8 * UInt64($0))) } + data, to: &framed)
+            #expect(direct == framed)
+            var read: [LogEntry] = []
+            let result = direct.withUnsafeBytes { raw in
+                StorageRecord.scan(UnsafeRawBufferPointer(rebasing: raw[1...])) { payload, _ in read.append(LogEntry(walPayload: payload)!) }
+            }
+            #expect(result == .clean)
+            #expect(read == [LogEntry(index: index, data: data)])
+        }
+    }
+
     @Test("the log writes zeros ahead of its records, keeps them out of recovery, and trims them at close and at rotation")
     func zerosAhead() async throws {
         let source = TemporaryDirectory()

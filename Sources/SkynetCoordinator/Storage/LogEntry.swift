@@ -11,16 +11,8 @@ public struct LogEntry: Hashable, Sendable {
         self.data = data
     }
 
-    /// The WAL record payload: `[u64 index][data]`.
-    var walPayload: [UInt8] {
-        var out: [UInt8] = []
-        out.reserveCapacity(8 + data.count)
-        StorageRecord.appendUInt64(index, to: &out)
-        out.append(contentsOf: data)
-        return out
-    }
-
-    /// Reads a WAL record payload.
+    /// Reads a WAL record payload: `[u64 index, little-endian][data]` (written by
+    /// `StorageRecord.appendLogEntry`).
     init?(walPayload bytes: UnsafeRawBufferPointer) {
         guard bytes.count >= 8 else { return nil }
         index = StorageRecord.readUInt64(bytes, 0)

@@ -18,6 +18,20 @@ public enum StorageRecord {
         out.append(contentsOf: payload)
     }
 
+    /// Appends one framed record holding a log entry, `[u64 index][data]`, built in place:
+    /// no payload array is made first.
+    static func appendLogEntry(index: UInt64, data: [UInt8], to out: inout [UInt8]) {
+        let start = out.count
+        appendUInt32(UInt32(8 + data.count), to: &out)
+        appendUInt32(0, to: &out)
+        appendUInt64(index, to: &out)
+        out.append(contentsOf: data)
+        let crc = out.withUnsafeBytes { CRC32C.checksum(UnsafeRawBufferPointer(rebasing: $0[(start + headerSize)...])) }
+        out.withUnsafeMutableBytes { bytes in
+            for i in 0..<4 { bytes[start + 4 + i] = UInt8(truncatingIfNeeded: crc >> (8 * UInt32(i))) }
+        }
+    }
+
     /// What `scan` found in a byte range.
     public enum ScanResult: Equatable, Sendable {
         /// Every byte belongs to a valid record.

@@ -368,13 +368,11 @@ public struct ConfigTree: Sendable {
     /// Drops versions no read at or after `oldestRevision` can see.
     private mutating func trim(_ path: TreePath) {
         let oldest = oldestRevision
-        let outcome = files.updateValue(forKey: path) { entry -> (remains: Bool, trimmable: Bool) in
-            guard var versions = entry else { return (false, false) }
-            entry = nil   // so the array below is the only reference, and changes in place
-            let outcome = Self.trim(&versions, oldest: oldest)
-            if outcome.remains { entry = versions }
-            return outcome
+        // In place, in the entry's slot (every path in `trimmable` has an entry).
+        let outcome = files.updateValue(forKey: path, default: []) { versions -> (remains: Bool, trimmable: Bool) in
+            versions.isEmpty ? (false, false) : Self.trim(&versions, oldest: oldest)
         }
+        if !outcome.remains { files[path] = nil }
         // Compaction visits only paths in `trimmable`: one that stays trimmable stays in it.
         if !outcome.trimmable { trimmable.remove(path) }
     }
