@@ -8,7 +8,7 @@ import MessagePack
 extension CoordinatorCommand {
     /// The bytes stored in a log entry.
     public var encoded: [UInt8] {
-        let writer = MessagePackWriter(capacity: 128)
+        let writer = MessagePackWriter(capacity: estimatedSize)
         switch self {
         case let .txn(compares, success, failure):
             // Streamed: every write is logged, so no value tree is built for it.
@@ -25,6 +25,18 @@ extension CoordinatorCommand {
         case .expireSession(let id): writer.pack([4, .uint(id)])
         }
         return writer.bytes
+    }
+
+    /// About the encoded size, so the writer's buffer is allocated once.
+    private var estimatedSize: Int {
+        guard case let .txn(compares, success, failure) = self else { return 32 }
+        func size(_ operation: TreeOperation) -> Int {
+            switch operation {
+            case let .set(path, value, _, _): path.string.utf8.count + value.count + 64
+            case let .del(path, _), let .get(path): path.string.utf8.count + 40
+            }
+        }
+        return 16 + compares.count * 96 + success.reduce(0) { $0 + size($1) } + failure.reduce(0) { $0 + size($1) }
     }
 
     /// Reads a log entry's bytes. Limits are those of the tree the log was written for.
