@@ -55,6 +55,7 @@ bench: deps
 	$(SWIFT) build -c release
 	$$($(SWIFT) build -c release --show-bin-path)/sky-bench rpc
 	$$($(SWIFT) build -c release --show-bin-path)/sky-bench coordinator
+	$$($(SWIFT) build -c release --show-bin-path)/sky-bench vs-etcd
 	$$($(SWIFT) build -c release --show-bin-path)/sky-bench service
 	$$($(SWIFT) build -c release --show-bin-path)/sky-bench topology
 	$$($(SWIFT) build -c release --show-bin-path)/sky-bench abuse
