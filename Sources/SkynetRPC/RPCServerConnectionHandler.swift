@@ -2,8 +2,9 @@ import Logging
 import MessagePack
 import NIOCore
 
-/// Serves one connection: starts a task per request, writes each response when its
-/// handler finishes (so responses may leave out of order), starts a bounded slice of
+/// Serves one connection: starts a task per request (a replying handler runs with none and
+/// answers through its `RPCReply`), writes each response when its handler finishes (so
+/// responses may leave out of order), starts a bounded slice of
 /// requests per event-loop turn, holds back reading while too many calls run, requests
 /// wait their turn or the peer does not read its answers, answers `DeadlineExceeded` (and
 /// cancels the handler) when a caller's deadline passes, and goes away gracefully on

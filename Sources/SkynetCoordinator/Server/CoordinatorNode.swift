@@ -158,9 +158,9 @@ public final class CoordinatorNode: Sendable {
         }
     }
 
-    /// Proposes `command` after checking `operations` as `precheck` does, all under one
-    /// hold of the lock, and tells `completion` its result once committed and applied (on
-    /// the apply thread; keep it short) or at once when it is refused.
+    /// Proposes `command` after checking `operations` as `precheck` does, and tells
+    /// `completion` its result once committed and applied (on the log's thread, with the
+    /// rest of its batch: keep it short) or at once when it is refused.
     public func write(_ command: CoordinatorCommand, checking operations: [TreeOperation], completion: @escaping @Sendable (Result<CommandResult, RPCError>) -> Void) {
         write(command, checking: operations, .callback(completion))
     }
