@@ -56,7 +56,7 @@ struct Skynetd: AsyncParsableCommand {
     @Flag(help: "Do not run the timer service (skynet.timer) in-process.")
     var noTimer = false
 
-    @Option(help: "Take a snapshot (and drop the log before it) at least every N log entries, once the log has also grown by the last snapshot's size.")
+    @Option(help: "Take a snapshot (and drop the log before it) at least every N log entries, once the log has also grown by twice the last snapshot's size.")
     var snapshotEvery: UInt64 = 10_000
 
     @Option(help: "Log level: trace, debug, info, notice, warning, error or critical.")

@@ -10,14 +10,14 @@ struct SnapshotScheduleTests {
         #expect(schedule.isDue(appliedIndex: 100, loggedBytes: { 0 }))
     }
 
-    @Test("a large state waits until the log has grown by the last snapshot's size")
+    @Test("a large state waits until the log has grown by twice the last snapshot's size")
     func waitsForBytes() {
         var schedule = SnapshotSchedule(minimumEntries: 100, lastIndex: 0, lastSize: 0)
         let started = schedule.started(index: 100, loggedBytes: 5_000)
         schedule.finished(started, size: 1_000_000)
         #expect(!schedule.isDue(appliedIndex: 199, loggedBytes: { 10_000_000 }), "fewer entries than the minimum")
-        #expect(!schedule.isDue(appliedIndex: 5_000, loggedBytes: { 5_000 + 999_999 }))
-        #expect(schedule.isDue(appliedIndex: 5_000, loggedBytes: { 5_000 + 1_000_000 }))
+        #expect(!schedule.isDue(appliedIndex: 5_000, loggedBytes: { 5_000 + 1_999_999 }))
+        #expect(schedule.isDue(appliedIndex: 5_000, loggedBytes: { 5_000 + 2_000_000 }))
     }
 
     @Test("the log's byte count is read only once enough entries were applied")
@@ -40,7 +40,7 @@ struct SnapshotScheduleTests {
     func recovered() {
         let schedule = SnapshotSchedule(minimumEntries: 10, lastIndex: 500, lastSize: 4_096)
         #expect(!schedule.isDue(appliedIndex: 509, loggedBytes: { 1 << 20 }))
-        #expect(!schedule.isDue(appliedIndex: 600, loggedBytes: { 4_095 }))
-        #expect(schedule.isDue(appliedIndex: 600, loggedBytes: { 4_096 }))
+        #expect(!schedule.isDue(appliedIndex: 600, loggedBytes: { 8_191 }))
+        #expect(schedule.isDue(appliedIndex: 600, loggedBytes: { 8_192 }))
     }
 }

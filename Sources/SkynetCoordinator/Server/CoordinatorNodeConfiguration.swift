@@ -7,7 +7,7 @@ public struct CoordinatorNodeConfiguration: Sendable {
     /// Where the WAL and snapshots live (created when missing, locked while in use).
     public var dataDirectory: String
     /// The fewest log entries between two snapshots; a snapshot also waits until the log
-    /// has grown by the last snapshot's size (see `SnapshotSchedule`). The log before a
+    /// has grown by twice the last snapshot's size (see `SnapshotSchedule`). The log before a
     /// snapshot is dropped once it is durable.
     public var snapshotEvery: UInt64
     /// Path and value limits.
