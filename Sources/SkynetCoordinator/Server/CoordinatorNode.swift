@@ -24,12 +24,17 @@ public final class CoordinatorNode: Sendable {
     enum Waiter {
         case task(CheckedContinuation<CommandResult, any Error>)
         case callback(@Sendable (Result<CommandResult, RPCError>) -> Void)
+        /// A transaction's caller, told its `TxnResult` (no closure in between per write).
+        case txn(@Sendable (Result<TxnResult, RPCError>) -> Void)
 
         func resume(_ result: Result<CommandResult, RPCError>) {
             switch (self, result) {
             case (.task(let continuation), .success(let value)): continuation.resume(returning: value)
             case (.task(let continuation), .failure(let error)): continuation.resume(throwing: error)
             case (.callback(let callback), _): callback(result)
+            case (.txn(let callback), .success(.txn(let value))): callback(.success(value))
+            case (.txn(let callback), .success): callback(.failure(RPCError(.internal, "txn produced an unexpected result")))
+            case (.txn(let callback), .failure(let error)): callback(.failure(error))
             }
         }
     }
@@ -163,6 +168,16 @@ public final class CoordinatorNode: Sendable {
     /// rest of its batch: keep it short) or at once when it is refused.
     public func write(_ command: CoordinatorCommand, checking operations: [TreeOperation], completion: @escaping @Sendable (Result<CommandResult, RPCError>) -> Void) {
         write(command, checking: operations, .callback(completion))
+    }
+
+    /// Proposes a transaction after checking both branches as `precheck` does, and tells
+    /// `completion` its result as `write(_:checking:completion:)` does.
+    func writeTxn(compares: [TxnCompare], success: [TreeOperation], failure: [TreeOperation], completion: @escaping @Sendable (Result<TxnResult, RPCError>) -> Void) {
+        if let refusal = precheck(success) ?? precheck(failure) {
+            completion(.failure(refusal))
+            return
+        }
+        write(.txn(compares: compares, success: success, failure: failure), checking: [], .txn(completion))
     }
 
     private func write(_ command: CoordinatorCommand, checking operations: [TreeOperation], _ waiter: Waiter) {

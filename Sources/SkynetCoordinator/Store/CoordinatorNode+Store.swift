@@ -31,12 +31,7 @@ extension CoordinatorNode: CoordinatorStore {
     }
 
     public func txn(compares: [TxnCompare], success: [TreeOperation], failure: [TreeOperation], completion: @escaping @Sendable (Result<TxnResult, RPCError>) -> Void) {
-        write(.txn(compares: compares, success: success, failure: failure), checking: success + failure) { result in
-            completion(result.flatMap { outcome in
-                guard case .txn(let result) = outcome else { return .failure(RPCError(.internal, "txn produced an unexpected result")) }
-                return .success(result)
-            })
-        }
+        writeTxn(compares: compares, success: success, failure: failure, completion: completion)
     }
 
     public func openSession(ttl: Duration) async throws -> (id: UInt64, ttl: Duration) {
