@@ -82,7 +82,6 @@ struct VsEtcdBenchmark: AsyncParsableCommand {
         let endpoints = EtcdEndpoint.list(etcd.clientAddresses)!
         let direct = try (0..<connections).map { _ in try EtcdClient(endpoints: endpoints, callTimeout: .seconds(30), logger: logger) }
         let pool = (0..<connections).map { _ in CoordinatorClient(configuration: .init(addresses: [daemon.address], callTimeout: .seconds(30)), logger: logger) }
-        defer { Task { for client in pool { await client.close() }; for client in direct { await client.close() } } }
         let etcdVersion = try await stage("waiting for etcd") {
             try await eventually {
                 _ = try await direct[0].kv.put(.with { $0.key = Data("/ready".utf8) }, options: direct[0].options)
@@ -135,6 +134,9 @@ struct VsEtcdBenchmark: AsyncParsableCommand {
                 record(&gets[s], phase)
             }
         }
+
+        for client in pool { await client.close() }
+        for client in direct { await client.close() }
 
         let putRatio = puts[0].perSecond / puts[1].perSecond
         let getRatio = gets[0].perSecond / gets[1].perSecond

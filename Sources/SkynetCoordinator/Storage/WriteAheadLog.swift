@@ -197,6 +197,9 @@ public final class WriteAheadLog: Sendable {
             let batch = state.withLock { state -> (entries: [LogEntry], bytes: [UInt8], rotate: Bool)? in
                 guard !state.pending.isEmpty else {
                     state.flushing = false
+                    // Idle: the next batch starts a new burst (or is a lone write), and
+                    // does not linger on the strength of the last one.
+                    state.lastBatch = 0
                     return nil
                 }
                 defer {
@@ -239,7 +242,8 @@ public final class WriteAheadLog: Sendable {
     /// Waits up to `linger` for four times the last batch, when it was large (see `lingerFrom`).
     private func lingerForMore() {
         let waits = state.withLock { state -> Bool in
-            guard state.failure == nil, state.lastBatch >= Self.lingerFrom, state.pending.count < 4 * state.lastBatch else { return false }
+            guard state.failure == nil, !state.pending.isEmpty, state.lastBatch >= Self.lingerFrom,
+                  state.pending.count < 4 * state.lastBatch else { return false }
             state.wakeAt = 4 * state.lastBatch
             return true
         }
