@@ -31,8 +31,13 @@ public final class RPCServer: Service, Sendable {
     private let logger: Logger
     private let state = NIOLockedValueBox(State())
     /// One turn ring per event loop, made when the loop gets its first connection.
-    private let rings = NIOLockedValueBox([ObjectIdentifier: RPCTurnRing]())
-    private let mailboxes = NIOLockedValueBox([ObjectIdentifier: RPCReplyMailbox]())
+    /// What the connections of one event loop share: its turn ring and its reply mailbox.
+    private struct LoopShared {
+        let ring: RPCTurnRing
+        let mailbox: RPCReplyMailbox
+    }
+
+    private let loops = NIOLockedValueBox([ObjectIdentifier: LoopShared]())
     private let stopped: EventLoopPromise<Void>
 
     /// Creates a server; nothing is bound until `start()` or `run()`.
@@ -105,13 +110,14 @@ public final class RPCServer: Service, Sendable {
                     break
                 }
                 let executor = configuration.handlerExecution == .eventLoop ? EventLoopTaskExecutor(channel.eventLoop) : nil
+                let loop = self.shared(by: channel.eventLoop)
                 return channel.eventLoop.makeCompletedFuture {
                     let sync = channel.pipeline.syncOperations
                     if let idle = configuration.idleTimeout { try sync.addHandler(IdleStateHandler(allTimeout: TimeAmount(idle))) }
                     try sync.addHandlers(
                         ByteToMessageHandler(RPCFrameDecoder(limits: configuration.limits)),
                         RPCServerConnectionHandler(
-                            router: router, executor: executor, ring: self.ring(for: channel.eventLoop), mailbox: self.mailbox(for: channel.eventLoop),
+                            router: router, executor: executor, ring: loop.ring, mailbox: loop.mailbox,
                             maxInFlight: configuration.maxInFlightPerConnection,
                             maxPerTurn: configuration.maxRequestsPerTurn,
                             goAwayLinger: configuration.goAwayLinger, logger: logger))
@@ -135,25 +141,16 @@ public final class RPCServer: Service, Sendable {
 
     private enum Admission { case accepted, overLimit, shuttingDown }
 
+    private func shared(by loop: any EventLoop) -> LoopShared {
+        loops.withLockedValue { loops in
+            if let shared = loops[ObjectIdentifier(loop)] { return shared }
+            let shared = LoopShared(ring: RPCTurnRing(loop: loop), mailbox: RPCReplyMailbox(loop: loop))
+            loops[ObjectIdentifier(loop)] = shared
+            return shared
+        }
+    }
+
     /// Registers a new connection, unless the server is shutting down or at its limit.
-    private func ring(for loop: any EventLoop) -> RPCTurnRing {
-        rings.withLockedValue { rings in
-            if let ring = rings[ObjectIdentifier(loop)] { return ring }
-            let ring = RPCTurnRing(loop: loop)
-            rings[ObjectIdentifier(loop)] = ring
-            return ring
-        }
-    }
-
-    private func mailbox(for loop: any EventLoop) -> RPCReplyMailbox {
-        mailboxes.withLockedValue { mailboxes in
-            if let mailbox = mailboxes[ObjectIdentifier(loop)] { return mailbox }
-            let mailbox = RPCReplyMailbox(loop: loop)
-            mailboxes[ObjectIdentifier(loop)] = mailbox
-            return mailbox
-        }
-    }
-
     private func track(_ channel: any Channel) -> Admission {
         let id = ObjectIdentifier(channel)
         let admission = state.withLockedValue { state -> Admission in

@@ -32,19 +32,11 @@ public final class WriteAheadLog: Sendable {
         var rotateRequested = false
         var failure: StorageError?
         var stats = Stats(syncs: 0, entries: 0, bytes: 0)
-        /// Entries in the last batch written.
-        var lastBatch = 0
-        /// While the flush thread lingers: the pending count that wakes it early.
-        var wakeAt: Int?
+        /// When the flush waits for more appends (a pure core).
+        var groupCommit = GroupCommit()
     }
 
-    /// Group commit under load, in the spirit of PostgreSQL's `commit_delay` with
-    /// `commit_siblings`: when the last batch held at least `lingerFrom` entries, writes
-    /// arrive faster than fsyncs finish, and the flush thread waits up to `linger` for
-    /// four times as many before writing, so one fsync (and one apply, one wake-up per
-    /// event loop) carries more of them: 80 puts per fsync instead of 33 under
-    /// `sky-bench coordinator`. A lone writer's batch is small: it never waits.
-    static let lingerFrom = 8
+    /// The longest wait for more appends under load (see `GroupCommit`).
     static let linger = DispatchTimeInterval.microseconds(500)
 
     private struct Segment: ~Copyable {
@@ -141,10 +133,7 @@ public final class WriteAheadLog: Sendable {
             state.nextIndex += 1
             StorageRecord.appendLogEntry(index: index, data: data, to: &state.pendingBytes)
             state.pending.append(LogEntry(index: index, data: data))
-            if let target = state.wakeAt, state.pending.count >= target {
-                state.wakeAt = nil
-                lingering.signal()
-            }
+            if state.groupCommit.appended(pending: state.pending.count) { lingering.signal() }
             let start = !state.flushing
             state.flushing = true
             return (index, start)
@@ -197,9 +186,7 @@ public final class WriteAheadLog: Sendable {
             let batch = state.withLock { state -> (entries: [LogEntry], bytes: [UInt8], rotate: Bool)? in
                 guard !state.pending.isEmpty else {
                     state.flushing = false
-                    // Idle: the next batch starts a new burst (or is a lone write), and
-                    // does not linger on the strength of the last one.
-                    state.lastBatch = 0
+                    state.groupCommit.wentIdle()
                     return nil
                 }
                 defer {
@@ -207,7 +194,7 @@ public final class WriteAheadLog: Sendable {
                     state.pendingBytes.removeAll(keepingCapacity: true)
                     state.rotateRequested = false
                 }
-                state.lastBatch = state.pending.count
+                state.groupCommit.took(state.pending.count)
                 return (state.pending, state.pendingBytes, state.rotateRequested)
             }
             guard let batch else { return }
@@ -239,22 +226,16 @@ public final class WriteAheadLog: Sendable {
         }
     }
 
-    /// Waits up to `linger` for four times the last batch, when it was large (see `lingerFrom`).
+    /// Waits up to `linger` for more appends when `GroupCommit` says so.
     private func lingerForMore() {
         let waits = state.withLock { state -> Bool in
-            guard state.failure == nil, !state.pending.isEmpty, state.lastBatch >= Self.lingerFrom,
-                  state.pending.count < 4 * state.lastBatch else { return false }
-            state.wakeAt = 4 * state.lastBatch
-            return true
+            state.failure == nil && state.groupCommit.shouldLinger(pending: state.pending.count)
         }
         guard waits else { return }
         if lingering.wait(timeout: .now() + Self.linger) == .timedOut {
             // An append may have reached the target since: then it signalled, and that
             // signal is taken here so the next linger starts even.
-            let signalled = state.withLock { state in
-                defer { state.wakeAt = nil }
-                return state.wakeAt == nil
-            }
+            let signalled = state.withLock { $0.groupCommit.timedOut() }
             if signalled { lingering.wait() }
         }
     }
