@@ -1,6 +1,8 @@
 import ArgumentParser
 import Foundation
 import Logging
+import NIOCore
+import NIOPosix
 import ServiceLifecycle
 import Skynet
 import SkynetCLI
@@ -77,6 +79,10 @@ struct SkynetTimerCommand: AsyncParsableCommand {
 @main
 enum SkynetTimerMain {
     static func main() async {
+        // Swift concurrency's jobs run on NIO's event loops: a callback's task, its HTTP
+        // request and its answer stay on one thread instead of hopping between pools.
+        NIOSingletons.groupLoopCountSuggestion = 1
+        NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor()
         await CommandLineTool.main(SkynetTimerCommand.self)
     }
 }

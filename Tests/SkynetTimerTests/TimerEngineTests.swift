@@ -204,25 +204,3 @@ struct TimerIDTextTests {
         #expect((UUID(uuidString: text) == nil) == (UUID(text: text) == nil))
     }
 }
-
-@Suite("Delivery slots core")
-struct DeliverySlotsTests {
-    @Test("at most the limit run at once; the rest wait in order and take freed slots; every item runs once")
-    func bounded() {
-        var slots = DeliverySlots<Int>(limit: 3)
-        var started = slots.enqueue(0..<5)
-        #expect(started == [0, 1, 2])
-        #expect(slots.running == 3 && slots.queued == 2)
-        started += slots.enqueue([5])
-        #expect(slots.running == 3 && slots.queued == 3)
-        // Each slot that frees runs the next waiting item, oldest first, until none is left.
-        var order: [Int] = []
-        while let next = slots.finished() { order.append(next) }
-        #expect(order == [3, 4, 5])
-        #expect(slots.running == 2)
-        #expect(slots.finished() == nil && slots.finished() == nil)
-        #expect(slots.running == 0)
-        #expect(Set(started + order) == Set(0...5))
-        #expect(slots.enqueue([9]) == [9])
-    }
-}

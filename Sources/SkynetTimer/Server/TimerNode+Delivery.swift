@@ -26,16 +26,17 @@ extension TimerNode {
     }
 
     private func enqueue(_ deliveries: [TimerEngine.Delivery]) {
-        let start = state.withLock { $0.slots.enqueue(deliveries) }
+        let keyed = deliveries.map { (key: $0.record.spec.callback.destination, item: $0) }
+        let start = state.withLock { $0.slots.enqueue(keyed) }
         for delivery in start { Task { await self.deliver(delivery) } }
     }
 
     /// Runs attempts on one slot until none waits.
-    private func deliver(_ first: TimerEngine.Delivery) async {
-        var next: TimerEngine.Delivery? = first
+    private func deliver(_ first: (key: String, item: TimerEngine.Delivery)) async {
+        var next: (key: String, item: TimerEngine.Delivery)? = first
         while let delivery = next {
-            await attempt(delivery)
-            next = state.withLock { $0.slots.finished() }
+            await attempt(delivery.item)
+            next = state.withLock { $0.slots.finished(delivery.key) }
         }
     }
 
@@ -62,9 +63,15 @@ extension TimerNode {
             try? await write(operations, shard: shard)
         } else {
             guard state.withLock({ $0.engine.delivered(delivery) }), let path = try? TreePath(TimerShards.path(of: record.id)) else { return }
-            // Awaited: while the coordinator is slow, slots wait too (backpressure instead
-            // of a queue of deletes that grows without bound).
-            try? await write([.del(path: path, ifRev: -1)], shard: shard)
+            // The slot moves on while the delete commits (with the next ones, in one
+            // transaction): nobody waits for it, and a crash before it commits only means
+            // the timer fires again (at least once). Past a backlog the slot waits too, so
+            // a slow coordinator holds deliveries back instead of a queue that grows without bound.
+            if batcher.backlog < Self.maxPendingDeletes {
+                writeDetached(.del(path: path, ifRev: -1), shard: shard)
+            } else {
+                try? await write([.del(path: path, ifRev: -1)], shard: shard)
+            }
         }
     }
 

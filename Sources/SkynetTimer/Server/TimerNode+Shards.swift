@@ -138,6 +138,9 @@ extension TimerNode {
             return (state.held, state.session)
         }
         for shard in held.keys { lost(shard) }
+        // Delivered timers' deletes commit before the shards go, so their next holders do
+        // not fire them again (bounded: with the coordinator gone they would not commit).
+        await batcher.idle(within: .seconds(5))
         // One transaction lets go of every shard, so a stop costs one round trip however
         // many it held, and is bounded even with the coordinator gone (then the session's
         // expiry frees them).

@@ -20,7 +20,7 @@ final class TimerNode: ServiceProtocol, Sendable {
         var owners: [Int: String] = [:]
         var connections: [String: RPCConnection] = [:]
         var session: CoordinatorSession?
-        var slots = DeliverySlots<TimerEngine.Delivery>(limit: TimerNode.maxDeliveries)
+        var slots = DeliverySlots<String, TimerEngine.Delivery>(perKey: TimerNode.maxDeliveriesPerDestination, limit: TimerNode.maxDeliveries)
         /// When the fire loop will next look at the wheel (ms), if it is waiting.
         var armedWake: Int64?
         var rng = SystemRandomNumberGenerator()
@@ -28,7 +28,12 @@ final class TimerNode: ServiceProtocol, Sendable {
     }
 
     /// Most callbacks in flight at once; later ones wait their turn.
-    static let maxDeliveries = 512
+    static let maxDeliveries = 1024
+    /// Most callbacks in flight at once to one destination: as many as the HTTP client
+    /// keeps connections to one host, so none waits inside it.
+    static let maxDeliveriesPerDestination = 32
+    /// Deletes of delivered timers that may wait to commit before deliveries wait for them.
+    static let maxPendingDeletes = 4096
     /// How long a callback may take.
     static let deliveryTimeout: Duration = .seconds(10)
     /// The same, for async-http-client.
@@ -83,7 +88,7 @@ final class TimerNode: ServiceProtocol, Sendable {
         state = Mutex(State(engine: TimerEngine(now: clock())))
         var configuration = HTTPClient.Configuration()
         configuration.timeout = .init(connect: .seconds(2), read: Self.deliveryTimeAmount)
-        configuration.connectionPool = .init(idleTimeout: .seconds(30), concurrentHTTP1ConnectionsPerHostSoftLimit: 32)
+        configuration.connectionPool = .init(idleTimeout: .seconds(30), concurrentHTTP1ConnectionsPerHostSoftLimit: Self.maxDeliveriesPerDestination)
         http = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
     }
 
@@ -279,6 +284,16 @@ final class TimerNode: ServiceProtocol, Sendable {
         } catch is FenceBroken {
             lost(shard)
             throw RPCError(.unavailable, "timer shard \(shard) moved to another instance; try again")
+        }
+    }
+
+    /// Writes `operation` under this instance's hold on `shard` without waiting for it to
+    /// commit; a broken hold lets go of the shard, like `write`. Failures are otherwise the
+    /// caller's to accept: only what no one waits on goes this way.
+    func writeDetached(_ operation: TreeOperation, shard: Int) {
+        guard let fence = try? fence(shard) else { return }
+        batcher.submit(operation, fence: fence) { [weak self] error in
+            if error is FenceBroken { self?.lost(shard) }
         }
     }
 

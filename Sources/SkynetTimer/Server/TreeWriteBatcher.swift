@@ -15,12 +15,18 @@ final class TreeWriteBatcher: Sendable {
     struct Item {
         var operation: TreeOperation
         var fence: TxnCompare
-        var done: CheckedContinuation<Void, any Error>
+        /// Called once with the outcome: `nil` when applied.
+        var done: @Sendable ((any Error)?) -> Void
     }
 
     private struct State {
         var queue = Deque<Item>()
         var inFlight = 0
+        /// Operations submitted and not yet answered.
+        var backlog = 0
+        /// Waiting for the backlog to reach zero, by ticket.
+        var idleWaiters: [Int: CheckedContinuation<Void, Never>] = [:]
+        var nextTicket = 0
     }
 
     /// Most operations per transaction.
@@ -37,18 +43,53 @@ final class TreeWriteBatcher: Sendable {
     /// coordinator's error.
     func submit(_ operation: TreeOperation, fence: TxnCompare) async throws {
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
-            enqueue(Item(operation: operation, fence: fence, done: continuation))
+            submit(operation, fence: fence) { error in
+                if let error { continuation.resume(throwing: error) } else { continuation.resume() }
+            }
         }
     }
 
-    private func enqueue(_ item: Item) {
+    /// Applies `operation` if `fence` holds, without waiting: `done` gets the outcome
+    /// (`FenceBroken`, the coordinator's error, or `nil` when applied).
+    func submit(_ operation: TreeOperation, fence: TxnCompare, done: @escaping @Sendable ((any Error)?) -> Void) {
+        let item = Item(operation: operation, fence: fence, done: { [self] error in
+            done(error)
+            let idle = state.withLock { state -> Dictionary<Int, CheckedContinuation<Void, Never>>.Values in
+                state.backlog -= 1
+                guard state.backlog == 0 else { return [:].values }
+                defer { state.idleWaiters = [:] }
+                return state.idleWaiters.values
+            }
+            for waiter in idle { waiter.resume() }
+        })
         let start = state.withLock { state -> Bool in
+            state.backlog += 1
             state.queue.append(item)
             guard state.inFlight < Self.maxInFlight else { return false }
             state.inFlight += 1
             return true
         }
         if start { Task { await self.drain() } }
+    }
+
+    /// Operations submitted and not yet answered.
+    var backlog: Int { state.withLock { $0.backlog } }
+
+    /// Returns once no operation waits for its answer, or after `limit`, whichever is first.
+    func idle(within limit: Duration) async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let ticket = state.withLock { state -> Int? in
+                if state.backlog == 0 { return nil }
+                state.nextTicket += 1
+                state.idleWaiters[state.nextTicket] = continuation
+                return state.nextTicket
+            }
+            guard let ticket else { return continuation.resume() }
+            Task { [self] in
+                try? await Task.sleep(for: limit)
+                state.withLock { $0.idleWaiters.removeValue(forKey: ticket) }?.resume()
+            }
+        }
     }
 
     private func drain() async {
@@ -70,7 +111,7 @@ final class TreeWriteBatcher: Sendable {
         do {
             let result = try await coordinator.txn(compares: fences, success: batch.map(\.operation))
             if result.succeeded {
-                for item in batch { item.done.resume() }
+                for item in batch { item.done(nil) }
                 return
             }
         } catch let error as RPCError where error.code == .tooLarge && batch.count > 1 {
@@ -80,11 +121,11 @@ final class TreeWriteBatcher: Sendable {
             await commit(Array(batch.dropFirst(batch.count / 2)))
             return
         } catch {
-            for item in batch { item.done.resume(throwing: error) }
+            for item in batch { item.done(error) }
             return
         }
         guard batch.count > 1 || fences.count > 1 else {
-            for item in batch { item.done.resume(throwing: FenceBroken(path: item.fence.path.string)) }
+            for item in batch { item.done(FenceBroken(path: item.fence.path.string)) }
             return
         }
         for item in batch { await commit([item]) }
