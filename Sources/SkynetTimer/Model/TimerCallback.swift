@@ -16,12 +16,13 @@ extension TimerCallback {
     package var destination: String {
         switch self {
         case .http(_, let uri):
-            // The parser admitted only http(s) URIs; the authority ends at the path, query
-            // or fragment.
-            guard let schemeEnd = uri.range(of: "://") else { return uri }
-            let rest = uri[schemeEnd.upperBound...]
-            let authority = rest.prefix { $0 != "/" && $0 != "?" && $0 != "#" }
-            return uri[..<schemeEnd.upperBound].lowercased() + authority.lowercased()
+            // The parser admitted only http(s) URIs: "scheme://authority" then the path,
+            // query or fragment. Bytes, not Characters: this runs for every firing.
+            let bytes = uri.utf8
+            guard let colon = bytes.firstIndex(of: UInt8(ascii: ":")) else { return uri }
+            let authorityStart = bytes.index(colon, offsetBy: 3, limitedBy: bytes.endIndex) ?? bytes.endIndex
+            let end = bytes[authorityStart...].firstIndex { $0 == UInt8(ascii: "/") || $0 == UInt8(ascii: "?") || $0 == UInt8(ascii: "#") }
+            return String(uri[..<(end ?? bytes.endIndex)]).lowercased()
         case .skynet(let service, let version, _):
             return "skynet:\(service)@\(version ?? "*")"
         }

@@ -89,6 +89,9 @@ final class TimerNode: ServiceProtocol, Sendable {
         var configuration = HTTPClient.Configuration()
         configuration.timeout = .init(connect: .seconds(2), read: Self.deliveryTimeAmount)
         configuration.connectionPool = .init(idleTimeout: .seconds(30), concurrentHTTP1ConnectionsPerHostSoftLimit: Self.maxDeliveriesPerDestination)
+        // No spans: Skynet bootstraps no tracer, and the default no-op one still costs each
+        // callback its URL taken apart again for span attributes (6% of a firing's CPU).
+        configuration.tracing.tracer = nil
         http = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
     }
 
