@@ -5,6 +5,7 @@ import NIOCore
 import NIOHTTP1
 import Skynet
 import SkynetRPC
+import Synchronization
 
 extension TimerNode {
     /// Fires what is due, then sleeps until the next due time or until a sooner timer
@@ -25,84 +26,149 @@ extension TimerNode {
         }
     }
 
+    typealias Slot = (key: String, item: TimerEngine.Delivery)
+
     private func enqueue(_ deliveries: [TimerEngine.Delivery]) {
         let keyed = deliveries.map { (key: $0.record.spec.callback.destination, item: $0) }
         let start = state.withLock { $0.slots.enqueue(keyed) }
-        for delivery in start { Task { await self.deliver(delivery) } }
+        for slot in start { run(slot) }
     }
 
-    /// Runs attempts on one slot until none waits.
-    private func deliver(_ first: (key: String, item: TimerEngine.Delivery)) async {
-        var next: (key: String, item: TimerEngine.Delivery)? = first
-        while let delivery = next {
-            await attempt(delivery.item)
-            next = state.withLock { $0.slots.finished(delivery.key) }
+    /// Runs attempts on a slot until one is under way (it frees the slot when it ends) or
+    /// none waits. HTTP attempts run on NIO's futures, with no task of their own: the
+    /// request, its answer and what follows stay on the connection's event loop.
+    private func run(_ first: Slot) {
+        var next: Slot? = first
+        while let slot = next {
+            guard state.withLock({ $0.engine.isCurrent(slot.item) }) else {
+                next = state.withLock { $0.slots.finished(slot.key) }
+                continue
+            }
+            let record = slot.item.record
+            switch record.spec.callback {
+            case .http(let method, let uri):
+                let request: HTTPClient.Request
+                do {
+                    request = try Self.request(record, method: method, uri: uri)
+                } catch {
+                    Task { await self.ended(slot, error: "\(uri): \(error)") }
+                    return
+                }
+                http.execute(request: request, delegate: CallbackStatus(), deadline: .now() + Self.deliveryTimeAmount)
+                    .futureResult.whenComplete { result in
+                        switch result {
+                        case .success(let status) where (200..<300).contains(status):
+                            self.delivered(slot)
+                        case .success(let status):
+                            Task { await self.ended(slot, error: "HTTP \(status) from \(uri)") }
+                        case .failure(let error):
+                            Task { await self.ended(slot, error: "\(uri): \(error)") }
+                        }
+                    }
+                return
+            case .skynet(let service, let version, let method):
+                Task { await self.ended(slot, error: await self.callSkynet(record, service: service, version: version, method: method)) }
+                return
+            }
         }
     }
 
-    /// One attempt, then the outcome: delivered (deleted from the store) or failed (retry
-    /// scheduled, or kept as failed), written under this instance's hold on the shard.
-    private func attempt(_ delivery: TimerEngine.Delivery) async {
-        guard state.withLock({ $0.engine.isCurrent(delivery) }) else { return }
-        let record = delivery.record
-        let shard = TimerShards.shard(of: record.id)
-        let error = await call(record)
+    /// The slot's attempt ended: records its outcome, then the slot runs what waits next.
+    private func ended(_ slot: Slot, error: String?) async {
         if let error {
-            logger.debug("timer callback failed", metadata: ["timer.id": "\(record.idText)", "timer.attempt": "\(record.attempts)", "error": "\(error)"])
-            let now = clock()
-            let updated = state.withLock { state in
-                state.engine.failed(delivery, error: error, now: now, jitter: Double.random(in: 0...1, using: &state.rng))
-            }
-            guard let updated else { return }
-            alarm.ring()
-            var operations = [try? Self.setOperation(updated)].compactMap { $0 }
-            if updated.state == .failed, let index = try? TreePath(Self.failedPath(record.id)) {
-                operations.append(.set(path: index, value: updated.encoded(), ifRev: -1, session: nil))
-                logger.warning("timer failed after its last attempt", metadata: ["timer.id": "\(record.idText)", "error": "\(error)"])
-            }
-            try? await write(operations, shard: shard)
-        } else {
-            guard state.withLock({ $0.engine.delivered(delivery) }), let path = try? TreePath(TimerShards.path(of: record.id)) else { return }
-            // The slot moves on while the delete commits (with the next ones, in one
-            // transaction): nobody waits for it, and a crash before it commits only means
-            // the timer fires again (at least once). Past a backlog the slot waits too, so
-            // a slow coordinator holds deliveries back instead of a queue that grows without bound.
-            if batcher.backlog < Self.maxPendingDeletes {
-                writeDetached(.del(path: path, ifRev: -1), shard: shard)
-            } else {
-                try? await write([.del(path: path, ifRev: -1)], shard: shard)
-            }
+            await failed(slot.item, error: error)
+        } else if !deleteDelivered(slot.item, wait: batcher.backlog >= Self.maxPendingDeletes) {
+            await writeDelete(slot.item)
         }
+        if let next = state.withLock({ $0.slots.finished(slot.key) }) { run(next) }
     }
 
-    /// Makes the callback; `nil` when delivered, else why not.
-    private func call(_ record: TimerRecord) async -> String? {
-        switch record.spec.callback {
-        case .http(let method, let uri):
-            var request = HTTPClientRequest(url: uri)
-            request.method = HTTPMethod(rawValue: method)
-            request.headers.add(name: "x-skynet-timer-id", value: record.idText)
-            request.headers.add(name: "x-skynet-timer-attempt", value: "\(record.attempts)")
-            request.headers.add(name: "content-type", value: "application/octet-stream")
-            if !record.spec.data.isEmpty || method != "GET" { request.body = .bytes(ByteBuffer(bytes: record.spec.data)) }
-            do {
-                let response = try await http.execute(request, timeout: Self.deliveryTimeAmount)
-                // Read (and drop) the body so the connection goes back to the pool.
-                _ = try? await response.body.collect(upTo: 1 << 20)
-                guard (200..<300).contains(response.status.code) else { return "HTTP \(response.status.code) from \(uri)" }
-                return nil
-            } catch {
-                return "\(uri): \(error)"
-            }
-        case .skynet(let service, let version, let method):
-            do {
-                let data = String(decoding: record.spec.data, as: UTF8.self)
-                _ = try await client.service(name: service, version: version)
-                    .send(method, data, returning: MessagePackValue.self, timeout: Self.deliveryTimeout)
-                return nil
-            } catch {
-                return "\(service).\(method): \(error)"
-            }
+    /// Delivered, from an event loop: the delete goes to the batcher and the slot moves on,
+    /// unless the batcher is behind (then a task waits for the delete first).
+    private func delivered(_ slot: Slot) {
+        guard batcher.backlog < Self.maxPendingDeletes else {
+            Task { await self.ended(slot, error: nil) }
+            return
+        }
+        _ = deleteDelivered(slot.item, wait: false)
+        if let next = state.withLock({ $0.slots.finished(slot.key) }) { run(next) }
+    }
+
+    /// Marks `delivery` delivered and, unless `wait`, sends its delete without waiting for
+    /// it: nobody waits on it, and a crash before it commits only means the timer fires
+    /// again (at least once). Returns false when the caller must write the delete itself.
+    private func deleteDelivered(_ delivery: TimerEngine.Delivery, wait: Bool) -> Bool {
+        guard state.withLock({ $0.engine.delivered(delivery) }), let path = try? TreePath(TimerShards.path(of: delivery.record.id)) else { return true }
+        guard !wait else { return false }
+        writeDetached(.del(path: path, ifRev: -1), shard: TimerShards.shard(of: delivery.record.id))
+        return true
+    }
+
+    /// The delete of a delivered timer, awaited: past a backlog of deletes, slots wait for
+    /// theirs, so a slow coordinator holds deliveries back instead of a queue that grows
+    /// without bound.
+    private func writeDelete(_ delivery: TimerEngine.Delivery) async {
+        guard let path = try? TreePath(TimerShards.path(of: delivery.record.id)) else { return }
+        try? await write([.del(path: path, ifRev: -1)], shard: TimerShards.shard(of: delivery.record.id))
+    }
+
+    /// A failed attempt: a retry scheduled, or the timer kept as failed, written under this
+    /// instance's hold on the shard.
+    private func failed(_ delivery: TimerEngine.Delivery, error: String) async {
+        let record = delivery.record
+        logger.debug("timer callback failed", metadata: ["timer.id": "\(record.idText)", "timer.attempt": "\(record.attempts)", "error": "\(error)"])
+        let now = clock()
+        let updated = state.withLock { state in
+            state.engine.failed(delivery, error: error, now: now, jitter: Double.random(in: 0...1, using: &state.rng))
+        }
+        guard let updated else { return }
+        alarm.ring()
+        var operations = [try? Self.setOperation(updated)].compactMap { $0 }
+        if updated.state == .failed, let index = try? TreePath(Self.failedPath(record.id)) {
+            operations.append(.set(path: index, value: updated.encoded(), ifRev: -1, session: nil))
+            logger.warning("timer failed after its last attempt", metadata: ["timer.id": "\(record.idText)", "error": "\(error)"])
+        }
+        try? await write(operations, shard: TimerShards.shard(of: record.id))
+    }
+
+    /// An HTTP callback's request: the timer's data as the body, its id and attempt as headers.
+    private static func request(_ record: TimerRecord, method: String, uri: String) throws -> HTTPClient.Request {
+        var headers = HTTPHeaders()
+        headers.add(name: "x-skynet-timer-id", value: record.idText)
+        headers.add(name: "x-skynet-timer-attempt", value: "\(record.attempts)")
+        headers.add(name: "content-type", value: "application/octet-stream")
+        let body: HTTPClient.Body? = !record.spec.data.isEmpty || method != "GET" ? .bytes(record.spec.data) : nil
+        return try HTTPClient.Request(url: uri, method: HTTPMethod(rawValue: method), headers: headers, body: body)
+    }
+
+    /// Calls a Skynet callback through the pool; `nil` when delivered, else why not.
+    private func callSkynet(_ record: TimerRecord, service: String, version: String?, method: String) async -> String? {
+        do {
+            let data = String(decoding: record.spec.data, as: UTF8.self)
+            _ = try await client.service(name: service, version: version)
+                .send(method, data, returning: MessagePackValue.self, timeout: Self.deliveryTimeout)
+            return nil
+        } catch {
+            return "\(service).\(method): \(error)"
         }
     }
+}
+
+/// What an HTTP callback's answer comes to: its status code. The body is read and dropped
+/// as it arrives (so the connection goes back to the pool, and a large one costs nothing).
+private final class CallbackStatus: HTTPClientResponseDelegate {
+    typealias Response = UInt
+
+    private let status = Mutex<UInt>(0)
+
+    func didReceiveHead(task: HTTPClient.Task<UInt>, _ head: HTTPResponseHead) -> EventLoopFuture<Void> {
+        status.withLock { $0 = head.status.code }
+        return task.eventLoop.makeSucceededVoidFuture()
+    }
+
+    func didReceiveBodyPart(task: HTTPClient.Task<UInt>, _ buffer: ByteBuffer) -> EventLoopFuture<Void> {
+        task.eventLoop.makeSucceededVoidFuture()
+    }
+
+    func didFinishRequest(task: HTTPClient.Task<UInt>) throws -> UInt { status.withLock { $0 } }
 }
