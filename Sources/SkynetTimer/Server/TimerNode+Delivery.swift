@@ -49,7 +49,7 @@ extension TimerNode {
             case .http(let method, let uri):
                 let request: HTTPClient.Request
                 do {
-                    request = try Self.request(record, method: method, uri: uri)
+                    request = try self.request(record, method: method, uri: uri)
                 } catch {
                     Task { await self.ended(slot, error: "\(uri): \(error)") }
                     return
@@ -131,14 +131,27 @@ extension TimerNode {
         try? await write(operations, shard: TimerShards.shard(of: record.id))
     }
 
-    /// An HTTP callback's request: the timer's data as the body, its id and attempt as headers.
-    private static func request(_ record: TimerRecord, method: String, uri: String) throws -> HTTPClient.Request {
-        var headers = HTTPHeaders()
-        headers.add(name: "x-skynet-timer-id", value: record.idText)
-        headers.add(name: "x-skynet-timer-attempt", value: "\(record.attempts)")
-        headers.add(name: "content-type", value: "application/octet-stream")
-        let body: HTTPClient.Body? = !record.spec.data.isEmpty || method != "GET" ? .bytes(record.spec.data) : nil
-        return try HTTPClient.Request(url: uri, method: HTTPMethod(rawValue: method), headers: headers, body: body)
+    /// An HTTP callback's request: the timer's data as the body, its id and attempt as
+    /// headers. Built from a template per method and URI, so a URI is parsed once rather
+    /// than at every firing.
+    private func request(_ record: TimerRecord, method: String, uri: String) throws -> HTTPClient.Request {
+        let key = method + " " + uri
+        var request: HTTPClient.Request
+        if let template = requestTemplates.withLock({ $0[key] }) {
+            request = template
+        } else {
+            request = try HTTPClient.Request(url: uri, method: HTTPMethod(rawValue: method))
+            requestTemplates.withLock { templates in
+                // Bounded: a fleet of distinct receivers only costs a parse each again.
+                if templates.count >= Self.maxRequestTemplates { templates.removeAll(keepingCapacity: true) }
+                templates[key] = request
+            }
+        }
+        request.headers.add(name: "x-skynet-timer-id", value: record.idText)
+        request.headers.add(name: "x-skynet-timer-attempt", value: "\(record.attempts)")
+        request.headers.add(name: "content-type", value: "application/octet-stream")
+        if !record.spec.data.isEmpty || method != "GET" { request.body = .bytes(record.spec.data) }
+        return request
     }
 
     /// Calls a Skynet callback through the pool; `nil` when delivered, else why not.

@@ -79,6 +79,10 @@ final class TimerNode: ServiceProtocol, Sendable {
     let client: Client
     let http: HTTPClient
     let batcher: TreeWriteBatcher
+    /// HTTP callbacks' requests without their per-timer headers and body, by method and URI.
+    let requestTemplates = Mutex<[String: HTTPClient.Request]>([:])
+    /// Most request templates kept.
+    static let maxRequestTemplates = 1024
 
     init(client: Client, logger: Logger, clock: @escaping @Sendable () -> Int64 = TimerNode.wallClock) {
         self.client = client

@@ -32,7 +32,7 @@ final class TreeWriteBatcher: Sendable {
     /// Most operations per transaction.
     static let maxBatch = 256
     /// Transactions in flight at once (a second overlaps the first's round trip).
-    static let maxInFlight = 2
+    static let maxInFlight = 8
 
     private let coordinator: CoordinatorClient
     private let state = Mutex(State())
