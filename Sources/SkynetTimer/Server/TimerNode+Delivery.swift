@@ -5,7 +5,6 @@ import NIOCore
 import NIOHTTP1
 import Skynet
 import SkynetRPC
-import Synchronization
 
 extension TimerNode {
     /// Fires what is due, then sleeps until the next due time or until a sooner timer
@@ -165,23 +164,4 @@ extension TimerNode {
             return "\(service).\(method): \(error)"
         }
     }
-}
-
-/// What an HTTP callback's answer comes to: its status code. The body is read and dropped
-/// as it arrives (so the connection goes back to the pool, and a large one costs nothing).
-private final class CallbackStatus: HTTPClientResponseDelegate {
-    typealias Response = UInt
-
-    private let status = Mutex<UInt>(0)
-
-    func didReceiveHead(task: HTTPClient.Task<UInt>, _ head: HTTPResponseHead) -> EventLoopFuture<Void> {
-        status.withLock { $0 = head.status.code }
-        return task.eventLoop.makeSucceededVoidFuture()
-    }
-
-    func didReceiveBodyPart(task: HTTPClient.Task<UInt>, _ buffer: ByteBuffer) -> EventLoopFuture<Void> {
-        task.eventLoop.makeSucceededVoidFuture()
-    }
-
-    func didFinishRequest(task: HTTPClient.Task<UInt>) throws -> UInt { status.withLock { $0 } }
 }

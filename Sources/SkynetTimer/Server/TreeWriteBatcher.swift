@@ -31,7 +31,8 @@ final class TreeWriteBatcher: Sendable {
 
     /// Most operations per transaction.
     static let maxBatch = 256
-    /// Transactions in flight at once (a second overlaps the first's round trip).
+    /// Transactions in flight at once: later ones overlap the first's round trip, and the
+    /// coordinator's own group commit puts them under one fsync.
     static let maxInFlight = 8
 
     private let coordinator: CoordinatorClient
