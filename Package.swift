@@ -277,6 +277,7 @@ let package = Package(
             dependencies: [
                 "SkynetRPC",
                 "MessagePack",
+                "SkynetTestSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),

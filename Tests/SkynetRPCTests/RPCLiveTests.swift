@@ -1,6 +1,7 @@
 import Glibc
 import MessagePack
 import NIOCore
+import SkynetTestSupport
 import Testing
 @testable import SkynetRPC
 
@@ -227,11 +228,12 @@ struct RPCLiveTests {
         // A port bound but not listening: connecting is refused, and while the socket is held
         // no test running alongside can start a server on it (a port freed by a stopped
         // server could be taken again at once).
-        let (socket, port) = try boundNotListening()
-        defer { close(socket) }
+        let refusing = try RefusingPort()
+        let port = refusing.port
         let error = await #expect(throws: RPCError.self) { try await RPCConnection.connect(host: "127.0.0.1", port: port) }
         #expect(error?.code == .unavailable)
         #expect(error?.message == "cannot connect to 127.0.0.1:\(port): connection refused")
+        withExtendedLifetime(refusing) {}
     }
 
     @Test("connecting to a name that does not resolve says so in words")
@@ -248,23 +250,4 @@ struct RPCLiveTests {
 actor OrderLog {
     private(set) var entries: [String] = []
     func append(_ entry: String) { entries.append(entry) }
-}
-
-/// A TCP socket bound to a free port on 127.0.0.1 that does not listen; returns it and its port.
-private func boundNotListening() throws -> (Int32, Int) {
-    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    guard fd >= 0 else { throw RPCError(.internal, "socket failed: errno \(errno)") }
-    var address = sockaddr_in()
-    address.sin_family = sa_family_t(AF_INET)
-    address.sin_port = 0
-    address.sin_addr.s_addr = inet_addr("127.0.0.1")
-    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-    let bound = withUnsafeMutablePointer(to: &address) { pointer in
-        pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
-    }
-    guard bound else {
-        close(fd)
-        throw RPCError(.internal, "bind failed: errno \(errno)")
-    }
-    return (fd, Int(UInt16(bigEndian: address.sin_port)))
 }

@@ -2,6 +2,7 @@ import MessagePack
 import Skynet
 import SkynetCoordinator
 import SkynetRPC
+import SkynetTestSupport
 import Testing
 
 @Suite("Coordinator over the wire (in-process server, real TCP)", .timeLimit(.minutes(2)))
@@ -140,16 +141,11 @@ struct CoordinatorClientTests {
 @Suite("Coordinator client failover", .timeLimit(.minutes(1)))
 struct CoordinatorClientFailoverTests {
     /// A port nothing listens on: bound by a server that is then shut down.
-    static func closedPort() async throws -> Int {
-        let server = RPCServer(router: RPCRouter(), logger: quietLogger())
-        let port = try await server.start().port!
-        await server.shutdown()
-        return port
-    }
-
     @Test("a dead address in the list is skipped; the live one serves")
     func skipsDeadAddresses() async throws {
-        let dead = try await Self.closedPort()
+        let refusing = try RefusingPort()
+        let dead = refusing.port
+        defer { withExtendedLifetime(refusing) {} }
         try await withCoordinator { server, _ in
             let client = CoordinatorClient(
                 configuration: .init(addresses: ["127.0.0.1:\(dead)", "127.0.0.1:\(server.localAddress!.port!)"], backoff: .milliseconds(10)...(.milliseconds(50))),
@@ -162,7 +158,10 @@ struct CoordinatorClientFailoverTests {
 
     @Test("when no coordinator answers, the error names every address tried (waiting or failing fast)", arguments: [false, true])
     func namesAddresses(failFast: Bool) async throws {
-        let (a, b) = (try await Self.closedPort(), try await Self.closedPort())
+        // Held for the whole test: ports that refuse, which no server alongside can take.
+        let refusing = (try RefusingPort(), try RefusingPort())
+        defer { withExtendedLifetime(refusing) {} }
+        let (a, b) = (refusing.0.port, refusing.1.port)
         let client = CoordinatorClient(
             configuration: .init(
                 addresses: ["127.0.0.1:\(a)", "127.0.0.1:\(b)"], callTimeout: .milliseconds(300),

@@ -239,7 +239,9 @@ extension TimerServiceTests {
         let dir = temporaryPath("timer-sky")
         let daemon = try await offPool { try SkynetdProcess(dataDir: dir, timer: true) }
         defer { daemon.stop() }
-        let sky = { (arguments: [String]) in try await offPool { try runTool("sky", arguments, environment: ["SKYNET_COORDINATORS": daemon.address]) } }
+        // A generous timeout: this is about answers, and with every suite running alongside
+        // on two cores a call can take longer than sky's default 3 s.
+        let sky = { (arguments: [String]) in try await offPool { try runTool("sky", ["-timeout=30"] + arguments, environment: ["SKYNET_COORDINATORS": daemon.address]) } }
         let created = try await sky(["timer", "create", "-delay=600000", "-uri=\(receiver.url("/sky"))", "-data=from-sky", "-json"])
         #expect(created.status == 0, "\(created.err)")
         let row = try JSONSerialization.jsonObject(with: Data(created.out.utf8)) as? [String: Any]
@@ -252,7 +254,8 @@ extension TimerServiceTests {
         // Global flags may come first, as for every other command.
         let listed = try await offPool { try runTool("sky", ["-coordinators=\(daemon.address)", "-json", "timer", "list"]) }
         #expect((try JSONSerialization.jsonObject(with: Data(listed.out.utf8)) as? [[String: Any]])?.compactMap { $0["id"] as? String } == [id])
-        #expect(try await sky(["timer", "cancel", id]).status == 0)
+        let cancelled = try await sky(["timer", "cancel", id])
+        #expect(cancelled.status == 0, "\(cancelled.err)")
         let gone = try await sky(["timer", "get", id])
         #expect(gone.status == 1)
         #expect(gone.err.contains("no timer \(id)"))
