@@ -12,13 +12,27 @@ import Testing
 /// fences, the backlog and the wait for it to drain.
 @Suite("Tree write batcher (live coordinator)")
 struct TreeWriteBatcherTests {
+    /// A coordinator over a fresh store, with a client that waits long: with every suite
+    /// starting alongside on two cores, the first calls can take longer than the default 5 s.
+    private static func withPatientCoordinator(_ body: (CoordinatorClient) async throws -> Void) async throws {
+        try await withCoordinator { server, _ in
+            let coordinator = CoordinatorClient(
+                configuration: .init(addresses: ["127.0.0.1:\(server.localAddress!.port!)"], callTimeout: .seconds(60), connectTimeout: .seconds(60)),
+                logger: quietLogger())
+            let result: Result<Void, any Error>
+            do { result = .success(try await body(coordinator)) } catch { result = .failure(error) }
+            await coordinator.close()
+            try result.get()
+        }
+    }
+
     private static func fence(_ path: String, _ holder: String) throws -> TxnCompare {
         TxnCompare(try TreePath(path), .value(Array(holder.utf8)))
     }
 
     @Test("detached writes under a fence that holds all apply, in shared transactions; idle returns once every one is answered")
     func detached() async throws {
-        try await withCoordinator { _, coordinator in
+        try await Self.withPatientCoordinator { coordinator in
             _ = try await coordinator.set("/batch/owner", "me")
             let batcher = TreeWriteBatcher(coordinator: coordinator)
             let fence = try Self.fence("/batch/owner", "me")
@@ -44,7 +58,7 @@ struct TreeWriteBatcherTests {
 
     @Test("a broken fence fails only its own writes, with FenceBroken; the others apply")
     func brokenFence() async throws {
-        try await withCoordinator { _, coordinator in
+        try await Self.withPatientCoordinator { coordinator in
             _ = try await coordinator.set("/fences/a", "me")
             _ = try await coordinator.set("/fences/b", "someone else")
             let batcher = TreeWriteBatcher(coordinator: coordinator)
