@@ -134,22 +134,8 @@ public final class EtcdCluster: Sendable {
 
     deinit { stop() }
 
-    /// A port nobody listens on now (the kernel's pick for port 0).
-    static func freePort() throws -> Int {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { throw StartError(description: "socket failed: errno \(errno)") }
-        defer { close(fd) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = 0
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafeMutablePointer(to: &address) { pointer in
-            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
-        }
-        guard bound else { throw StartError(description: "bind failed: errno \(errno)") }
-        return Int(UInt16(bigEndian: address.sin_port))
-    }
+    /// A port nobody listens on now (the kernel's pick for port 0, released at once).
+    static func freePort() throws -> Int { try RefusingPort().port }
 
     /// True when something accepts TCP connections on 127.0.0.1:`port`.
     static func accepts(port: Int) -> Bool {

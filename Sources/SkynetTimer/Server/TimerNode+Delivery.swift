@@ -76,39 +76,35 @@ extension TimerNode {
     private func ended(_ slot: Slot, error: String?) async {
         if let error {
             await failed(slot.item, error: error)
-        } else if !deleteDelivered(slot.item, wait: batcher.backlog >= Self.maxPendingDeletes) {
-            await writeDelete(slot.item)
+        } else if let delete = markDelivered(slot.item) {
+            let shard = TimerShards.shard(of: slot.item.record.id)
+            if deletesBehind { try? await write([delete], shard: shard) } else { writeDetached(delete, shard: shard) }
         }
         if let next = state.withLock({ $0.slots.finished(slot.key) }) { run(next) }
     }
 
-    /// Delivered, from an event loop: the delete goes to the batcher and the slot moves on,
-    /// unless the batcher is behind (then a task waits for the delete first).
+    /// Delivered, from an event loop: the delete goes to the batcher without waiting for it
+    /// (nobody waits on it, and a crash before it commits only means the timer fires again:
+    /// at least once) and the slot moves on; unless deletes are behind, then a task waits
+    /// for this one first.
     private func delivered(_ slot: Slot) {
-        guard batcher.backlog < Self.maxPendingDeletes else {
+        guard !deletesBehind else {
             Task { await self.ended(slot, error: nil) }
             return
         }
-        _ = deleteDelivered(slot.item, wait: false)
+        if let delete = markDelivered(slot.item) { writeDetached(delete, shard: TimerShards.shard(of: slot.item.record.id)) }
         if let next = state.withLock({ $0.slots.finished(slot.key) }) { run(next) }
     }
 
-    /// Marks `delivery` delivered and, unless `wait`, sends its delete without waiting for
-    /// it: nobody waits on it, and a crash before it commits only means the timer fires
-    /// again (at least once). Returns false when the caller must write the delete itself.
-    private func deleteDelivered(_ delivery: TimerEngine.Delivery, wait: Bool) -> Bool {
-        guard state.withLock({ $0.engine.delivered(delivery) }), let path = try? TreePath(TimerShards.path(of: delivery.record.id)) else { return true }
-        guard !wait else { return false }
-        writeDetached(.del(path: path, ifRev: -1), shard: TimerShards.shard(of: delivery.record.id))
-        return true
-    }
+    /// True once `maxPendingDeletes` deletes wait to commit: then slots wait for theirs, so
+    /// a slow coordinator holds deliveries back instead of a queue that grows without bound.
+    private var deletesBehind: Bool { batcher.backlog >= Self.maxPendingDeletes }
 
-    /// The delete of a delivered timer, awaited: past a backlog of deletes, slots wait for
-    /// theirs, so a slow coordinator holds deliveries back instead of a queue that grows
-    /// without bound.
-    private func writeDelete(_ delivery: TimerEngine.Delivery) async {
-        guard let path = try? TreePath(TimerShards.path(of: delivery.record.id)) else { return }
-        try? await write([.del(path: path, ifRev: -1)], shard: TimerShards.shard(of: delivery.record.id))
+    /// Marks `delivery` delivered; the delete to write, or `nil` when the timer changed
+    /// meanwhile (its outcome is then ignored).
+    private func markDelivered(_ delivery: TimerEngine.Delivery) -> TreeOperation? {
+        guard state.withLock({ $0.engine.delivered(delivery) }), let path = try? TreePath(TimerShards.path(of: delivery.record.id)) else { return nil }
+        return .del(path: path, ifRev: -1)
     }
 
     /// A failed attempt: a retry scheduled, or the timer kept as failed, written under this
@@ -134,16 +130,16 @@ extension TimerNode {
     /// headers. Built from a template per method and URI, so a URI is parsed once rather
     /// than at every firing.
     private func request(_ record: TimerRecord, method: String, uri: String) throws -> HTTPClient.Request {
-        let key = method + " " + uri
+        let callback = record.spec.callback
         var request: HTTPClient.Request
-        if let template = requestTemplates.withLock({ $0[key] }) {
+        if let template = requestTemplates.withLock({ $0[callback] }) {
             request = template
         } else {
             request = try HTTPClient.Request(url: uri, method: HTTPMethod(rawValue: method))
             requestTemplates.withLock { templates in
                 // Bounded: a fleet of distinct receivers only costs a parse each again.
                 if templates.count >= Self.maxRequestTemplates { templates.removeAll(keepingCapacity: true) }
-                templates[key] = request
+                templates[callback] = request
             }
         }
         request.headers.add(name: "x-skynet-timer-id", value: record.idText)

@@ -79,8 +79,8 @@ final class TimerNode: ServiceProtocol, Sendable {
     let client: Client
     let http: HTTPClient
     let batcher: TreeWriteBatcher
-    /// HTTP callbacks' requests without their per-timer headers and body, by method and URI.
-    let requestTemplates = Mutex<[String: HTTPClient.Request]>([:])
+    /// HTTP callbacks' requests without their per-timer headers and body, by callback.
+    let requestTemplates = Mutex<[TimerCallback: HTTPClient.Request]>([:])
     /// Most request templates kept.
     static let maxRequestTemplates = 1024
 
