@@ -28,6 +28,8 @@ let package = Package(
         // The timer service: its HTTP API (Hummingbird 2) and its HTTP callbacks (async-http-client).
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+        // /metrics in the Prometheus text format; only executables bootstrap it.
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
         // etcd's gRPC API, for the coordinator cluster (skynetd --store etcd://...). The Swift code
         // is generated once by scripts/generate-etcd-api.sh and committed (Sources/EtcdAPI).
         .package(url: "https://github.com/grpc/grpc-swift-2", from: "2.4.3"),
@@ -54,6 +56,7 @@ let package = Package(
             name: "SkynetRPC",
             dependencies: [
                 "MessagePack",
+                .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -130,6 +133,7 @@ let package = Package(
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "DequeModule", package: "swift-collections"),
+                .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -174,9 +178,31 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        // skynetd's HTTP side: the dashboard, its JSON API and live event stream, /metrics.
+        .target(
+            name: "SkynetConsole",
+            dependencies: [
+                "Skynet",
+                "SkynetTree",
+                "SkynetRPC",
+                "SkynetTimer",
+                "MessagePack",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            resources: [
+                .embedInCode("Assets/index.html"), .embedInCode("Assets/dashboard.js"), .embedInCode("Assets/dashboard.css"),
+            ]
+        ),
         .executableTarget(
             name: "skynetd",
             dependencies: [
+                "SkynetConsole",
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Metrics", package: "swift-metrics"),
                 "SkynetCLI",
                 "SkynetCoordinator",
                 "SkynetEtcd",
@@ -243,6 +269,8 @@ let package = Package(
             name: "SkynetTests",
             dependencies: [
                 "Skynet",
+                "SkynetConsole",
+                .product(name: "Prometheus", package: "swift-prometheus"),
                 "SkynetEtcd",
                 "SkynetTimer",
                 .product(name: "Hummingbird", package: "hummingbird"),

@@ -15,9 +15,23 @@ public struct RPCReply: Sendable {
     let taskID: UInt64
     let msgid: UInt32
     let allocator: ByteBufferAllocator
+    var observer: (@Sendable (Result<MessagePackValue, RPCError>) -> Void)?
+
+    /// This reply, calling `observe` with the answer (on the answering thread) before
+    /// sending it: for instrumentation. `observe` must be quick and must not block.
+    public func observing(_ observe: @escaping @Sendable (Result<MessagePackValue, RPCError>) -> Void) -> RPCReply {
+        var reply = self
+        let earlier = observer
+        reply.observer = { result in
+            earlier?(result)
+            observe(result)
+        }
+        return reply
+    }
 
     /// Sends `result` as the call's answer.
     public func callAsFunction(_ result: Result<MessagePackValue, RPCError>) {
+        observer?(result)
         let message: RPCMessage
         switch result {
         case .success(let value): message = .success(msgid, value)

@@ -72,6 +72,12 @@ public struct RPCRouter: Sendable {
         for (name, handler) in methods { methods[name] = wrap(name, handler) }
     }
 
+    /// Wraps every registered replying handler, as `wrapMethods` does the others; to see the
+    /// answer, hand the wrapped handler `reply.observing { ... }`.
+    public mutating func wrapReplyingMethods(_ wrap: (String, @escaping ReplyingHandler) -> ReplyingHandler) {
+        for (name, handler) in replying { replying[name] = wrap(name, handler) }
+    }
+
     /// Registers a handler for notifications of that name.
     public mutating func onNotification(_ method: String, _ handler: @escaping NotificationHandler) {
         notifications[method] = handler

@@ -47,6 +47,18 @@ public final class TimerServer: ServiceLifecycle.Service, Sendable {
         node.service.withLock { $0 = service }
     }
 
+    /// Adds the HTTP API's routes to `router`, for a server that serves them beside its own
+    /// (skynetd's HTTP port); create the instance with no `httpAddress` then.
+    package func addHTTPRoutes(to router: Router<BasicRequestContext>) {
+        TimerHTTPAPI.addRoutes(to: router, node: node)
+    }
+
+    /// What this instance has done since it started, and what it holds now.
+    package func figures() -> TimerFiguresSnapshot {
+        let (held, shards) = node.state.withLock { ($0.engine.count, $0.held.count) }
+        return node.figures.snapshot(held: held, shards: shards)
+    }
+
     /// Binds and registers (the coordinator must answer: it throws `Unavailable` otherwise),
     /// then serves until graceful shutdown (or cancellation).
     public func run() async throws {

@@ -4,9 +4,11 @@ import Logging
 import ServiceLifecycle
 import Skynet
 import SkynetCLI
+import SkynetConsole
 import SkynetCoordinator
 import SkynetEtcd
 import SkynetTimer
+import Synchronization
 
 /// `skynetd`: the Skynet coordinator daemon.
 struct Skynetd: AsyncParsableCommand {
@@ -19,9 +21,10 @@ struct Skynetd: AsyncParsableCommand {
             Otherwise name the data directory with --data-dir (or SKYNET_DATA_DIR).
             With --store etcd://HOST:PORT,... skynetd is a stateless front over an etcd cluster: run as many
             as you like, each serves the whole tree; the data lives in etcd (no --data-dir).
-            Once it serves, skynetd prints one line to standard output: `skynetd listening on HOST:PORT`; then,
-            once its timer service (skynet.timer, on by default) is registered and its HTTP API listens, a second:
-            `skynetd timer serving HOST:PORT, http HOST:PORT`.
+            Once it serves, skynetd prints one line to standard output: `skynetd listening on HOST:PORT`; once its
+            HTTP port listens, `skynetd dashboard http://HOST:PORT/` (the dashboard, its JSON API under /api,
+            Prometheus metrics at /metrics); then, once its timer service (skynet.timer, on by default) is
+            registered, `skynetd timer serving HOST:PORT, http HOST:PORT` (the timer API is on the same HTTP port).
             SIGINT and SIGTERM stop it gracefully: in-flight calls finish, the log is closed.
             Flags may be written Go-style: -dev, -listen=127.0.0.1:8046 and --listen 127.0.0.1:8046 are alike.
             Exit status: 0 stopped cleanly, 1 could not start, 2 usage error.
@@ -50,7 +53,7 @@ struct Skynetd: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Directory for the write-ahead log and snapshots (default with --dev: ./.skynet; else $SKYNET_DATA_DIR).", valueName: "path"))
     var dataDir: String?
 
-    @Option(help: ArgumentHelp("Where the HTTP API (timers) listens, HOST:PORT; port 0 picks a free one.", valueName: "host:port"))
+    @Option(help: ArgumentHelp("Where the HTTP port listens (dashboard, /api, /metrics, timers), HOST:PORT; port 0 picks a free one.", valueName: "host:port"))
     var http = "127.0.0.1:8048"
 
     @Flag(help: "Do not run the timer service (skynet.timer) in-process.")
@@ -80,6 +83,8 @@ struct Skynetd: AsyncParsableCommand {
 
     func run() async throws {
         LogLevelFlag.bootstrap(try LogLevelFlag.level(logLevel))
+        let registry = SkynetdMetrics.bootstrap()
+        let consoleBox = ConsoleBox()
         let logger = Logger(label: "skynetd")
         let address = try ListenAddress(listen)
         let opened = try await openStore(logger: logger)
@@ -93,11 +98,12 @@ struct Skynetd: AsyncParsableCommand {
             throw StartFailure("cannot listen on \(listen): \(ErrorText.sentence(error))")
         }
         FileHandle.standardOutput.write(Data("skynetd listening on \(bound)\n".utf8))
-        var services: [any ServiceLifecycle.Service] = [server]
+        let http = try TimerHTTPAddress(self.http)
+        var timer: TimerServer?
         if !noTimer {
             // The timer service is an ordinary Skynet service that happens to live in this
-            // process: it reaches the coordinator over loopback like any other.
-            let http = try TimerHTTPAddress(self.http)
+            // process: it reaches the coordinator over loopback like any other. Its HTTP
+            // API is served on the console's port, beside the dashboard.
             let timerLogger = Logger(label: "skynet.timer")
             let config: ServiceConfig
             do {
@@ -108,10 +114,20 @@ struct Skynetd: AsyncParsableCommand {
             } catch {
                 throw StartFailure("cannot configure the timer service: \(error)")
             }
-            services.append(TimerServer(config: config, httpAddress: (http.host, http.port), logger: timerLogger) { rpc, httpPort in
-                FileHandle.standardOutput.write(Data("skynetd timer serving \(rpc), http \(http.host):\(httpPort ?? http.port)\n".utf8))
-            })
+            timer = TimerServer(config: config, httpAddress: nil, logger: timerLogger) { [console = consoleBox] rpc, _ in
+                let port = await console.value?.listeningPort() ?? http.port
+                FileHandle.standardOutput.write(Data("skynetd timer serving \(rpc), http \(http.host):\(port)\n".utf8))
+            }
         }
+        let console = ConsoleServer(
+            host: http.host, port: http.port, coordinators: [bound], timer: timer,
+            metrics: SkynetdMetrics.console(registry: registry, store: opened.store, timer: timer), logger: logger
+        ) { port in
+            FileHandle.standardOutput.write(Data("skynetd dashboard http://\(http.host):\(port)/\n".utf8))
+        }
+        consoleBox.value = console
+        var services: [any ServiceLifecycle.Service] = [server, console]
+        if let timer { services.append(timer) }
         // Services start in order and stop in reverse: the timer service lets go of its
         // shards while the coordinator still serves.
         let group = ServiceGroup(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
@@ -151,6 +167,15 @@ struct Skynetd: AsyncParsableCommand {
         } catch {
             throw StartFailure(ErrorText.sentence(error))
         }
+    }
+}
+
+/// The console, for the timer's start line (made after the timer, which it serves).
+final class ConsoleBox: Sendable {
+    private let box = Mutex<ConsoleServer?>(nil)
+    var value: ConsoleServer? {
+        get { box.withLock { $0 } }
+        set { box.withLock { $0 = newValue } }
     }
 }
 

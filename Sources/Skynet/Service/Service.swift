@@ -123,6 +123,7 @@ public final class Service: ServiceLifecycle.Service, Sendable {
         }
         var router = RPCRouter()
         delegate.registerMethods(&router)
+        RPCMethodMetrics(server: config.name).instrument(&router)
         let stats = self.stats
         router.wrapMethods { _, handler in
             { params, context in

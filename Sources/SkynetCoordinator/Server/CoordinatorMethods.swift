@@ -138,6 +138,7 @@ enum CoordinatorMethods {
                 }),
             ])
         }
+        RPCMethodMetrics(server: "coordinator").instrument(&router)
         return router
     }
 

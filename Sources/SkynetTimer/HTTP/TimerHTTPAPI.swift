@@ -22,6 +22,12 @@ enum TimerHTTPAPI {
 
     static func router(node: TimerNode) -> Router<BasicRequestContext> {
         let router = Router()
+        addRoutes(to: router, node: node)
+        return router
+    }
+
+    /// Adds the API's routes to `router` (skynetd's HTTP port serves them beside its own).
+    static func addRoutes(to router: Router<BasicRequestContext>, node: TimerNode) {
         router.get("/ping") { _, _ in Response(status: .ok) }
         router.post("/timer") { request, context in
             await answer {
@@ -55,7 +61,6 @@ enum TimerHTTPAPI {
                 return try json(.ok, query.page(try await node.list(query), dataAsText: true))
             }
         }
-        return router
     }
 
     private static func spec(_ request: Request, _ context: BasicRequestContext) async throws -> TimerSpec {

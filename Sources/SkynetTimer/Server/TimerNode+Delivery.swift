@@ -18,7 +18,10 @@ extension TimerNode {
                 state.armedWake = wake
                 return (due, wake)
             }
-            if !due.isEmpty { enqueue(due) }
+            if !due.isEmpty {
+                figures.attempting(dues: due.map(\.record.due), now: now)
+                enqueue(due)
+            }
             let delay = wake - clock()
             if delay > 0 { await alarm.wait(.milliseconds(delay)) }
             state.withLock { $0.armedWake = nil }
@@ -103,6 +106,7 @@ extension TimerNode {
     /// Marks `delivery` delivered; the delete to write, or `nil` when the timer changed
     /// meanwhile (its outcome is then ignored).
     private func markDelivered(_ delivery: TimerEngine.Delivery) -> TreeOperation? {
+        figures.delivered()
         guard state.withLock({ $0.engine.delivered(delivery) }), let path = try? TreePath(TimerShards.path(of: delivery.record.id)) else { return nil }
         return .del(path: path, ifRev: -1)
     }
@@ -117,6 +121,7 @@ extension TimerNode {
             state.engine.failed(delivery, error: error, now: now, jitter: Double.random(in: 0...1, using: &state.rng))
         }
         guard let updated else { return }
+        figures.attemptFailed(final: updated.state == .failed)
         alarm.ring()
         var operations = [try? Self.setOperation(updated)].compactMap { $0 }
         if updated.state == .failed, let index = try? TreePath(Self.failedPath(record.id)) {

@@ -79,6 +79,7 @@ final class TimerNode: ServiceProtocol, Sendable {
     let client: Client
     let http: HTTPClient
     let batcher: TreeWriteBatcher
+    let figures = TimerFigures()
     /// HTTP callbacks' requests without their per-timer headers and body, by callback.
     let requestTemplates = Mutex<[TimerCallback: HTTPClient.Request]>([:])
     /// Most request templates kept.
