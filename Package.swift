@@ -202,6 +202,7 @@ let package = Package(
             dependencies: [
                 "SkynetConsole",
                 .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 "SkynetCLI",
                 "SkynetCoordinator",
@@ -271,6 +272,7 @@ let package = Package(
                 "Skynet",
                 "SkynetConsole",
                 .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
                 "SkynetEtcd",
                 "SkynetTimer",
                 .product(name: "Hummingbird", package: "hummingbird"),

@@ -3,7 +3,8 @@
 #  - libmsgpack-c headers and library (Debian: libmsgpack-dev), for the CMsgPack target;
 #  - Python's msgpack package, for the interop test that calls our server from Python;
 #  - curl, with which `make run` creates a timer through the HTTP API (as the README does);
-#  - etcd (Debian: etcd-server, 3.4), which the coordinator-cluster tests start on 127.0.0.1.
+#  - etcd (Debian: etcd-server, 3.4), which the coordinator-cluster tests start on 127.0.0.1;
+#  - chromium, chromium-driver, selenium and pytest, for the dashboard test in a real browser.
 set -euo pipefail
 
 as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
@@ -38,4 +39,18 @@ if ! python3 -c 'import msgpack' >/dev/null 2>&1; then
     python3 -m pip install --quiet --disable-pip-version-check msgpack 2>/dev/null \
         || python3 -m pip install --quiet --disable-pip-version-check --break-system-packages msgpack \
         || as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-msgpack >/dev/null
+fi
+
+# The dashboard's browser test: headless Chromium and its driver (Debian), driven by
+# selenium through pytest (PyPI). selenium is given both paths, so it never downloads a driver.
+if ! command -v chromium >/dev/null 2>&1 || ! command -v chromedriver >/dev/null 2>&1; then
+    echo "installing chromium and chromium-driver (for the dashboard's browser test)..." >&2
+    as_root apt-get update -qq
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null
+fi
+
+if ! python3 -c 'import selenium, pytest' >/dev/null 2>&1; then
+    echo "installing Python selenium and pytest (for the dashboard's browser test)..." >&2
+    python3 -m pip install --quiet --disable-pip-version-check selenium pytest 2>/dev/null \
+        || python3 -m pip install --quiet --disable-pip-version-check --break-system-packages selenium pytest
 fi

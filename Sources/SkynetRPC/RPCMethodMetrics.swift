@@ -18,18 +18,20 @@ public struct RPCMethodMetrics: Sendable {
     /// The `server` label: `coordinator`, or a service's name.
     public let server: String
     private let inFlight: Meter
+    private let factory: any MetricsFactory
 
-    /// Metrics for the server named `server`.
-    public init(server: String) {
+    /// Metrics for the server named `server`, made by `factory` (the bootstrapped one by default).
+    public init(server: String, factory: any MetricsFactory = MetricsSystem.factory) {
         self.server = server
-        inFlight = Meter(label: "skynet_rpc_in_flight", dimensions: [("server", server)])
+        self.factory = factory
+        inFlight = Meter(label: "skynet_rpc_in_flight", dimensions: [("server", server)], factory: factory)
     }
 
     /// Wraps every method of `router` (raw, typed and replying) so that its calls are
     /// counted and timed. Call it once the table is complete.
     public func instrument(_ router: inout RPCRouter) {
         router.wrapMethods { name, handler in
-            let method = MethodMetrics(server: server, method: name, inFlight: inFlight)
+            let method = MethodMetrics(server: server, method: name, inFlight: inFlight, factory: factory)
             return { params, context in
                 let start = method.begin()
                 do {
@@ -43,7 +45,7 @@ public struct RPCMethodMetrics: Sendable {
             }
         }
         router.wrapReplyingMethods { name, handler in
-            let method = MethodMetrics(server: server, method: name, inFlight: inFlight)
+            let method = MethodMetrics(server: server, method: name, inFlight: inFlight, factory: factory)
             return { params, context, reply in
                 let start = method.begin()
                 handler(params, context, reply.observing { result in
@@ -65,13 +67,15 @@ private final class MethodMetrics: Sendable {
     let latency: Metrics.Timer
     let inFlight: Meter
     let failures = Mutex<[RPCErrorCode: Counter]>([:])
+    let factory: any MetricsFactory
 
-    init(server: String, method: String, inFlight: Meter) {
+    init(server: String, method: String, inFlight: Meter, factory: any MetricsFactory) {
         self.server = server
         self.method = method
         self.inFlight = inFlight
-        ok = Counter(label: "skynet_rpc_calls_total", dimensions: [("server", server), ("method", method), ("code", "OK")])
-        latency = Metrics.Timer(label: "skynet_rpc_call_duration_seconds", dimensions: [("server", server), ("method", method)])
+        self.factory = factory
+        ok = Counter(label: "skynet_rpc_calls_total", dimensions: [("server", server), ("method", method), ("code", "OK")], factory: factory)
+        latency = Metrics.Timer(label: "skynet_rpc_call_duration_seconds", dimensions: [("server", server), ("method", method)], factory: factory)
     }
 
     func begin() -> ContinuousClock.Instant {
@@ -90,7 +94,8 @@ private final class MethodMetrics: Sendable {
         let counter = failures.withLock { counters in
             if let counter = counters[code] { return counter }
             let counter = Counter(
-                label: "skynet_rpc_calls_total", dimensions: [("server", server), ("method", method), ("code", code.rawValue)])
+                label: "skynet_rpc_calls_total", dimensions: [("server", server), ("method", method), ("code", code.rawValue)],
+                factory: factory)
             counters[code] = counter
             return counter
         }
