@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # `make run`: brings up the platform on its embedded default, `skynetd --dev`
-# (127.0.0.1:8046, data in ./.skynet, with its timer service's HTTP API on 127.0.0.1:8048),
+# (127.0.0.1:8046, data in ./.skynet, with the dashboard, /metrics and its timer service's
+# HTTP API on 127.0.0.1:8048), prints the dashboard's URL,
 # starts the echo service (it registers itself), runs the echo client (it finds the service
 # through the registry and calls it), shows `sky topology -region=us`, creates a timer
 # through the HTTP API and shows its callback arriving at a small receiver, then keeps it
@@ -46,6 +47,7 @@ start() {
 }
 
 start skynetd "skynetd timer serving" "$BIN/skynetd" --dev
+grep -m1 "skynetd dashboard" .skynet/skynetd.out
 export SKYNET_COORDINATORS=127.0.0.1:8046
 start echo-service "echo-service serving" "$BIN/echo-service"
 "$BIN/echo-client"
@@ -65,6 +67,7 @@ done
 grep -m1 "callback arrived" .skynet/receiver.out || { echo "the timer's callback did not arrive within 10 s" >&2; exit 1; }
 
 if [ -t 0 ] && [ -z "${CI:-}" ]; then
-    echo "skynetd --dev (timers: http://127.0.0.1:8048/timer), the echo service and the receiver are up (logs in .skynet/); try $BIN/sky help. Ctrl-C stops them."
+    echo "skynetd --dev, the echo service and the receiver are up (logs in .skynet/)."
+    echo "Dashboard: http://127.0.0.1:8048/ (metrics: /metrics, timers: /timer). Try $BIN/sky help. Ctrl-C stops them."
     wait "${PIDS[0]}"
 fi

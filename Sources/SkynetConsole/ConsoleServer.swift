@@ -43,7 +43,7 @@ public final class ConsoleServer: ServiceLifecycle.Service, Sendable {
     private let state: ConsoleState
     private let metrics: ConsoleMetrics?
     private let logger: Logger
-    private let bound = Mutex<(port: Int?, waiters: [CheckedContinuation<Int, Never>])>((nil, []))
+    private let bound = Mutex<(port: Int?, ended: Bool, waiters: [CheckedContinuation<Int?, Never>])>((nil, false, []))
     private let onListening: @Sendable (_ port: Int) async -> Void
 
     /// A console on `host:port` (0 picks a free port) over the coordinator at
@@ -63,24 +63,29 @@ public final class ConsoleServer: ServiceLifecycle.Service, Sendable {
         state = ConsoleState(feed: RegistryFeed(coordinator: coordinator, logger: logger), coordinator: coordinator, timer: timer, adminTimeout: adminTimeout)
     }
 
-    /// The port it listens on, once it does.
-    public func listeningPort() async -> Int {
+    /// The port it listens on, once it does; `nil` if it stopped (or could not listen) first.
+    public func listeningPort() async -> Int? {
         await withCheckedContinuation { continuation in
-            let port = bound.withLock { bound -> Int? in
-                if let port = bound.port { return port }
+            let answer = bound.withLock { bound -> Int?? in
+                if bound.port != nil || bound.ended { return .some(bound.port) }
                 bound.waiters.append(continuation)
                 return nil
             }
-            if let port { continuation.resume(returning: port) }
+            if let answer { continuation.resume(returning: answer) }
         }
     }
 
     private func listening(on port: Int) async {
         await onListening(port)
-        let waiters = bound.withLock { bound in
-            bound.port = port
+        answerWaiters { $0.port = port }
+    }
+
+    /// Records `change` and answers whoever waits for the port.
+    private func answerWaiters(_ change: (inout (port: Int?, ended: Bool, waiters: [CheckedContinuation<Int?, Never>])) -> Void) {
+        let (port, waiters) = bound.withLock { bound in
+            change(&bound)
             defer { bound.waiters = [] }
-            return bound.waiters
+            return (bound.port, bound.waiters)
         }
         for waiter in waiters { waiter.resume(returning: port) }
     }
@@ -107,7 +112,10 @@ public final class ConsoleServer: ServiceLifecycle.Service, Sendable {
             onServerRunning: { channel in await self.listening(on: channel.localAddress?.port ?? 0) },
             logger: logger)
         let feed = state.feed
-        defer { Task { [coordinator = state.coordinator] in await coordinator.close() } }
+        defer {
+            answerWaiters { $0.ended = true }
+            Task { [coordinator = state.coordinator] in await coordinator.close() }
+        }
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { await feed.run() }
             group.addTask { await feed.keepAlive() }

@@ -53,7 +53,7 @@ struct Skynetd: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Directory for the write-ahead log and snapshots (default with --dev: ./.skynet; else $SKYNET_DATA_DIR).", valueName: "path"))
     var dataDir: String?
 
-    @Option(help: ArgumentHelp("Where the HTTP port listens (dashboard, /api, /metrics, timers), HOST:PORT; port 0 picks a free one.", valueName: "host:port"))
+    @Option(help: ArgumentHelp("Where the HTTP port listens (dashboard, /api, /metrics, timers), HOST:PORT; port 0 picks a free one; \"none\" for no HTTP port.", valueName: "host:port"))
     var http = "127.0.0.1:8048"
 
     @Flag(help: "Do not run the timer service (skynet.timer) in-process.")
@@ -67,7 +67,9 @@ struct Skynetd: AsyncParsableCommand {
 
     func validate() throws {
         _ = try ListenAddress(listen)
-        do { _ = try TimerHTTPAddress(http) } catch { throw ValidationError("--\(error)") }
+        if http != "none" {
+            do { _ = try TimerHTTPAddress(http) } catch { throw ValidationError("--\(error)") }
+        }
         _ = try LogLevelFlag.level(logLevel)
         guard snapshotEvery > 0 else { throw ValidationError("--snapshot-every must be at least 1") }
         if store != "embedded", EtcdEndpoint.list(store) == nil || !store.hasPrefix("etcd://") {
@@ -98,7 +100,7 @@ struct Skynetd: AsyncParsableCommand {
             throw StartFailure("cannot listen on \(listen): \(ErrorText.sentence(error))")
         }
         FileHandle.standardOutput.write(Data("skynetd listening on \(bound)\n".utf8))
-        let http = try TimerHTTPAddress(self.http)
+        let http = self.http == "none" ? nil : try TimerHTTPAddress(self.http)
         var timer: TimerServer?
         if !noTimer {
             // The timer service is an ordinary Skynet service that happens to live in this
@@ -115,22 +117,34 @@ struct Skynetd: AsyncParsableCommand {
                 throw StartFailure("cannot configure the timer service: \(error)")
             }
             timer = TimerServer(config: config, httpAddress: nil, logger: timerLogger) { [console = consoleBox] rpc, _ in
-                let port = await console.value?.listeningPort() ?? http.port
+                guard let http, let console = console.value else {
+                    FileHandle.standardOutput.write(Data("skynetd timer serving \(rpc), http none\n".utf8))
+                    return
+                }
+                guard let port = await console.listeningPort() else { return }   // it could not listen: skynetd stops
                 FileHandle.standardOutput.write(Data("skynetd timer serving \(rpc), http \(http.host):\(port)\n".utf8))
             }
         }
-        let console = ConsoleServer(
-            host: http.host, port: http.port, coordinators: [bound], timer: timer,
-            metrics: SkynetdMetrics.console(registry: registry, store: opened.store, timer: timer), logger: logger
-        ) { port in
-            FileHandle.standardOutput.write(Data("skynetd dashboard http://\(http.host):\(port)/\n".utf8))
+        var services: [any ServiceLifecycle.Service] = [server]
+        if let http {
+            let console = ConsoleServer(
+                host: http.host, port: http.port, coordinators: [bound], timer: timer,
+                metrics: SkynetdMetrics.console(registry: registry, store: opened.store, timer: timer), logger: logger
+            ) { port in
+                FileHandle.standardOutput.write(Data("skynetd dashboard http://\(http.host):\(port)/\n".utf8))
+            }
+            consoleBox.value = console
+            services.append(console)
         }
-        consoleBox.value = console
-        var services: [any ServiceLifecycle.Service] = [server, console]
         if let timer { services.append(timer) }
         // Services start in order and stop in reverse: the timer service lets go of its
         // shards while the coordinator still serves.
-        let group = ServiceGroup(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+        // One failing (the HTTP port taken) shuts the rest down gracefully, in that order too:
+        // cancelling them all at once would take the coordinator away under the timer service
+        // while it lets go of its shards.
+        let group = ServiceGroup(configuration: ServiceGroupConfiguration(
+            services: services.map { .init(service: $0, failureTerminationBehavior: .gracefullyShutdownGroup) },
+            gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()
         await opened.etcd?.close()
     }

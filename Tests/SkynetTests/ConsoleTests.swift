@@ -127,7 +127,7 @@ struct ConsoleLiveTests {
             let console = ConsoleServer(
                 host: "127.0.0.1", port: 0, coordinators: ["127.0.0.1:\(coordinatorPort)"], timer: nil, metrics: nil, logger: quietLogger())
             let running = Task { try await console.run() }
-            let port = await console.listeningPort()
+            guard let port = await console.listeningPort() else { throw SkynetdError("the console did not listen: \(await running.result)") }
             let result: Result<Void, any Error>
             do { result = .success(try await body(port, coordinatorPort)) } catch { result = .failure(error) }
             running.cancel()

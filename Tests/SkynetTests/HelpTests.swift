@@ -215,10 +215,10 @@ struct HelpTests {
         let busy = try runTool("skynetd", ["--listen", daemon.address, "--data-dir", dir + "-2"])
         defer { try? FileManager.default.removeItem(atPath: dir + "-2") }
         #expect(busy.status == 1 && busy.err.contains("cannot listen on \(daemon.address): address already in use"), "\(busy.err)")
-        // The timer API's port taken (by the coordinator port of the daemon already running).
+        // The HTTP port taken (by the coordinator port of the daemon already running).
         let httpBusy = try runTool("skynetd", ["--listen", "127.0.0.1:0", "--data-dir", dir + "-3", "--http", daemon.address])
         defer { try? FileManager.default.removeItem(atPath: dir + "-3") }
         #expect(httpBusy.status == 1, "\(httpBusy.err)")
-        #expect(httpBusy.err.hasSuffix("skynetd: the timer HTTP API cannot listen on \(daemon.address): address already in use\n"), "\(httpBusy.err)")
+        #expect(httpBusy.err.hasSuffix("skynetd: the HTTP port cannot listen on \(daemon.address): address already in use\n"), "\(httpBusy.err)")
     }
 }

@@ -76,11 +76,11 @@ final class SkynetdProcess: TestChildProcess, @unchecked Sendable {
 
     /// Starts skynetd on `port` (0 = a free one) with `dataDir`, and waits until it serves.
     /// With `timer`, its timer service runs too (HTTP API on a free port), and it waits
-    /// until that serves as well; without, skynetd runs with `--no-timer`.
+    /// until that serves as well; without, skynetd runs with `--no-timer --http none`.
     init(dataDir: String, port: Int = 0, timer: Bool = false, extra: [String] = []) throws {
         self.dataDir = dataDir
         stderrPath = dataDir + ".stderr.log"
-        let timerFlags = timer ? ["--http", "127.0.0.1:0"] : ["--no-timer"]
+        let timerFlags = timer ? ["--http", "127.0.0.1:0"] : ["--no-timer", "--http", "none"]
         // A front over etcd keeps no data of its own; `dataDir` then only names its logs.
         let storeFlags = extra.contains("--store") ? [] : ["--data-dir", dataDir]
         let (process, text, lines) = try Self.launchSeeing(

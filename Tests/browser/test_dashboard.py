@@ -16,6 +16,7 @@ import time
 import pytest
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service as ChromeService
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
@@ -80,6 +81,21 @@ def browser():
     driver.quit()
 
 
+def waiter(browser):
+    """Waits up to WAIT seconds; a row replaced while it was read (the page re-renders on every
+    registry change) is read again rather than failing the test."""
+    return WebDriverWait(browser, WAIT, ignored_exceptions=[StaleElementReferenceException])
+
+
+def click(browser, css):
+    """Clicks the element `css` finds, finding it again if the page replaced it meanwhile."""
+    waiter(browser).until(lambda b: b.find_element(By.CSS_SELECTOR, css).click() or True)
+
+
+def attribute(browser, css, name):
+    return waiter(browser).until(lambda b: b.find_element(By.CSS_SELECTOR, css).get_attribute(name))
+
+
 def sky_instances(coordinator, service):
     """What the registry says, through the `sky` CLI (not the dashboard)."""
     result = subprocess.run([os.path.join(BIN, "sky"), "instances", f"-coordinators={coordinator}", f"-service={service}", "-json"],
@@ -103,7 +119,7 @@ def test_dashboard_follows_the_registry_and_acts_on_instances(workdir, browser):
         assert url == f"http://127.0.0.1:{http_port}/", line
 
         browser.get(url)
-        wait = WebDriverWait(browser, WAIT)
+        wait = waiter(browser)
         wait.until(lambda b: b.find_element(By.ID, "live").text == "live")
 
         # The echo service appears, under its region, soon after it starts.
@@ -112,23 +128,25 @@ def test_dashboard_follows_the_registry_and_acts_on_instances(workdir, browser):
         first = Process("echo-us", [os.path.join(BIN, "echo-service"), "-region=us", "-l", "127.0.0.1:0", "-admin", "127.0.0.1:0"], workdir, env)
         processes.append(first)
         first.wait_for("echo-service serving")
-        row = wait.until(lambda b: b.find_element(By.CSS_SELECTOR, 'section[data-region="us"] tr.instance[data-service="echo"]'))
+        us_row = 'section[data-region="us"] tr.instance[data-service="echo"]'
+        wait.until(lambda b: b.find_element(By.CSS_SELECTOR, us_row))
         print(f"echo appeared in the dashboard {time.monotonic() - started:.2f} s after its process started")
-        uuid = row.get_attribute("data-uuid")
-        assert row.get_attribute("data-registered") == "true"
+        uuid = attribute(browser, us_row, "data-uuid")
+        row = f'tr.instance[data-uuid="{uuid}"]'
+        assert attribute(browser, row, "data-registered") == "true"
 
         # Unregister, through the confirmation step: the registry says registered: false,
         # and the page shows it.
-        row.find_element(By.CSS_SELECTOR, "button.act-unregister").click()
+        click(browser, f"{row} button.act-unregister")
         dialog = browser.find_element(By.ID, "confirm")
         assert dialog.is_displayed()
         assert "unregister echo" in browser.find_element(By.ID, "confirm-text").text
         browser.find_element(By.ID, "confirm-yes").click()
-        wait.until(lambda b: b.find_element(By.CSS_SELECTOR, f'tr.instance[data-uuid="{uuid}"]').get_attribute("data-registered") == "false")
+        wait.until(lambda b: b.find_element(By.CSS_SELECTOR, row).get_attribute("data-registered") == "false")
         assert [i["registered"] for i in sky_instances(coordinator, "echo") if i["uuid"] == uuid] == [False]
 
         # Cancelling the confirmation does nothing.
-        browser.find_element(By.CSS_SELECTOR, f'tr.instance[data-uuid="{uuid}"] button.act-register').click()
+        click(browser, f"{row} button.act-register")
         browser.find_element(By.ID, "confirm-no").click()
         assert not browser.find_element(By.ID, "confirm").is_displayed()
         assert [i["registered"] for i in sky_instances(coordinator, "echo") if i["uuid"] == uuid] == [False]
@@ -141,7 +159,7 @@ def test_dashboard_follows_the_registry_and_acts_on_instances(workdir, browser):
         assert len(browser.find_elements(By.CSS_SELECTOR, 'section[data-region="us"] tr.instance[data-service="echo"]')) == 1
 
         # Live figures asked of the instances on view fill in (memory is known at once).
-        wait.until(lambda b: b.find_element(By.CSS_SELECTOR, f'tr.instance[data-uuid="{uuid}"] td:nth-child(9)').text not in ("", "–"))
+        wait.until(lambda b: b.find_element(By.CSS_SELECTOR, f"{row} td:nth-child(9)").text not in ("", "–"))
 
         # skynetd restarts (same data, same ports): the page reconnects by itself and keeps
         # working: an action taken after the restart shows up.
@@ -151,16 +169,14 @@ def test_dashboard_follows_the_registry_and_acts_on_instances(workdir, browser):
         processes.append(skynetd)
         skynetd.wait_for("skynetd dashboard")
         wait.until(lambda b: b.find_element(By.ID, "live").text == "live")
-        row = wait.until(lambda b: b.find_element(By.CSS_SELECTOR, f'tr.instance[data-uuid="{uuid}"]'))
-        row.find_element(By.CSS_SELECTOR, "button.act-register").click()
+        click(browser, f"{row} button.act-register")
         browser.find_element(By.ID, "confirm-yes").click()
-        wait.until(lambda b: b.find_element(By.CSS_SELECTOR, f'tr.instance[data-uuid="{uuid}"]').get_attribute("data-registered") == "true")
+        wait.until(lambda b: b.find_element(By.CSS_SELECTOR, row).get_attribute("data-registered") == "true")
         assert [i["registered"] for i in sky_instances(coordinator, "echo") if i["uuid"] == uuid] == [True]
 
         # Stop, confirmed: the eu instance's process ends and it leaves the page.
-        eu = browser.find_element(By.CSS_SELECTOR, 'section[data-region="eu"] tr.instance[data-service="echo"]')
-        eu_uuid = eu.get_attribute("data-uuid")
-        eu.find_element(By.CSS_SELECTOR, "button.act-stop").click()
+        eu_uuid = attribute(browser, 'section[data-region="eu"] tr.instance[data-service="echo"]', "data-uuid")
+        click(browser, f'tr.instance[data-uuid="{eu_uuid}"] button.act-stop')
         browser.find_element(By.ID, "confirm-yes").click()
         assert second.popen.wait(timeout=WAIT) == 0
         wait.until(lambda b: not b.find_elements(By.CSS_SELECTOR, f'tr.instance[data-uuid="{eu_uuid}"]'))
@@ -172,7 +188,7 @@ def test_dashboard_follows_the_registry_and_acts_on_instances(workdir, browser):
         wait.until(lambda b: "services" in b.find_element(By.ID, "tree-body").text)
 
         browser.get(url)
-        wait.until(lambda b: b.find_elements(By.CSS_SELECTOR, f'tr.instance[data-uuid="{uuid}"]'))
+        wait.until(lambda b: b.find_elements(By.CSS_SELECTOR, row))
         screenshot = os.path.join(tempfile.gettempdir(), f"skynet-dashboard-{os.getpid()}.png")
         assert browser.save_screenshot(screenshot)
         print(f"dashboard screenshot: {screenshot}")

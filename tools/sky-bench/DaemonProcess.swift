@@ -79,7 +79,7 @@ final class DaemonProcess {
         dataDir = NSTemporaryDirectory() + "sky-bench-\(UUID().uuidString.prefix(8))"
         // A front over etcd (`--store etcd://...`) keeps no data of its own.
         let storeFlags = extra.contains("--store") ? [] : ["--data-dir", dataDir]
-        child = try ChildProcess("skynetd", ["--listen", "127.0.0.1:0", "--log-level", "warning", "--no-timer"] + storeFlags + extra, marker: "listening on")
+        child = try ChildProcess("skynetd", ["--listen", "127.0.0.1:0", "--log-level", "warning", "--no-timer", "--http", "none"] + storeFlags + extra, marker: "listening on")
         guard let port = child.firstLine.split(separator: ":").last.flatMap({ Int($0) }) else {
             throw BenchError("unexpected skynetd output: \(child.firstLine)")
         }

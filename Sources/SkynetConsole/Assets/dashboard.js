@@ -91,29 +91,49 @@ function renderTopology() {
     `${instances.length} instance${instances.length === 1 ? "" : "s"} of ${services.size} service${services.size === 1 ? "" : "s"} in ${regions.size} region${regions.size === 1 ? "" : "s"} · revision ${state.revision}`;
 }
 
+// The figures' cells, filled by figureCells and refreshed in place by updateFigures (so a
+// refresh every two seconds does not replace the rows, nor the buttons under the pointer).
+function figureCells(uuid, started) {
+  const figures = state.figures.get(uuid);
+  const stats = figures && figures.stats;
+  return [
+    fixed(figures && figures.rate, 1),
+    fixed(stats && stats.meanLatencyMs, 2),
+    fixed(stats && stats.p99LatencyMs, 2),
+    fixed(figures && figures.cpu, 1),
+    fixed(stats && stats.memoryBytes / 1048576, 1),
+    fixed(stats && stats.load, 2),
+    Number.isNaN(started) ? "–" : age((Date.now() - started) / 1000),
+  ];
+}
+
 function instanceRow(instance) {
   const info = instance.info;
-  const figures = state.figures.get(info.uuid);
-  const stats = figures && figures.stats;
   const started = Date.parse(info.started);
   const reason = info.metadata && info.metadata.outOfRotation;
   return el("tr", { class: "instance", "data-uuid": info.uuid, "data-service": info.name, "data-registered": String(info.registered) },
     el("td", {}, info.name), el("td", {}, info.version), el("td", {}, info.serviceAddress),
     el("td", {}, el("span", { class: `badge ${info.registered ? "yes" : "no"}` }, info.registered ? "yes" : "no"),
       reason ? el("span", { class: "reason" }, ` ${reason}`) : null),
-    el("td", { class: "num" }, fixed(figures && figures.rate, 1)),
-    el("td", { class: "num" }, fixed(stats && stats.meanLatencyMs, 2)),
-    el("td", { class: "num" }, fixed(stats && stats.p99LatencyMs, 2)),
-    el("td", { class: "num" }, fixed(figures && figures.cpu, 1)),
-    el("td", { class: "num" }, fixed(stats && stats.memoryBytes / 1048576, 1)),
-    el("td", { class: "num" }, fixed(stats && stats.load, 2)),
-    el("td", { class: "num" }, Number.isNaN(started) ? "–" : age((Date.now() - started) / 1000)),
+    figureCells(info.uuid, started).map((text) => el("td", { class: "num figure" }, text)),
     el("td", {},
       info.registered
         ? el("button", { class: "act-unregister", onclick: () => act(info, "unregister") }, "unregister")
         : el("button", { class: "act-register", onclick: () => act(info, "register") }, "register"),
       el("button", { class: "act-stop", onclick: () => act(info, "stop") }, "stop"),
-      state.errors.has(info.uuid) ? el("span", { class: "reason", title: state.errors.get(info.uuid) }, "no figures") : null));
+      el("span", { class: "reason figures-error" }, state.errors.has(info.uuid) ? " no figures" : "")));
+}
+
+function updateFigures() {
+  for (const instance of state.instances.values()) {
+    const row = document.querySelector(`tr.instance[data-uuid="${CSS.escape(instance.info.uuid)}"]`);
+    if (!row) continue;
+    const texts = figureCells(instance.info.uuid, Date.parse(instance.info.started));
+    row.querySelectorAll("td.figure").forEach((cell, i) => { if (cell.textContent !== texts[i]) cell.textContent = texts[i]; });
+    const error = row.querySelector(".figures-error");
+    error.textContent = state.errors.has(instance.info.uuid) ? " no figures" : "";
+    error.title = state.errors.get(instance.info.uuid) || "";
+  }
 }
 
 function act(info, action) {
@@ -147,6 +167,7 @@ function connectEvents() {
     state.revision = snapshot.revision;
     live.textContent = "live"; live.className = "pill on";
     renderTopology();
+    refreshFigures();
   });
   events.addEventListener("put", (event) => {
     const change = JSON.parse(event.data);
@@ -180,7 +201,7 @@ async function refreshFigures() {
     state.errors.delete(uuid);
   }
   for (const [uuid, message] of Object.entries(answer.errors)) state.errors.set(uuid, message);
-  renderTopology();
+  updateFigures();
 }
 
 // ---- Config tree ---------------------------------------------------------------------
