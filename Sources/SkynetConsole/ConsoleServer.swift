@@ -1,4 +1,3 @@
-import Foundation
 import Hummingbird
 import Logging
 import NIOCore
@@ -124,7 +123,7 @@ public final class ConsoleServer: ServiceLifecycle.Service, Sendable {
                     do {
                         try await app.run()
                     } catch {
-                        throw ConsoleListenError(address: "\(self.host):\(self.port)", cause: error)
+                        throw HTTPListenError("the HTTP port", address: "\(self.host):\(self.port)", cause: error)
                     }
                 } onGracefulShutdown: {
                     feed.close()
@@ -135,15 +134,5 @@ public final class ConsoleServer: ServiceLifecycle.Service, Sendable {
             defer { group.cancelAll() }
             try await group.next()
         }
-    }
-}
-
-/// The HTTP port could not be bound (or the server stopped), and where.
-struct ConsoleListenError: Error, CustomStringConvertible {
-    var address: String
-    var cause: any Error
-    var description: String {
-        let reason = (cause as? IOError).map { String(cString: strerror($0.errnoCode)).lowercased() } ?? "\(cause)"
-        return "the HTTP port cannot listen on \(address): \(reason)"
     }
 }

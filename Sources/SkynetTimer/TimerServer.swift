@@ -91,7 +91,7 @@ public final class TimerServer: ServiceLifecycle.Service, Sendable {
                     do {
                         try await app.run()
                     } catch {
-                        throw HTTPListenError(address: "\(httpAddress.host):\(httpAddress.port)", cause: error)
+                        throw HTTPListenError("the timer HTTP API", address: "\(httpAddress.host):\(httpAddress.port)", cause: error)
                     }
                 }
             } else {
@@ -119,12 +119,21 @@ public final class TimerServer: ServiceLifecycle.Service, Sendable {
     }
 }
 
-/// The timer service's HTTP API could not listen (or stopped serving), and where.
-struct HTTPListenError: Error, CustomStringConvertible {
-    var address: String
-    var cause: any Error
-    var description: String {
+/// An HTTP server could not listen (or stopped serving): what it is, and where.
+package struct HTTPListenError: Error, CustomStringConvertible {
+    /// What could not listen, as the sentence names it: "the timer HTTP API", "the HTTP port".
+    package var what: String
+    package var address: String
+    package var cause: any Error
+
+    package init(_ what: String, address: String, cause: any Error) {
+        self.what = what
+        self.address = address
+        self.cause = cause
+    }
+
+    package var description: String {
         let reason = (cause as? IOError).map { String(cString: strerror($0.errnoCode)).lowercased() } ?? "\(cause)"
-        return "the timer HTTP API cannot listen on \(address): \(reason)"
+        return "\(what) cannot listen on \(address): \(reason)"
     }
 }

@@ -7,10 +7,12 @@ Run by `make test` (which builds the binaries and passes their folder as SKYNET_
 
 import json
 import os
+import queue
 import signal
 import socket
 import subprocess
 import tempfile
+import threading
 import time
 
 import pytest
@@ -31,25 +33,37 @@ def free_port():
 
 
 class Process:
-    """A child process whose stdout goes to a file; `wait_for` waits for a line in it."""
+    """A child process; a reader thread copies its stdout to a file and hands each line to
+    `wait_for`, which waits on them (no polling)."""
 
     def __init__(self, name, args, directory, env=None):
         self.out_path = os.path.join(directory, f"{name}.out")
         self.err_path = os.path.join(directory, f"{name}.log")
         self.name = name
-        with open(self.out_path, "w") as out, open(self.err_path, "w") as err:
-            self.popen = subprocess.Popen(args, stdout=out, stderr=err, env={**os.environ, **(env or {})})
+        self.lines = queue.Queue()
+        with open(self.err_path, "w") as err:
+            self.popen = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=err, text=True, env={**os.environ, **(env or {})})
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self):
+        with open(self.out_path, "w") as out:
+            for line in self.popen.stdout:
+                out.write(line)
+                out.flush()
+                self.lines.put(line)
+        self.lines.put(None)  # the process closed its output: it ended
 
     def wait_for(self, marker, timeout=WAIT):
         deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            with open(self.out_path) as f:
-                for line in f:
-                    if marker in line:
-                        return line.strip()
-            if self.popen.poll() is not None:
+        while (left := deadline - time.monotonic()) > 0:
+            try:
+                line = self.lines.get(timeout=left)
+            except queue.Empty:
                 break
-            time.sleep(0.05)
+            if line is None:
+                break
+            if marker in line:
+                return line.strip()
         with open(self.err_path) as f:
             log = f.read()[-2000:]
         raise AssertionError(f"{self.name} did not print {marker!r} within {timeout} s (exit {self.popen.poll()}); log:\n{log}")

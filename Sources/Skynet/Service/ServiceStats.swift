@@ -29,9 +29,7 @@ final class ServiceStats: Sendable {
         var requests = 0
         var errors = 0
         var inFlight = 0
-        var latencies = [Double](repeating: 0, count: 1024)
-        var next = 0
-        var filled = 0
+        var latencies = RecentSamples()
     }
 
     private let state = Mutex(State())
@@ -44,16 +42,13 @@ final class ServiceStats: Sendable {
             state.inFlight -= 1
             state.requests += 1
             if failed { state.errors += 1 }
-            state.latencies[state.next] = seconds * 1000
-            state.next = (state.next + 1) % state.latencies.count
-            state.filled = min(state.filled + 1, state.latencies.count)
+            state.latencies.add(seconds * 1000)
         }
     }
 
     func snapshot() -> ServiceStatsSnapshot {
-        let (requests, errors, inFlight, recent) = state.withLock { ($0.requests, $0.errors, $0.inFlight, Array($0.latencies.prefix($0.filled))) }
-        let sorted = recent.sorted()
-        let p99 = sorted.isEmpty ? 0 : sorted[min(sorted.count - 1, Int(Double(sorted.count) * 0.99))]
+        let (requests, errors, inFlight, recent) = state.withLock { ($0.requests, $0.errors, $0.inFlight, Array($0.latencies.values)) }
+        let latency = RecentSamples.summary(recent, percentiles: [0.99])
         var usage = rusage()
         getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &usage)
         let cpu = Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6
@@ -62,7 +57,7 @@ final class ServiceStats: Sendable {
         let load = (try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8))?.split(separator: " ").first.flatMap { Double($0) } ?? 0
         return ServiceStatsSnapshot(
             requests: requests, errors: errors, inFlight: inFlight,
-            meanLatencyMs: recent.isEmpty ? 0 : recent.reduce(0, +) / Double(recent.count), p99LatencyMs: p99,
+            meanLatencyMs: latency.mean, p99LatencyMs: latency.percentiles[0],
             started: started, cpuSeconds: cpu, memoryBytes: pages * Int(sysconf(Int32(_SC_PAGESIZE))), load: load)
     }
 }

@@ -1,4 +1,5 @@
 import Metrics
+import Skynet
 import Synchronization
 
 /// What one timer instance has done since it started, as the dashboard shows it.
@@ -30,9 +31,7 @@ final class TimerFigures: Sendable {
         var delivered = 0
         var retried = 0
         var failed = 0
-        var lateness = [Int64](repeating: 0, count: 1024)
-        var next = 0
-        var filled = 0
+        var lateness = RecentSamples()
     }
 
     private let counts = Mutex(Counts())
@@ -47,11 +46,7 @@ final class TimerFigures: Sendable {
     func attempting(dues: [Int64], now: Int64) {
         counts.withLock { counts in
             counts.attempts += dues.count
-            for due in dues {
-                counts.lateness[counts.next] = max(0, now - due)
-                counts.next = (counts.next + 1) % counts.lateness.count
-            }
-            counts.filled = min(counts.filled + dues.count, counts.lateness.count)
+            for due in dues { counts.lateness.add(Double(max(0, now - due))) }
         }
         attemptsCounter.increment(by: dues.count)
         for due in dues { latenessTimer.recordMilliseconds(max(0, now - due)) }
@@ -70,13 +65,10 @@ final class TimerFigures: Sendable {
     /// The figures now; `held` and `shards` come from the engine.
     func snapshot(held: Int, shards: Int) -> TimerFiguresSnapshot {
         heldGauge.record(held)
-        let (counts, recent) = counts.withLock { ($0, Array($0.lateness.prefix($0.filled))) }
-        let sorted = recent.sorted()
-        func percentile(_ p: Double) -> Double {
-            sorted.isEmpty ? 0 : Double(sorted[min(sorted.count - 1, Int(Double(sorted.count) * p))])
-        }
+        let counts = counts.withLock { $0 }
+        let lateness = RecentSamples.summary(counts.lateness.values, percentiles: [0.5, 0.99]).percentiles
         return TimerFiguresSnapshot(
             held: held, shards: shards, attempts: counts.attempts, delivered: counts.delivered, retried: counts.retried,
-            failed: counts.failed, latenessP50Ms: percentile(0.5), latenessP99Ms: percentile(0.99))
+            failed: counts.failed, latenessP50Ms: lateness[0], latenessP99Ms: lateness[1])
     }
 }
