@@ -4,7 +4,7 @@ import Skynet
 /// `sky instances`: every matching instance with its load figures.
 struct Instances: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "List instances (address, registered, uptime, requests, mean latency).",
+        abstract: "List instances (address, registered and why not, uptime, and the figures each one answers: requests, calls/s, mean and p99 latency, CPU).",
         discussion: """
             Examples:
               sky instances -service=echo
@@ -16,7 +16,7 @@ struct Instances: AsyncParsableCommand {
 
     func run() async throws {
         let coordinator = global.client()
-        let rows = try await InstanceRow.load(filters.query, coordinator)
+        let rows = try await InstanceRow.load(filters.query, coordinator, figures: true, timeout: global.timeoutDuration)
         if global.json { try Output.json(rows) } else { Output.table(InstanceRow.headers, rows.map(\.cells)) }
     }
 }

@@ -28,10 +28,7 @@ func operate(_ global: GlobalOptions, _ filters: InstanceFilters, method: String
         var result = OperationResult(address: info.serviceAddress, admin: info.adminAddress, service: info.name, version: info.version,
                                      region: info.region, host: info.host, ok: false)
         do {
-            guard let target = HostPort(info.adminAddress) else { throw SkyFailure("bad admin address \(info.adminAddress)") }
-            let admin = try await RPCConnection.connect(host: target.host, port: target.port, configuration: .init(connectTimeout: global.timeoutDuration))
-            let answer = try await admin.call(method, params, timeout: global.timeoutDuration)
-            await admin.close()
+            let answer = try await AdminCalls.call(info.adminAddress, method, params, timeout: global.timeoutDuration)
             result.ok = true
             result.result = answer.stringValue ?? past
         } catch let error as RPCError {

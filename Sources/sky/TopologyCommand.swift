@@ -4,7 +4,7 @@ import Skynet
 /// `sky topology`: region -> host -> service -> version -> instance, drawn as a tree.
 struct Topology: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Show the topology: region > host > service > version > instance.",
+        abstract: "Show the topology: region > host > service > version > instance, with each instance's live figures.",
         discussion: """
             Examples:
               sky topology
@@ -21,7 +21,7 @@ struct Topology: AsyncParsableCommand {
 
     func run() async throws {
         let coordinator = global.client()
-        let rows = try await InstanceRow.load(filters.query, coordinator)
+        let rows = try await InstanceRow.load(filters.query, coordinator, figures: true, timeout: global.timeoutDuration)
         let tree = Self.build(rows)
         if global.json {
             try Output.json(["regions": tree])
@@ -54,9 +54,7 @@ struct Topology: AsyncParsableCommand {
                     let versionPrefix = servicePrefix + (versionLast ? "    " : "│   ")
                     for (ii, instance) in version.instances.enumerated() {
                         let mark = ii == version.instances.count - 1 ? "└── " : "├── "
-                        let requests = instance.requests.map { "\($0) req" } ?? "- req"
-                        let mean = instance.meanLatencyMs.map { String(format: "%.2f ms", $0) } ?? "- ms"
-                        out += versionPrefix + mark + "\(instance.address)  \(instance.registered ? "registered" : "UNREGISTERED")  up \(Output.age(instance.uptimeSeconds))  \(requests)  \(mean)\n"
+                        out += versionPrefix + mark + instance.summary + "\n"
                     }
                 }
             }

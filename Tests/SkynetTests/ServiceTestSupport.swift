@@ -35,7 +35,7 @@ func startService(
     let config = try ServiceConfig(
         name: name, version: "1", region: region, host: "127.0.0.1", serviceAddress: "127.0.0.1:0", adminAddress: "127.0.0.1:0",
         coordinators: ["127.0.0.1:\(coordinatorPort)"], sessionTTL: .seconds(5), logger: quietLogger())
-    let service = Service(config: config, delegate: delegate ?? LabeledEcho(label: label), statsInterval: .milliseconds(200))
+    let service = Service(config: config, delegate: delegate ?? LabeledEcho(label: label), loadInterval: .milliseconds(200))
     try await service.bind(register: register)
     return service
 }

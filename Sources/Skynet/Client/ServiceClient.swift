@@ -13,6 +13,9 @@ import Synchronization
 /// server shutting down); a call marked `idempotent` is also retried after a lost
 /// connection or an attempt timeout (each attempt gets half the time left). A retry budget
 /// (20% of recent calls, plus 10 per second) stops retry storms.
+///
+/// Each connection asks its instance for load reports (`LoadReport`, about one a second);
+/// the pool weighs instances by them and leaves out those over `ClientConfig.pool.loadCeiling`.
 public final class ServiceClient: Sendable {
     private struct State {
         var pool: InstancePool
@@ -71,6 +74,13 @@ public final class ServiceClient: Sendable {
     public var availableInstances: [String] {
         let now = self.now
         return state.withLock { $0.pool.available(now: now) }
+    }
+
+    /// The last load report of each instance that sent one, by service address.
+    public func loadReports() -> [String: LoadReport] {
+        state.withLock { state in
+            Dictionary(uniqueKeysWithValues: state.pool.addresses.compactMap { address in state.pool.loadReport(of: address).map { (address, $0.report) } })
+        }
     }
 
     /// How many calls (attempts) went to each instance address so far, and when the last one did.
@@ -191,7 +201,9 @@ public final class ServiceClient: Sendable {
             do {
                 for try await instances in registered.watch(coordinator) {
                     let descriptors = instances.map {
-                        InstancePool.Descriptor(address: $0.serviceAddress, region: $0.region, host: $0.host, registered: $0.registered)
+                        InstancePool.Descriptor(
+                            address: $0.serviceAddress, region: $0.region, host: $0.host, registered: $0.registered,
+                            standby: $0.outOfRotation?.cause == .overloaded)
                     }
                     let actions = state.withLock { $0.pool.update(descriptors) }
                     perform(actions)
@@ -233,9 +245,16 @@ public final class ServiceClient: Sendable {
             // A connection the instance refused calls on (it was draining) is not reused.
             if let replaced, replaced !== connection { Task { await replaced.close() } }
             wake()
-            // The moment the connection breaks, the instance leaves rotation.
+            // Load reports come on this connection; an instance that does not send them
+            // ignores the request (any MessagePack-RPC server drops unknown notifications).
+            try? await connection.notify(LoadReport.subscribe, [])
             Task {
-                await connection.waitUntilClosed()
+                for await notification in connection.notifications where notification.method == LoadReport.notification {
+                    guard let value = notification.params.first, let report = try? MessagePackDecoder().decode(LoadReport.self, from: value) else { continue }
+                    let now = self.now
+                    self.state.withLock { $0.pool.loadReported(address, report, now: now) }
+                }
+                // The stream ends when the connection does: the moment it breaks, the instance leaves rotation.
                 let actions = self.state.withLock { state -> [InstancePool.Action] in
                     guard state.connections[address] === connection else { return [] }
                     state.connections[address] = nil

@@ -43,6 +43,8 @@ extension ServiceConfig {
             let values = [
                 "name": base.name, "version": base.version, "region": base.region, "host": base.host,
                 "l": "\(base.serviceAddress)", "admin": "\(base.adminAddress)", "coordinators": base.coordinators.joined(separator: ","),
+                "load-ceiling": base.loadCeiling.map { "\($0)" } ?? "none", "load-floor": base.loadFloor.map { "\($0)" } ?? "80% of the ceiling",
+                "metrics": base.metricsAddress.map { "\($0)" } ?? "off",
             ]
             return .help(CommandLineHelp.render(
                 tool: tool,

@@ -8,7 +8,12 @@
 ///
 /// Picking: only registered instances with a ready connection that are not ejected; the
 /// caller's host first, then its region, then anywhere (the Go seed's chooser); within that
-/// tier, power of two choices on outstanding calls. A lost connection takes an instance
+/// tier, power of two choices. The two are compared by cost: when both sent a fresh load
+/// report (`loadReported`), outstanding calls × reported latency ÷ (1 − utilization) (the
+/// queueing delay of a busy server grows like 1 ÷ (1 − ρ)); otherwise outstanding calls.
+/// Instances reporting a utilization over `loadCeiling` are left out while others can take
+/// the call; instances out of rotation for load (`standby`) are called only when no
+/// registered instance can, so a fleet overloaded everywhere still serves. A lost connection takes an instance
 /// out at once (until it reconnects, with jittered exponential backoff); consecutive call
 /// failures eject it for a while (doubling, capped), but never more than
 /// `maxEjectedFraction` of the pool, so a bad deploy cannot eject everything.
@@ -25,18 +30,26 @@ public struct InstancePool: Sendable {
         public var maxEjectedFraction: Double
         /// Reconnection backoff bounds.
         public var backoff: ClosedRange<Duration>
+        /// Instances reporting a utilization over this are left out while others can take
+        /// the call; nil: none are.
+        public var loadCeiling: Double?
+        /// How long a load report counts; older ones are ignored.
+        public var reportLifetime: Duration
 
         /// Creates a configuration: eject after 5 failures for 1 s (doubling to 30 s), at most
         /// half the pool; reconnect after 50 ms doubling to 2 s.
         public init(
             failuresToEject: Int = 5, baseEjection: Duration = .seconds(1), maxEjection: Duration = .seconds(30),
-            maxEjectedFraction: Double = 0.5, backoff: ClosedRange<Duration> = .milliseconds(50)...(.seconds(2))
+            maxEjectedFraction: Double = 0.5, backoff: ClosedRange<Duration> = .milliseconds(50)...(.seconds(2)),
+            loadCeiling: Double? = nil, reportLifetime: Duration = .seconds(5)
         ) {
             self.failuresToEject = failuresToEject
             self.baseEjection = baseEjection
             self.maxEjection = maxEjection
             self.maxEjectedFraction = maxEjectedFraction
             self.backoff = backoff
+            self.loadCeiling = loadCeiling
+            self.reportLifetime = reportLifetime
         }
     }
 
@@ -50,13 +63,16 @@ public struct InstancePool: Sendable {
         public var host: String
         /// False when it is running but out of rotation.
         public var registered: Bool
+        /// Out of rotation for load only: called when no registered instance can take a call.
+        public var standby: Bool
 
         /// Creates a descriptor.
-        public init(address: String, region: String, host: String, registered: Bool) {
+        public init(address: String, region: String, host: String, registered: Bool, standby: Bool = false) {
             self.address = address
             self.region = region
             self.host = host
             self.registered = registered
+            self.standby = standby
         }
     }
 
@@ -93,6 +109,8 @@ public struct InstancePool: Sendable {
         var ejectedUntil: Duration?
         var ejections = 0
         var connectAttempts = 0
+        var report: LoadReport?
+        var reportedAt = Duration.zero
     }
 
     /// The configuration in force.
@@ -159,12 +177,25 @@ public struct InstancePool: Sendable {
     /// The instance for the next call, or `nil` when none can take it now. `excluding`
     /// skips instances a retry must avoid.
     public func pick(now: Duration, excluding: Set<String> = [], using generator: inout some RandomNumberGenerator) -> String? {
+        if let found = pick(now: now, excluding: excluding, ceiling: configuration.loadCeiling, standby: false, using: &generator) { return found }
+        if configuration.loadCeiling != nil, let found = pick(now: now, excluding: excluding, ceiling: nil, standby: false, using: &generator) {
+            return found
+        }
+        return pick(now: now, excluding: excluding, ceiling: nil, standby: true, using: &generator)
+    }
+
+    /// One picking pass over registered instances (or, with `standby`, over those out of
+    /// rotation for load), leaving out those whose fresh report is over `ceiling`.
+    private func pick(now: Duration, excluding: Set<String>, ceiling: Double?, standby: Bool, using generator: inout some RandomNumberGenerator) -> String? {
         // Two passes over the sorted slots, no allocation: find the best tier and its size,
-        // then take two random members of it and keep the less busy one.
+        // then take two random members of it and keep the cheaper one.
+        let fresh = now - configuration.reportLifetime
         func tier(_ instance: Instance) -> Int? {
-            guard instance.descriptor.registered, instance.connection == .ready,
+            guard standby ? (!instance.descriptor.registered && instance.descriptor.standby) : instance.descriptor.registered,
+                  instance.connection == .ready,
                   !(instance.ejectedUntil.map { $0 > now } ?? false),
                   excluding.isEmpty || !excluding.contains(instance.descriptor.address) else { return nil }
+            if let ceiling, let report = instance.report, instance.reportedAt >= fresh, report.utilization > ceiling { return nil }
             if instance.descriptor.region != localRegion { return 2 }
             return instance.descriptor.host == localHost ? 0 : 1
         }
@@ -188,7 +219,32 @@ public struct InstancePool: Sendable {
             k += 1
         }
         guard let a, let b else { return nil }
-        return (b.outstanding < a.outstanding ? b : a).descriptor.address
+        return (cheaper(b, than: a, fresh: fresh) ? b : a).descriptor.address
+    }
+
+    /// True when `b` should take the call rather than `a`.
+    private func cheaper(_ b: Instance, than a: Instance, fresh: Duration) -> Bool {
+        guard let ra = a.report, let rb = b.report, a.reportedAt >= fresh, b.reportedAt >= fresh else {
+            return b.outstanding < a.outstanding
+        }
+        func cost(_ instance: Instance, _ report: LoadReport) -> Double {
+            Double(instance.outstanding + 1) * (max(0, report.meanLatencyMs) + 0.1) / max(0.05, 1 - min(max(0, report.utilization), 0.95))
+        }
+        return cost(b, rb) < cost(a, ra)
+    }
+
+    /// An instance's last load report (with when it came), or nil when it sent none.
+    public func loadReport(of address: String) -> (report: LoadReport, at: Duration)? {
+        guard let instance = self[address], let report = instance.report else { return nil }
+        return (report, instance.reportedAt)
+    }
+
+    /// The instance at `address` reported its load.
+    public mutating func loadReported(_ address: String, _ report: LoadReport, now: Duration) {
+        guard var instance = self[address] else { return }
+        instance.report = report
+        instance.reportedAt = now
+        self[address] = instance
     }
 
     /// The instance for a call (or a retry, `avoiding` the instances it already tried):

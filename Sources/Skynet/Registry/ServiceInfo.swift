@@ -23,13 +23,17 @@ public struct ServiceInfo: Codable, Hashable, Sendable {
     public var started: Date
     /// False while it runs out of rotation (clients send it no new calls).
     public var registered: Bool
+    /// Why it is out of rotation (nil while it is in): an admin's `unregister`, a failing
+    /// health check, or load over its ceiling.
+    public var outOfRotation: OutOfRotation?
     /// Free-form labels.
     public var metadata: [String: String]
 
     /// Creates an info record.
     public init(
         uuid: String, name: String, version: String, region: String, host: String, serviceAddress: String,
-        adminAddress: String, pid: Int32, started: Date, registered: Bool, metadata: [String: String] = [:]
+        adminAddress: String, pid: Int32, started: Date, registered: Bool, outOfRotation: OutOfRotation? = nil,
+        metadata: [String: String] = [:]
     ) {
         self.uuid = uuid
         self.name = name
@@ -41,6 +45,7 @@ public struct ServiceInfo: Codable, Hashable, Sendable {
         self.pid = pid
         self.started = started
         self.registered = registered
+        self.outOfRotation = outOfRotation
         self.metadata = metadata
     }
 

@@ -29,6 +29,11 @@ import Synchronization
 /// If the coordinator goes away the service keeps serving; if its session is lost, it opens
 /// a new one and registers again. From binding until `stop`, SIGUSR1 and SIGUSR2 raise and
 /// lower its log level one notch.
+///
+/// Its registry record changes only on transitions: in or out of rotation, and why (an
+/// admin's `unregister`, a failing `healthCheck`, load over `loadCeiling`). Live figures
+/// never go into the tree: they are pushed each `loadInterval` to the clients calling it
+/// (`LoadReport`, which their pools weigh) and answered by the admin `stats` call.
 public final class Service: ServiceLifecycle.Service, Sendable {
     private enum Phase { case idle, starting, running, stopping, stopped }
 
@@ -42,6 +47,12 @@ public final class Service: ServiceLifecycle.Service, Sendable {
         var ring = HashRing(members: [])
         var signals: LogLevelSignals?
         var launch: Launch?
+        var governor = RotationGovernor(wanted: true, limits: nil)
+        var report = LoadReport(utilization: 0, cpu: 0, inFlight: 0, callsPerSecond: 0, meanLatencyMs: 0, p99LatencyMs: 0)
+        var window = LoadWindow(cores: ProcessInfo.processInfo.activeProcessorCount)
+        var checking = false
+        /// The newest record may not be in the tree (its write failed or is under way).
+        var stale = false
     }
 
     /// How `start` asked `run` to launch.
@@ -58,21 +69,23 @@ public final class Service: ServiceLifecycle.Service, Sendable {
     private let state = Mutex(State())
     private let logger: Mutex<Logger>
     private let stats = ServiceStats()
+    private let reporter = LoadReporter()
+    private let gate = PublishGate()
     private let stopped = Mutex<[CheckedContinuation<Void, Never>]>([])
-    /// How often load figures are published.
-    public let statsInterval: Duration
+    /// How often load is sampled and pushed to the clients calling the instance.
+    public let loadInterval: Duration
     /// How long `stop` keeps serving after leaving rotation, so clients following the
     /// registry move their calls away before the server drains and closes connections.
     public let drainDelay: Duration
 
     /// Creates a service; nothing is bound until `start`.
     public init(
-        config: ServiceConfig, delegate: some ServiceProtocol, statsInterval: Duration = .seconds(3),
+        config: ServiceConfig, delegate: some ServiceProtocol, loadInterval: Duration = .seconds(1),
         drainDelay: Duration = .milliseconds(250)
     ) {
         self.config = config
         self.delegate = delegate
-        self.statsInterval = statsInterval
+        self.loadInterval = loadInterval
         self.drainDelay = drainDelay
         logger = Mutex(config.logger)
         coordinator = CoordinatorClient(configuration: .init(addresses: config.coordinators), logger: config.logger)
@@ -124,6 +137,8 @@ public final class Service: ServiceLifecycle.Service, Sendable {
         var router = RPCRouter()
         delegate.registerMethods(&router)
         RPCMethodMetrics(server: config.name).instrument(&router)
+        let reporter = self.reporter
+        router.onNotification(LoadReport.subscribe) { _, context in reporter.subscribe(context.connection) }
         let stats = self.stats
         router.wrapMethods { _, handler in
             { params, context in
@@ -154,14 +169,17 @@ public final class Service: ServiceLifecycle.Service, Sendable {
             state.withLock { $0.phase = .idle }
             throw error
         }
-        let info = ServiceInfo(
+        var info = ServiceInfo(
             uuid: UUID().uuidString, name: config.name, version: config.version, region: config.region, host: config.host,
             serviceAddress: "\(advertised(config.serviceAddress.host)):\(port)", adminAddress: "\(advertised(config.adminAddress.host)):\(adminPort)",
             pid: getpid(), started: stats.started, registered: register)
+        let governor = RotationGovernor(wanted: register, limits: config.rotationLimits)
+        info.outOfRotation = governor.outOfRotation
         state.withLock { state in
             state.rpc = rpc
             state.admin = admin
             state.info = info
+            state.governor = governor
         }
         await delegate.started(self)
         do {
@@ -185,16 +203,15 @@ public final class Service: ServiceLifecycle.Service, Sendable {
         return info
     }
 
-    /// Puts the service back in rotation.
+    /// Puts the service back in rotation, as far as the admin is concerned: it stays out
+    /// while its health check fails or its load is over the ceiling.
     public func register() async throws {
-        try await setRegistered(true)
-        await delegate.registered(self)
+        try await setWanted(true)
     }
 
     /// Takes the service out of rotation without stopping it.
     public func unregister() async throws {
-        try await setRegistered(false)
-        await delegate.unregistered(self)
+        try await setWanted(false)
     }
 
     /// True when this instance owns `key` among the registered instances of its name and version.
@@ -217,7 +234,8 @@ public final class Service: ServiceLifecycle.Service, Sendable {
             return
         }
         log.info("service stopping")
-        if info?.registered == true, (try? await setRegistered(false)) != nil {
+        let wasIn = info?.registered == true
+        if (try? await setWanted(false)) != nil, wasIn {
             // Calls already on their way still land; new ones go elsewhere meanwhile.
             try? await Task.sleep(for: drainDelay)
         }
@@ -293,17 +311,45 @@ public final class Service: ServiceLifecycle.Service, Sendable {
         logger.withLock { $0.logLevel = level }
     }
 
-    /// The current load figures.
-    public func statsSnapshot() -> ServiceStatsSnapshot { stats.snapshot() }
+    /// The current figures, as the admin `stats` call answers them.
+    public func statsSnapshot() -> ServiceStatsSnapshot {
+        let (report, reason) = state.withLock { ($0.report, $0.info?.outOfRotation) }
+        return stats.snapshot(report: report, outOfRotation: reason)
+    }
+
+    /// The last load sample, as pushed to the clients calling the instance.
+    public var loadReport: LoadReport { state.withLock { $0.report } }
 
     // MARK: Internals
 
-    private func setRegistered(_ registered: Bool) async throws {
-        guard var info = self.info else { throw RPCError(.unavailable, "service not started") }
-        info.registered = registered
-        state.withLock { $0.info = info }
-        try await publish(info, newSession: false)
-        log.info(registered ? "service registered" : "service unregistered")
+    private func setWanted(_ wanted: Bool) async throws {
+        guard info != nil else { throw RPCError(.unavailable, "service not started") }
+        let change = state.withLock { $0.governor.setWanted(wanted) }
+        try await apply(change)
+    }
+
+    /// Writes the record when the reason the instance is out of rotation changed (`change`
+    /// is nil when it did not), and tells the delegate when it entered or left rotation.
+    private func apply(_ change: OutOfRotation??) async throws {
+        guard case .some(let reason) = change else { return }
+        let (before, after) = state.withLock { state -> (Bool, ServiceInfo?) in
+            guard var info = state.info else { return (false, nil) }
+            let before = info.registered
+            info.registered = reason == nil
+            info.outOfRotation = reason
+            state.info = info
+            return (before, info)
+        }
+        guard let after else { return }
+        if let reason {
+            log.notice("out of rotation (\(reason.cause.rawValue)): \(reason.detail)")
+        } else {
+            log.notice("in rotation")
+        }
+        try await publishLatest()
+        if before != after.registered {
+            if after.registered { await delegate.registered(self) } else { await delegate.unregistered(self) }
+        }
     }
 
     /// The first registration; while no coordinator answers and `waitForCoordinator` holds,
@@ -327,7 +373,21 @@ public final class Service: ServiceLifecycle.Service, Sendable {
         }
     }
 
-    /// Writes the instance file (and a first stats file), opening a session first when asked.
+    /// Writes the newest record; one that could not be written is tried again on the next
+    /// load sample, so a coordinator that was briefly away still ends up with the truth.
+    private func publishLatest() async throws {
+        // The newest record is written last, whatever order the changes raced in.
+        try await gate.run {
+            guard let latest = self.info else { return }
+            state.withLock { $0.stale = true }
+            try await publish(latest, newSession: false)
+            state.withLock { state in
+                if state.info == latest { state.stale = false }
+            }
+        }
+    }
+
+    /// Writes the instance file, opening a session first when asked.
     private func publish(_ info: ServiceInfo, newSession: Bool) async throws {
         var session = state.withLock { $0.session }
         if newSession || session == nil || session?.isEnded == true {
@@ -336,7 +396,6 @@ public final class Service: ServiceLifecycle.Service, Sendable {
         }
         guard let session, let port = info.port else { return }
         try await coordinator.set(config.instancePath(port: port), try MessagePackEncoder().encode(info), session: session.id)
-        try await coordinator.set(statsPath(port), try MessagePackEncoder().encode(stats.snapshot()), session: session.id)
     }
 
     /// The host callers should dial: the bind host, unless it binds every interface, in
@@ -345,16 +404,20 @@ public final class Service: ServiceLifecycle.Service, Sendable {
         ["0.0.0.0", "::", ""].contains(bindHost) ? config.host : bindHost
     }
 
-    private func statsPath(_ port: Int) -> String {
-        "/skynet/stats/\(config.name)/\(config.version)/\(config.region)/\(config.host)/\(port)"
-    }
-
     private func startBackgroundTasks() {
-        let statsTask = Task { [weak self] in
+        let interval = loadInterval, healthInterval = config.healthCheckInterval
+        let loadTask = Task { [weak self] in
             while !Task.isCancelled {
-                try? await Task.sleep(for: self?.statsInterval ?? .seconds(3))
-                guard let self, let port = self.info?.port, let session = self.state.withLock({ $0.session }), !session.isEnded else { continue }
-                _ = try? await self.coordinator.set(self.statsPath(port), try MessagePackEncoder().encode(self.stats.snapshot()), session: session.id)
+                guard let self else { return }
+                await self.sampleLoad()
+                try? await Task.sleep(for: interval)
+            }
+        }
+        let healthTask = Task { [weak self] in
+            while !Task.isCancelled {
+                try? await Task.sleep(for: healthInterval)
+                guard let self, !Task.isCancelled else { return }
+                await self.checkHealth()
             }
         }
         let sessionTask = Task { [weak self] in
@@ -365,7 +428,80 @@ public final class Service: ServiceLifecycle.Service, Sendable {
             guard let self else { return }
             await self.followOwnership()
         }
-        state.withLock { $0.tasks += [statsTask, sessionTask, ringTask] }
+        state.withLock { $0.tasks += [loadTask, healthTask, sessionTask, ringTask] }
+    }
+
+    /// One load sample: the report pushed to subscribed clients, and the governor's verdict.
+    private func sampleLoad() async {
+        let figures = stats.figures()
+        let now = ContinuousClock.now - stats.origin
+        var report = state.withLock { state in
+            let (cpu, rate) = state.window.sample(cpuSeconds: ServiceStats.cpuSeconds(), requests: figures.requests, at: now)
+            return LoadReport(
+                utilization: 0, cpu: cpu, inFlight: figures.inFlight, callsPerSecond: rate,
+                meanLatencyMs: figures.meanLatencyMs, p99LatencyMs: figures.p99LatencyMs)
+        }
+        report.utilization = delegate.load(report)
+        let change = state.withLock { state in
+            state.report = report
+            return state.governor.loadSampled(report.utilization)
+        }
+        reporter.push(report)
+        do {
+            if change == nil, state.withLock({ $0.stale }), state.withLock({ $0.phase == .running }) {
+                try await publishLatest()
+            } else {
+                try await apply(change)
+            }
+        } catch {
+            log.warning("could not write the instance's rotation change", metadata: ["error": "\(error)"])
+        }
+    }
+
+    /// Runs the health check with `healthCheckInterval` to answer, and applies its verdict.
+    /// A check that hangs fails this round and the next ones until it returns; no second
+    /// one starts beside it.
+    private func checkHealth() async {
+        let limit = config.healthCheckInterval
+        let started = state.withLock { state in
+            guard !state.checking else { return false }
+            state.checking = true
+            return true
+        }
+        guard started else {
+            await applyHealth(failure: "the previous health check has not returned")
+            return
+        }
+        // Whichever answers first, the check or the clock, is the verdict.
+        let (verdicts, verdict) = AsyncStream.makeStream(of: String?.self, bufferingPolicy: .bufferingOldest(1))
+        Task {
+            var failure: String?
+            do {
+                try await self.delegate.healthCheck(self)
+            } catch {
+                failure = (error as? RPCError)?.message ?? "\(error)"
+            }
+            self.state.withLock { $0.checking = false }
+            verdict.yield(failure)
+        }
+        let timer = Task {
+            try? await Task.sleep(for: limit)
+            verdict.yield("no answer within \(limit)")
+        }
+        var first = verdicts.makeAsyncIterator()
+        let failure = await first.next() ?? nil
+        timer.cancel()
+        verdict.finish()
+        await applyHealth(failure: failure)
+    }
+
+    private func applyHealth(failure: String?) async {
+        let change = state.withLock { $0.governor.healthChecked(failure: failure) }
+        do {
+            try await apply(change)
+        } catch {
+            log.warning("could not write the instance's rotation change", metadata: ["error": "\(error)"])
+        }
     }
 
     /// When the session is lost (the coordinator expired it while unreachable), opens a new
@@ -380,8 +516,10 @@ public final class Service: ServiceLifecycle.Service, Sendable {
             var wait = Duration.milliseconds(100)
             while !Task.isCancelled {
                 do {
-                    guard let info = self.info else { return }
-                    try await publish(info, newSession: true)
+                    try await gate.run {
+                        guard let info = self.info else { return }
+                        try await publish(info, newSession: true)
+                    }
                     log.notice("registered again with a new coordinator session")
                     break
                 } catch {

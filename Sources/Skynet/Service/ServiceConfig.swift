@@ -24,6 +24,16 @@ public struct ServiceConfig: Sendable {
     public var coordinators: [String]
     /// The TTL of the service's registration session.
     public var sessionTTL: Duration
+    /// The load (`ServiceProtocol.load`, 1 = fully busy) over which the instance takes
+    /// itself out of rotation, after three one-second samples over it; nil: never.
+    public var loadCeiling: Double?
+    /// The load under which an instance out of rotation for load comes back, after five
+    /// samples under it (defaults to 80% of the ceiling).
+    public var loadFloor: Double?
+    /// How often the health check (`ServiceProtocol.healthCheck`) runs, and how long it may take.
+    public var healthCheckInterval: Duration
+    /// Where to serve Prometheus `/metrics` (`HOST:PORT`; port 0 picks one); nil: nowhere.
+    public var metricsAddress: HostPort?
     /// Where the service logs.
     public var logger: Logger
 
@@ -39,6 +49,9 @@ public struct ServiceConfig: Sendable {
         ConfigFlag("l", "SKYNET_SERVICE_ADDR", value: "HOST:PORT[-PORT]", help: "where it serves calls; the first free port wins"),
         ConfigFlag("admin", "SKYNET_ADMIN_ADDR", value: "HOST:PORT[-PORT]", help: "where it serves admin calls"),
         ConfigFlag("coordinators", "SKYNET_COORDINATORS", value: "HOST:PORT,...", help: "the coordinator addresses"),
+        ConfigFlag("load-ceiling", "SKYNET_LOAD_CEILING", value: "FRACTION", help: "leave rotation while load stays over it (0.9: 90% busy)"),
+        ConfigFlag("load-floor", "SKYNET_LOAD_FLOOR", value: "FRACTION", help: "return to rotation once load stays under it"),
+        ConfigFlag("metrics", "SKYNET_METRICS", value: "HOST:PORT", help: "serve Prometheus /metrics there"),
     ]
 
     /// Creates and checks a configuration.
@@ -46,18 +59,22 @@ public struct ServiceConfig: Sendable {
         name: String, version: String = "1", region: String = "local", host: String? = nil,
         serviceAddress: String = "127.0.0.1:9000-9999", adminAddress: String = "127.0.0.1:9000-9999",
         coordinators: [String] = ["127.0.0.1:8046"], sessionTTL: Duration = .seconds(5),
-        logger: Logger = Logger(label: "skynet.service")
+        loadCeiling: Double? = nil, loadFloor: Double? = nil, healthCheckInterval: Duration = .seconds(3),
+        metricsAddress: String? = nil, logger: Logger = Logger(label: "skynet.service")
     ) throws(ServiceConfigError) {
         let service = try AddressRange(serviceAddress, field: "serviceAddress")
         try self.init(
             name: name, version: version, region: region, host: host ?? service.host, service: service,
             admin: try AddressRange(adminAddress, field: "adminAddress"), coordinators: coordinators,
-            sessionTTL: sessionTTL, logger: logger)
+            sessionTTL: sessionTTL, loadCeiling: loadCeiling, loadFloor: loadFloor, healthCheckInterval: healthCheckInterval,
+            metricsAddress: try metricsAddress.map { (text) throws(ServiceConfigError) in try Self.metricsAddress(text, field: "metricsAddress") },
+            logger: logger)
     }
 
     private init(
         name: String, version: String, region: String, host: String, service: AddressRange, admin: AddressRange,
-        coordinators: [String], sessionTTL: Duration, logger: Logger
+        coordinators: [String], sessionTTL: Duration, loadCeiling: Double?, loadFloor: Double?, healthCheckInterval: Duration,
+        metricsAddress: HostPort?, logger: Logger
     ) throws(ServiceConfigError) {
         try ServicePath.validate(name, field: "name")
         try ServicePath.validate(version, field: "version")
@@ -69,6 +86,18 @@ public struct ServiceConfig: Sendable {
         guard sessionTTL >= .milliseconds(100) else {
             throw ServiceConfigError(field: "sessionTTL", "must be at least 100 ms, found \(sessionTTL)")
         }
+        if let loadCeiling, !(loadCeiling > 0 && loadCeiling.isFinite) {
+            throw ServiceConfigError(field: "loadCeiling", "must be a number over 0 (0.9 is 90% busy), found \(loadCeiling)")
+        }
+        if let loadFloor {
+            guard loadCeiling != nil else { throw ServiceConfigError(field: "loadFloor", "needs a load ceiling") }
+            guard loadFloor >= 0, loadFloor < loadCeiling! else {
+                throw ServiceConfigError(field: "loadFloor", "must be at least 0 and under the ceiling \(loadCeiling!), found \(loadFloor)")
+            }
+        }
+        guard healthCheckInterval >= .milliseconds(10) else {
+            throw ServiceConfigError(field: "healthCheckInterval", "must be at least 10 ms, found \(healthCheckInterval)")
+        }
         self.name = name
         self.version = version
         self.region = region
@@ -77,7 +106,32 @@ public struct ServiceConfig: Sendable {
         self.adminAddress = admin
         self.coordinators = coordinators
         self.sessionTTL = sessionTTL
+        self.loadCeiling = loadCeiling
+        self.loadFloor = loadFloor
+        self.healthCheckInterval = healthCheckInterval
+        self.metricsAddress = metricsAddress
         self.logger = logger
+    }
+
+    /// Parses a metrics listen address, naming `field` when it is not `HOST:PORT`.
+    private static func metricsAddress(_ text: String, field: String) throws(ServiceConfigError) -> HostPort {
+        guard let address = HostPort(text), !address.host.isEmpty else {
+            throw ServiceConfigError(field: field, "expected HOST:PORT (port 0 picks a free one), found \"\(text)\"")
+        }
+        return address
+    }
+
+    /// Parses a load mark, naming `field` when it is not a number.
+    private static func fraction(_ text: String, field: String) throws(ServiceConfigError) -> Double {
+        guard let value = Double(text) else {
+            throw ServiceConfigError(field: field, "expected a number such as 0.9 (90% busy), found \"\(text)\"")
+        }
+        return value
+    }
+
+    /// The overload marks the instance's rotation governor applies, when it has a ceiling.
+    var rotationLimits: RotationGovernor.Limits? {
+        loadCeiling.map { RotationGovernor.Limits(ceiling: $0, floor: loadFloor ?? $0 * 0.8) }
     }
 
     /// This configuration with `SKYNET_*` variables applied (an empty one counts as unset),
@@ -102,9 +156,13 @@ public struct ServiceConfig: Sendable {
         // An explicit host wins; otherwise a new service address brings its host along.
         let host = try checked(pick("host", "SKYNET_HOST"), fallback: service != serviceAddress && self.host == serviceAddress.host ? service.host : self.host)
         let coordinators = pick("coordinators", "SKYNET_COORDINATORS").map { $0.0.split(separator: ",").map { String($0) } } ?? self.coordinators
+        let ceiling = try pick("load-ceiling", "SKYNET_LOAD_CEILING").map { (text, source) throws(ServiceConfigError) in try Self.fraction(text, field: source) } ?? loadCeiling
+        let floor = try pick("load-floor", "SKYNET_LOAD_FLOOR").map { (text, source) throws(ServiceConfigError) in try Self.fraction(text, field: source) } ?? loadFloor
+        let metrics = try pick("metrics", "SKYNET_METRICS").map { (text, source) throws(ServiceConfigError) in try Self.metricsAddress(text, field: source) } ?? metricsAddress
         return try ServiceConfig(
             name: name, version: version, region: region, host: host, service: service, admin: admin,
-            coordinators: coordinators, sessionTTL: sessionTTL, logger: logger)
+            coordinators: coordinators, sessionTTL: sessionTTL, loadCeiling: ceiling, loadFloor: floor,
+            healthCheckInterval: healthCheckInterval, metricsAddress: metrics, logger: logger)
     }
 
     /// The path of this service's instance file once bound to `port`.

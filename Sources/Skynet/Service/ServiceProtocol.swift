@@ -24,6 +24,13 @@ public protocol ServiceProtocol: Sendable {
     func unregistered(_ service: Service) async
     /// Ranges of keys moved to or from this instance (see `Service.isMine`).
     func keysMoved(_ service: Service, _ moves: [KeyRangeMove]) async
+    /// The health check, run every `ServiceConfig.healthCheckInterval` (and given as long to
+    /// answer): throwing takes the instance out of rotation with the error as the reason in
+    /// its `ServiceInfo`; passing again brings it back. The default always passes.
+    func healthCheck(_ service: Service) async throws
+    /// The figure the overload ceiling (`ServiceConfig.loadCeiling`) applies to, from the
+    /// last second's `report`; 1 means fully busy. The default is `report.cpu`.
+    func load(_ report: LoadReport) -> Double
 }
 
 extension ServiceProtocol {
@@ -32,4 +39,6 @@ extension ServiceProtocol {
     public func registered(_ service: Service) async {}
     public func unregistered(_ service: Service) async {}
     public func keysMoved(_ service: Service, _ moves: [KeyRangeMove]) async {}
+    public func healthCheck(_ service: Service) async throws {}
+    public func load(_ report: LoadReport) -> Double { report.cpu }
 }

@@ -1,7 +1,8 @@
 import Foundation
 import Synchronization
 
-/// The load figures a service publishes beside its registration every few seconds.
+/// An instance's figures, as the admin `stats` call answers them (`sky instances`,
+/// `sky topology`, the dashboard ask each instance they show). Never written to the tree.
 public struct ServiceStatsSnapshot: Codable, Hashable, Sendable {
     /// Calls answered since start.
     public var requests: Int
@@ -9,6 +10,8 @@ public struct ServiceStatsSnapshot: Codable, Hashable, Sendable {
     public var errors: Int
     /// Calls running now.
     public var inFlight: Int
+    /// Calls answered per second, over the last load sample.
+    public var callsPerSecond: Double
     /// Mean latency of the last calls, in milliseconds.
     public var meanLatencyMs: Double
     /// 99th percentile latency of the last calls, in milliseconds.
@@ -17,10 +20,16 @@ public struct ServiceStatsSnapshot: Codable, Hashable, Sendable {
     public var started: Date
     /// Process CPU time so far, in seconds.
     public var cpuSeconds: Double
+    /// The process's CPU use over the last load sample, as a share of the machine's cores (0…1).
+    public var cpu: Double
+    /// The figure its overload ceiling applies to (see `LoadReport.utilization`).
+    public var utilization: Double
     /// Resident memory, in bytes.
     public var memoryBytes: Int
     /// The host's one-minute load average.
     public var load: Double
+    /// Why it takes no new calls, when it does not.
+    public var outOfRotation: OutOfRotation?
 }
 
 /// Counts calls and keeps the latencies of the last 1,024 of them.
@@ -32,8 +41,19 @@ final class ServiceStats: Sendable {
         var latencies = RecentSamples()
     }
 
+    /// The counters a snapshot or a load report is made from.
+    struct Figures {
+        var requests: Int
+        var errors: Int
+        var inFlight: Int
+        var meanLatencyMs: Double
+        var p99LatencyMs: Double
+    }
+
     private let state = Mutex(State())
     let started = Date()
+    /// The monotonic clock's reading at start, for load windows.
+    let origin = ContinuousClock.now
 
     func begin() { state.withLock { $0.inFlight += 1 } }
 
@@ -46,18 +66,28 @@ final class ServiceStats: Sendable {
         }
     }
 
-    func snapshot() -> ServiceStatsSnapshot {
+    func figures() -> Figures {
         let (requests, errors, inFlight, recent) = state.withLock { ($0.requests, $0.errors, $0.inFlight, Array($0.latencies.values)) }
         let latency = RecentSamples.summary(recent, percentiles: [0.99])
+        return Figures(requests: requests, errors: errors, inFlight: inFlight, meanLatencyMs: latency.mean, p99LatencyMs: latency.percentiles[0])
+    }
+
+    /// The process's CPU seconds so far (user and system).
+    static func cpuSeconds() -> Double {
         var usage = rusage()
         getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &usage)
-        let cpu = Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6
+        return Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6
+    }
+
+    func snapshot(report: LoadReport, outOfRotation: OutOfRotation?) -> ServiceStatsSnapshot {
+        let figures = self.figures()
         let statm = (try? String(contentsOfFile: "/proc/self/statm", encoding: .utf8))?.split(separator: " ")
         let pages = statm.flatMap { $0.count > 1 ? Int($0[1]) : nil } ?? 0
         let load = (try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8))?.split(separator: " ").first.flatMap { Double($0) } ?? 0
         return ServiceStatsSnapshot(
-            requests: requests, errors: errors, inFlight: inFlight,
-            meanLatencyMs: latency.mean, p99LatencyMs: latency.percentiles[0],
-            started: started, cpuSeconds: cpu, memoryBytes: pages * Int(sysconf(Int32(_SC_PAGESIZE))), load: load)
+            requests: figures.requests, errors: figures.errors, inFlight: figures.inFlight, callsPerSecond: report.callsPerSecond,
+            meanLatencyMs: figures.meanLatencyMs, p99LatencyMs: figures.p99LatencyMs, started: started,
+            cpuSeconds: Self.cpuSeconds(), cpu: report.cpu, utilization: report.utilization,
+            memoryBytes: pages * Int(sysconf(Int32(_SC_PAGESIZE))), load: load, outOfRotation: outOfRotation)
     }
 }
