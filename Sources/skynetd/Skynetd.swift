@@ -85,7 +85,7 @@ struct Skynetd: AsyncParsableCommand {
 
     func run() async throws {
         LogLevelFlag.bootstrap(try LogLevelFlag.level(logLevel))
-        let registry = SkynetdMetrics.bootstrap()
+        let registry = PrometheusExport.registry
         let consoleBox = ConsoleBox()
         let logger = Logger(label: "skynetd")
         let address = try ListenAddress(listen)

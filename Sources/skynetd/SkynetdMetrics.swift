@@ -5,25 +5,10 @@ import SkynetCoordinator
 import SkynetTimer
 import Synchronization
 
-/// skynetd's `/metrics`: swift-metrics bootstrapped with a Prometheus registry (the
-/// executable's job; the libraries only create their series), and the store's figures
-/// read from `status` at each scrape.
+/// skynetd's `/metrics`: the store's figures read from `status` at each scrape, beside
+/// the series the libraries create in the registry skynetd bootstrapped
+/// (`PrometheusExport.registry`, the executable's job).
 enum SkynetdMetrics {
-    /// Bootstraps swift-metrics once for the process, with latency buckets fine enough for
-    /// calls that take tens of microseconds.
-    static func bootstrap() -> PrometheusCollectorRegistry {
-        let registry = PrometheusCollectorRegistry()
-        var factory = PrometheusMetricsFactory(registry: registry)
-        factory.defaultDurationHistogramBuckets = [
-            .microseconds(50), .microseconds(100), .microseconds(250), .microseconds(500), .milliseconds(1), .milliseconds(2),
-            .milliseconds(5), .milliseconds(10), .milliseconds(25), .milliseconds(50), .milliseconds(100), .milliseconds(250),
-            .milliseconds(500), .seconds(1), .seconds(2), .seconds(5), .seconds(10),
-        ]
-        factory.defaultValueHistogramBuckets = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096]
-        MetricsSystem.bootstrap(factory)
-        return registry
-    }
-
     /// `/metrics` for `store`: the store's revision, files, sessions, watches, data size,
     /// fsyncs and members, and the timers `timer` holds, brought up to date before each scrape.
     static func console(registry: PrometheusCollectorRegistry, store: any CoordinatorStore, timer: TimerServer?) -> ConsoleMetrics {

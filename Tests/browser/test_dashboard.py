@@ -158,6 +158,8 @@ def test_dashboard_follows_the_registry_and_acts_on_instances(workdir, browser):
         browser.find_element(By.ID, "confirm-yes").click()
         wait.until(lambda b: b.find_element(By.CSS_SELECTOR, row).get_attribute("data-registered") == "false")
         assert [i["registered"] for i in sky_instances(coordinator, "echo") if i["uuid"] == uuid] == [False]
+        assert [i["reason"] for i in sky_instances(coordinator, "echo") if i["uuid"] == uuid][0].startswith("unregistered: ")
+        assert "unregistered: " in browser.find_element(By.CSS_SELECTOR, f"{row} span.reason").text, "the page says why"
 
         # Cancelling the confirmation does nothing.
         click(browser, f"{row} button.act-register")

@@ -1,3 +1,5 @@
+import Metrics
+
 /// Where a `Client` finds the coordinator, where the caller is, and how patient calls are.
 public struct ClientConfig: Sendable {
     /// Coordinator addresses, `host:port`.
@@ -10,12 +12,16 @@ public struct ClientConfig: Sendable {
     public var timeout: Duration
     /// Ejection and reconnection settings of every pool.
     public var pool: InstancePool.Configuration
+    /// Where the pools' series go (`skynet_pool_*`); nil: the backend the program
+    /// bootstrapped swift-metrics with (none: they cost next to nothing).
+    public var metricsFactory: (any MetricsFactory)?
 
     /// Creates a configuration.
     public init(
         coordinators: [String] = ["127.0.0.1:8046"], region: String = "local", host: String = "127.0.0.1",
-        timeout: Duration = .seconds(5), pool: InstancePool.Configuration = .init()
+        timeout: Duration = .seconds(5), pool: InstancePool.Configuration = .init(), metricsFactory: (any MetricsFactory)? = nil
     ) {
+        self.metricsFactory = metricsFactory
         self.coordinators = coordinators
         self.region = region
         self.host = host

@@ -1,5 +1,6 @@
 import Logging
 import MessagePack
+import Metrics
 import SkynetRPC
 import Synchronization
 
@@ -36,12 +37,14 @@ public final class ServiceClient: Sendable {
     private let state: Mutex<State>
     private let origin = ContinuousClock.now
     private let watcher = Mutex<Task<Void, Never>?>(nil)
+    private let metrics: PoolMetrics
 
     init(query: Query, config: ClientConfig, coordinator: CoordinatorClient, logger: Logger) {
         self.query = query
         self.config = config
         self.coordinator = coordinator
         self.logger = logger
+        metrics = PoolMetrics(service: query.service ?? "*", factory: config.metricsFactory ?? MetricsSystem.factory)
         state = Mutex(State(pool: InstancePool(configuration: config.pool, localRegion: config.region, localHost: config.host)))
         // The watch keeps the pool alive until `close()` (or the client's `close()`).
         let task = Task { await self.followRegistry() }
@@ -124,7 +127,12 @@ public final class ServiceClient: Sendable {
                 let (health, retryable) = RetryRule.judge(error, connectionActive: connection.isActive, idempotent: idempotent)
                 finished(address, health)
                 let now = self.now
-                guard attempts.mayRetry(retryable: retryable, now: now), state.withLock({ $0.budget.tryWithdraw(now: now) }) else { throw error }
+                guard attempts.mayRetry(retryable: retryable, now: now) else { throw error }
+                guard state.withLock({ $0.budget.tryWithdraw(now: now) }) else {
+                    metrics.budgetRefusals.increment()
+                    throw error
+                }
+                metrics.retries.increment()
                 logger.debug("retrying call on another instance", metadata: ["rpc.method": "\(method)", "service.instance": "\(address)", "error": "\(error)"])
                 attempts.retrying(after: address)
             }
@@ -133,16 +141,27 @@ public final class ServiceClient: Sendable {
 
     private func finished(_ address: String, _ outcome: RetryRule.Health) {
         let now = self.now
-        let actions = state.withLock { state -> [InstancePool.Action] in
+        let (actions, ejected) = state.withLock { state -> ([InstancePool.Action], Bool) in
             switch outcome {
             case .answered:
                 state.pool.callSucceeded(address)
-                return []
-            case .failed: return state.pool.callFailed(address, .callFailed, now: now)
-            case .lost: return state.pool.callFailed(address, .connectionLost, now: now)
+                return ([], false)
+            case .failed:
+                let before = state.pool.isEjected(address, now: now)
+                let actions = state.pool.callFailed(address, .callFailed, now: now)
+                return (actions, !before && state.pool.isEjected(address, now: now))
+            case .lost: return (state.pool.callFailed(address, .connectionLost, now: now), false)
             }
         }
+        if ejected { metrics.ejections.increment() }
+        if ejected || !actions.isEmpty { recordCensus() }
         perform(actions)
+    }
+
+    /// Brings the pool's instance gauges up to date.
+    private func recordCensus() {
+        let now = self.now
+        metrics.record(state.withLock { $0.pool.census(now: now) })
     }
 
     /// An instance for the call and its connection, waiting for one until the deadline.
@@ -160,8 +179,12 @@ public final class ServiceClient: Sendable {
                 return (address, connection)
             }
             deposit = false
-            if let chosen { return chosen }
+            if let chosen {
+                metrics.picks.increment()
+                return chosen
+            }
             guard now < deadline, !state.withLock({ $0.closed }) else {
+                metrics.noInstance.increment()
                 throw RPCError("NoInstances", "no instance of \(query.glob) could take the call before the deadline")
             }
             await waitForChange(until: deadline)
@@ -206,6 +229,7 @@ public final class ServiceClient: Sendable {
                             standby: $0.outOfRotation?.cause == .overloaded)
                     }
                     let actions = state.withLock { $0.pool.update(descriptors) }
+                    recordCensus()
                     perform(actions)
                     wake()
                 }
@@ -238,6 +262,7 @@ public final class ServiceClient: Sendable {
                 state.pool.connected(address)
                 return (true, replaced)
             }
+            recordCensus()
             guard kept else {
                 await connection.close()
                 return
@@ -260,12 +285,14 @@ public final class ServiceClient: Sendable {
                     state.connections[address] = nil
                     return state.pool.connectionLost(address)
                 }
+                self.recordCensus()
                 self.perform(actions)
             }
         } catch {
             let now = self.now
             let delay = state.withLock { state in state.pool.connectFailed(address, now: now, using: &state.rng) }
             guard let delay else { return }
+            recordCensus()
             try? await Task.sleep(for: delay)
             perform(state.withLock { $0.pool.backoffElapsed(address, now: self.now) })
         }

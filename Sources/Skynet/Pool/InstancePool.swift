@@ -239,6 +239,38 @@ public struct InstancePool: Sendable {
         return (report, instance.reportedAt)
     }
 
+    /// How many instances stand in each state, for a pool's gauges.
+    public struct Census: Hashable, Sendable {
+        /// Registered, connected, not ejected: can take calls.
+        public var ready = 0
+        /// Connecting now.
+        public var connecting = 0
+        /// Waiting to connect again.
+        public var backingOff = 0
+        /// Connected but ejected for failing calls.
+        public var ejected = 0
+        /// Connected or not, out of rotation.
+        public var outOfRotation = 0
+    }
+
+    /// How many instances stand in each state at `now`.
+    public func census(now: Duration) -> Census {
+        var census = Census()
+        for instance in slots {
+            if !instance.descriptor.registered {
+                census.outOfRotation += 1
+                continue
+            }
+            switch instance.connection {
+            case .idle, .connecting: census.connecting += 1
+            case .backingOff: census.backingOff += 1
+            case .ready:
+                if instance.ejectedUntil.map({ $0 > now }) ?? false { census.ejected += 1 } else { census.ready += 1 }
+            }
+        }
+        return census
+    }
+
     /// The instance at `address` reported its load.
     public mutating func loadReported(_ address: String, _ report: LoadReport, now: Duration) {
         guard var instance = self[address] else { return }

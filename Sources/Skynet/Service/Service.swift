@@ -41,6 +41,7 @@ public final class Service: ServiceLifecycle.Service, Sendable {
         var phase = Phase.idle
         var rpc: RPCServer?
         var admin: RPCServer?
+        var metrics: MetricsEndpoint?
         var info: ServiceInfo?
         var session: CoordinatorSession?
         var tasks: [Task<Void, Never>] = []
@@ -134,6 +135,8 @@ public final class Service: ServiceLifecycle.Service, Sendable {
             guard state.phase == .idle else { throw RPCError(.unavailable, "service already started") }
             state.phase = .starting
         }
+        // Asked for /metrics: swift-metrics is bootstrapped before any series is made.
+        let registry = config.metricsAddress != nil ? PrometheusExport.registry : nil
         var router = RPCRouter()
         delegate.registerMethods(&router)
         RPCMethodMetrics(server: config.name).instrument(&router)
@@ -175,6 +178,20 @@ public final class Service: ServiceLifecycle.Service, Sendable {
             pid: getpid(), started: stats.started, registered: register)
         let governor = RotationGovernor(wanted: register, limits: config.rotationLimits)
         info.outOfRotation = governor.outOfRotation
+        if let address = config.metricsAddress, let registry {
+            do {
+                let endpoint = try await MetricsEndpoint.start(address, registry: registry, logger: log)
+                state.withLock { $0.metrics = endpoint }
+                // Advertised in the record, so a Prometheus can discover what to scrape.
+                info.metadata["metrics"] = "\(advertised(address.host)):\(endpoint.port)"
+                log.info("metrics at http://\(address.host):\(endpoint.port)/metrics")
+            } catch {
+                await rpc.shutdown()
+                await admin.shutdown()
+                state.withLock { $0.phase = .idle }
+                throw ServiceConfigError(field: "metricsAddress", "cannot listen on \(address): \(error)")
+            }
+        }
         state.withLock { state in
             state.rpc = rpc
             state.admin = admin
@@ -246,6 +263,7 @@ public final class Service: ServiceLifecycle.Service, Sendable {
         signals?.cancel()
         try? await session?.close()
         await state.withLock { $0.admin }?.shutdown(gracePeriod: .seconds(1))
+        await state.withLock { $0.metrics }?.close()
         await coordinator.close()
         await delegate.stopped(self)
         log.info("service stopped")
@@ -553,9 +571,10 @@ public final class Service: ServiceLifecycle.Service, Sendable {
     }
 
     private func shutdownServers() async {
-        let (rpc, admin) = state.withLock { ($0.rpc, $0.admin) }
+        let (rpc, admin, metrics) = state.withLock { ($0.rpc, $0.admin, $0.metrics) }
         await rpc?.shutdown(gracePeriod: .seconds(1))
         await admin?.shutdown(gracePeriod: .seconds(1))
+        await metrics?.close()
     }
 
     /// Binds the first free port of `range`; throws naming the range when none is.

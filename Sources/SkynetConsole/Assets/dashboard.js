@@ -110,7 +110,8 @@ function figureCells(uuid, started) {
 function instanceRow(instance) {
   const info = instance.info;
   const started = Date.parse(info.started);
-  const reason = info.metadata && info.metadata.outOfRotation;
+  // Why it is out of rotation: an admin's unregister, a failing health check, or overload.
+  const reason = info.outOfRotation ? `${info.outOfRotation.cause}: ${info.outOfRotation.detail}` : "";
   return el("tr", { class: "instance", "data-uuid": info.uuid, "data-service": info.name, "data-registered": String(info.registered) },
     el("td", {}, info.name), el("td", {}, info.version), el("td", {}, info.serviceAddress),
     el("td", {}, el("span", { class: `badge ${info.registered ? "yes" : "no"}` }, info.registered ? "yes" : "no"),
@@ -191,7 +192,8 @@ async function refreshFigures() {
   const now = Date.now();
   for (const [uuid, stats] of Object.entries(answer.stats)) {
     const before = state.figures.get(uuid);
-    const figures = { stats, at: now, rate: undefined, cpu: undefined };
+    // The first answer shows the instance's own last-second rate; later ones, the rate between refreshes.
+    const figures = { stats, at: now, rate: stats.callsPerSecond, cpu: undefined };
     if (before && now > before.at) {
       const seconds = (now - before.at) / 1000;
       figures.rate = Math.max(0, (stats.requests - before.stats.requests) / seconds);
