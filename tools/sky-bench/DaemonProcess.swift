@@ -6,8 +6,12 @@ import Foundation
 final class ChildProcess {
     let process: Process
     let firstLine: String
+    /// The line holding each of `markers`, by marker.
+    let lines: [String: String]
 
-    init(_ name: String, _ arguments: [String], marker: String = "") throws {
+    /// Starts `name` (built beside sky-bench) and reads its output until a line holding
+    /// `marker`, and one holding each of `also`, have appeared.
+    init(_ name: String, _ arguments: [String], marker: String = "", also: [String] = []) throws {
         let binary = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent(name).path
         guard FileManager.default.isExecutableFile(atPath: binary) else {
             throw BenchError("\(name) is not built beside sky-bench at \(binary); run `swift build -c release` (make bench does)")
@@ -22,19 +26,21 @@ final class ChildProcess {
         self.process = process
         let handle = stdout.fileHandleForReading
         var pending = [UInt8]()
-        var found: String?
-        while found == nil {
+        var found: [String: String] = [:]
+        let markers = [marker] + also
+        while found.count < markers.count {
             if let newline = pending.firstIndex(of: UInt8(ascii: "\n")) {
                 let line = String(decoding: pending[..<newline], as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
                 pending.removeSubrange(...newline)
-                if line.contains(marker) { found = line }
+                for marker in markers where found[marker] == nil && line.contains(marker) { found[marker] = line }
                 continue
             }
             let chunk = handle.availableData
             if chunk.isEmpty { throw BenchError("\(name) exited before serving") }
             pending += chunk
         }
-        firstLine = found!
+        firstLine = found[marker]!
+        lines = found
         Thread { while !handle.availableData.isEmpty {} }.start()
     }
 
@@ -75,15 +81,26 @@ final class DaemonProcess {
     let port: Int
     let dataDir: String
 
-    init(extra: [String] = []) throws {
+    /// The dashboard's `HOST:PORT`, when started with `dashboard`.
+    let dashboard: String?
+
+    /// Starts skynetd; with `dashboard`, its HTTP port listens on a free port of 127.0.0.1.
+    init(extra: [String] = [], dashboard: Bool = false) throws {
         dataDir = NSTemporaryDirectory() + "sky-bench-\(UUID().uuidString.prefix(8))"
         // A front over etcd (`--store etcd://...`) keeps no data of its own.
         let storeFlags = extra.contains("--store") ? [] : ["--data-dir", dataDir]
-        child = try ChildProcess("skynetd", ["--listen", "127.0.0.1:0", "--log-level", "warning", "--no-timer", "--http", "none"] + storeFlags + extra, marker: "listening on")
+        let http = dashboard ? ["--http", "127.0.0.1:0"] : ["--http", "none"]
+        child = try ChildProcess(
+            "skynetd", ["--listen", "127.0.0.1:0", "--log-level", "warning", "--no-timer"] + http + storeFlags + extra,
+            marker: "listening on", also: dashboard ? ["skynetd dashboard http://"] : [])
         guard let port = child.firstLine.split(separator: ":").last.flatMap({ Int($0) }) else {
             throw BenchError("unexpected skynetd output: \(child.firstLine)")
         }
         self.port = port
+        // "skynetd dashboard http://HOST:PORT/"
+        self.dashboard = child.lines["skynetd dashboard http://"].flatMap { line in
+            line.range(of: "http://").map { String(line[$0.upperBound...].dropLast(line.hasSuffix("/") ? 1 : 0)) }
+        }
     }
 
     var address: String { "127.0.0.1:\(port)" }
@@ -103,8 +120,8 @@ final class EchoProcess {
     let child: ChildProcess
     let address: String
 
-    init(coordinator: String) throws {
-        child = try ChildProcess("echo-service", ["-coordinators", coordinator, "-l", "127.0.0.1:0", "-admin", "127.0.0.1:0"], marker: "echo-service serving ")
+    init(coordinator: String, extra: [String] = []) throws {
+        child = try ChildProcess("echo-service", ["-coordinators", coordinator, "-l", "127.0.0.1:0", "-admin", "127.0.0.1:0"] + extra, marker: "echo-service serving ")
         // "echo-service serving 127.0.0.1:PORT, registered at PATH"
         guard let range = child.firstLine.range(of: "echo-service serving "), let served = child.firstLine[range.upperBound...].split(separator: " ").first else {
             throw BenchError("unexpected echo-service output: \(child.firstLine)")

@@ -1,15 +1,19 @@
 import ArgumentParser
+import AsyncHTTPClient
 import Foundation
+import Prometheus
 import Skynet
 import SkynetRPC
 import Synchronization
 
 /// `sky-bench service`: calls through `ServiceClient` against plain SkynetRPC connections to
-/// the same three echo instances, then a failover run that SIGKILLs one under load.
+/// the same three echo instances; the same pool load against three instances serving
+/// `/metrics` through a pool recording Prometheus series (metrics on vs off); then a
+/// failover run that SIGKILLs one under load.
 struct ServiceBenchmark: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "service",
-        abstract: "ServiceClient throughput and latency vs direct connections, and failover when an instance dies.",
+        abstract: "ServiceClient throughput and latency vs direct connections, the cost of metrics, and failover when an instance dies.",
         discussion: """
             Examples:
               sky-bench service
@@ -18,7 +22,7 @@ struct ServiceBenchmark: AsyncParsableCommand {
     @Option(help: "Seconds each throughput phase runs (per round).")
     var seconds = 3.0
 
-    @Option(help: "Rounds; each runs the pool phase and the direct phase back to back.")
+    @Option(help: "Rounds; each runs the pool phase, the direct phase and the metered pool phase back to back.")
     var rounds = 3
 
     @Option(help: "Concurrent callers.")
@@ -34,6 +38,20 @@ struct ServiceBenchmark: AsyncParsableCommand {
         while echo.availableInstances.count < 3 { _ = try await echo.send("echo", "warm", returning: String.self) }
         var direct: [RPCConnection] = []
         for instance in instances { direct.append(try await RPCConnection.connect(host: "127.0.0.1", port: instance.port)) }
+        // Metrics on: instances serving /metrics (swift-metrics bootstrapped with Prometheus in
+        // them), called through a pool whose series go to a Prometheus registry here.
+        let metered = try (0..<3).map { _ in try EchoProcess(coordinator: daemon.address, extra: ["-name", "echo-metered", "-metrics", "127.0.0.1:0"]) }
+        defer { for instance in metered { instance.child.stop() } }
+        let registry = PrometheusCollectorRegistry()
+        let meteredClient = Client(
+            config: ClientConfig(coordinators: [daemon.address], region: "bench", host: "bench", metricsFactory: PrometheusMetricsFactory(registry: registry)),
+            logger: .init(label: "bench"))
+        let meteredEcho = meteredClient.service(name: "echo-metered")
+        while meteredEcho.availableInstances.count < 3 { _ = try await meteredEcho.send("echo", "warm", returning: String.self) }
+        let scrapeTargets = try await Query(service: "echo-metered").findInstances(meteredClient.coordinator).compactMap { $0.metadata["metrics"] }
+        guard scrapeTargets.count == 3 else { throw BenchError("the metered instances do not advertise /metrics: \(scrapeTargets)") }
+        var meteredRates: [Double] = []
+        var scrapedBytes = 0
 
         var poolRates: [Double] = [], directRates: [Double] = []
         var poolLatency = LatencySamples(capacity: 1 << 20)
@@ -48,8 +66,20 @@ struct ServiceBenchmark: AsyncParsableCommand {
                 _ = try await connections[n % connections.count].call("echo", "0123456789abcdef", returning: String.self)
             }
             directRates.append(directRate)
+            let (meteredRate, _) = try await load { n in
+                _ = try await meteredEcho.send("echo", "0123456789abcdef", returning: String.self)
+            }
+            meteredRates.append(meteredRate)
+            // A scrape per instance and round, as Prometheus would make them, and the pool's series.
+            scrapedBytes = registry.emitToString().utf8.count
+            for target in scrapeTargets {
+                let response = try await HTTPClient.shared.execute(HTTPClientRequest(url: "http://\(target)/metrics"), timeout: .seconds(10))
+                guard response.status == .ok else { throw BenchError("GET http://\(target)/metrics answered \(response.status)") }
+                scrapedBytes += try await response.body.collect(upTo: 1 << 24).readableBytes
+            }
         }
         for connection in direct { await connection.close() }
+        await meteredClient.close()
 
         // Failover: the same load, idempotent calls, one instance SIGKILLed a second in.
         let victim = instances[1]
@@ -91,6 +121,8 @@ struct ServiceBenchmark: AsyncParsableCommand {
         await client.close()
 
         let poolRate = poolRates.reduce(0, +) / Double(rounds), directRate = directRates.reduce(0, +) / Double(rounds)
+        let meteredRate = meteredRates.reduce(0, +) / Double(rounds)
+        let metricsCost = 1 - meteredRate / poolRate
         let failed = tally.failures
         let report: [(String, Any)] = [
             ("scenario", "service"),
@@ -99,10 +131,14 @@ struct ServiceBenchmark: AsyncParsableCommand {
             ("call_p50_ms", rounded(poolLatency.percentileMicroseconds(0.5) / 1000, 2)),
             ("direct_calls_per_s", Int(directRate)),
             ("ratio", rounded(poolRate / directRate, 2)),
+            ("metrics_on_calls_per_s", Int(meteredRate)),
+            ("metrics_off_calls_per_s", Int(poolRate)),
+            ("metrics_cost", rounded(metricsCost, 3)),
+            ("metrics_scraped_bytes", scrapedBytes),
             ("failed_calls", failed),
             ("eject_ms", rounded(ejectMs, 1)),
             ("join_ms", rounded(joinMs, 1)),
-            ("targets_met", poolRate >= 0.85 * directRate && failed == 0 && ejectMs <= 100 && joinMs >= 0 && joinMs <= 1000),
+            ("targets_met", poolRate >= 0.85 * directRate && failed == 0 && ejectMs <= 100 && joinMs >= 0 && joinMs <= 1000 && metricsCost <= 0.05),
             ("callers", callers),
             ("instances", 3),
             ("rounds", rounds),
