@@ -14,9 +14,12 @@ struct Instances: AsyncParsableCommand {
     @OptionGroup var global: GlobalOptions
     @OptionGroup var filters: InstanceFilters
 
+    @Flag(help: "From the registry alone, without asking each instance for its figures.")
+    var noFigures = false
+
     func run() async throws {
         let coordinator = global.client()
-        let rows = try await InstanceRow.load(filters.query, coordinator, figures: true, timeout: global.timeoutDuration)
+        let rows = try await InstanceRow.load(filters.query, coordinator, figures: !noFigures, timeout: global.timeoutDuration)
         if global.json { try Output.json(rows) } else { Output.table(InstanceRow.headers, rows.map(\.cells)) }
     }
 }

@@ -14,6 +14,9 @@ struct Topology: AsyncParsableCommand {
     @OptionGroup var global: GlobalOptions
     @OptionGroup var filters: InstanceFilters
 
+    @Flag(help: "From the registry alone, without asking each instance for its figures.")
+    var noFigures = false
+
     struct Region: Codable { var region: String; var hosts: [Host] }
     struct Host: Codable { var host: String; var services: [Service] }
     struct Service: Codable { var service: String; var versions: [Version] }
@@ -21,7 +24,7 @@ struct Topology: AsyncParsableCommand {
 
     func run() async throws {
         let coordinator = global.client()
-        let rows = try await InstanceRow.load(filters.query, coordinator, figures: true, timeout: global.timeoutDuration)
+        let rows = try await InstanceRow.load(filters.query, coordinator, figures: !noFigures, timeout: global.timeoutDuration)
         let tree = Self.build(rows)
         if global.json {
             try Output.json(["regions": tree])

@@ -46,6 +46,11 @@ struct SkyCLITests {
         #expect(instances.count == 3)
         #expect(Set(instances.compactMap { $0["region"] as? String }) == ["us", "eu"])
         #expect(instances.allSatisfy { $0["address"] is String && $0["registered"] as? Bool == true && $0["name"] as? String == "echo" })
+        // The figures come from each instance (its admin `stats`), not from the tree.
+        #expect(instances.allSatisfy { $0["requests"] is Int && $0["cpuPercent"] is Double && $0["memoryBytes"] as? Int ?? 0 > 0 && $0["statsError"] == nil },
+                "every instance answered its figures: \(instances)")
+        let bare = try #require(try json(d.sky("instances", "-no-figures", "-json").out) as? [[String: Any]])
+        #expect(bare.count == 3 && bare.allSatisfy { $0["requests"] == nil }, "-no-figures reads the registry alone: \(bare)")
 
         let topology = try #require(try json(d.sky("topology", "-json").out) as? [String: Any])
         let regions = try #require(topology["regions"] as? [[String: Any]])
@@ -96,6 +101,8 @@ struct SkyCLITests {
         #expect(unregister.out.contains(d.eu.address) && unregister.out.contains("unregistered"))
         let rows = try #require(try json(d.sky("instances", "-json", "-registered=false").out) as? [[String: Any]])
         #expect(rows.compactMap { $0["address"] as? String } == [d.eu.address])
+        #expect((rows.first?["reason"] as? String)?.hasPrefix("unregistered: ") == true, "the reason is shown: \(rows)")
+        #expect(try d.sky("instances", "-registered=false").out.contains("unregistered: "))
         #expect(try d.sky("register", "-region=eu").status == 0)
         #expect((try json(d.sky("instances", "-json", "-registered", "false").out) as? [Any])?.isEmpty == true)
 

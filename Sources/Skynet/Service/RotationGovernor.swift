@@ -26,6 +26,7 @@ package struct RotationGovernor: Sendable {
 
     package let limits: Limits?
     private(set) var wanted: Bool
+    private var unwanted = "taken out of rotation by an admin call"
     private var unhealthy: String?
     private var overloaded: String?
     private var over = 0
@@ -35,19 +36,24 @@ package struct RotationGovernor: Sendable {
     package init(wanted: Bool, limits: Limits?) {
         self.wanted = wanted
         self.limits = limits
+        if !wanted { unwanted = "started out of rotation" }
     }
 
     /// Why the instance is out of rotation now, or nil when it is in.
     package var outOfRotation: OutOfRotation? {
-        if !wanted { return OutOfRotation(.unregistered, "taken out of rotation by an admin call") }
+        if !wanted { return OutOfRotation(.unregistered, unwanted) }
         if let unhealthy { return OutOfRotation(.unhealthy, unhealthy) }
         if let overloaded { return OutOfRotation(.overloaded, overloaded) }
         return nil
     }
 
-    /// The admin's wish changed. Returns the new reason (nil: in rotation) when the cause changed.
-    package mutating func setWanted(_ wanted: Bool) -> OutOfRotation?? {
-        changing { $0.wanted = wanted }
+    /// The admin's wish changed (`detail` says why it is out, when it is). Returns the new
+    /// reason (nil: in rotation) when the cause changed.
+    package mutating func setWanted(_ wanted: Bool, detail: String? = nil) -> OutOfRotation?? {
+        changing { governor in
+            governor.wanted = wanted
+            if let detail { governor.unwanted = detail }
+        }
     }
 
     /// The health check passed (`failure` nil) or failed with `failure` as its reason.

@@ -252,7 +252,7 @@ public final class Service: ServiceLifecycle.Service, Sendable {
         }
         log.info("service stopping")
         let wasIn = info?.registered == true
-        if (try? await setWanted(false)) != nil, wasIn {
+        if (try? await setWanted(false, detail: "stopping")) != nil, wasIn {
             // Calls already on their way still land; new ones go elsewhere meanwhile.
             try? await Task.sleep(for: drainDelay)
         }
@@ -340,9 +340,9 @@ public final class Service: ServiceLifecycle.Service, Sendable {
 
     // MARK: Internals
 
-    private func setWanted(_ wanted: Bool) async throws {
+    private func setWanted(_ wanted: Bool, detail: String? = nil) async throws {
         guard info != nil else { throw RPCError(.unavailable, "service not started") }
-        let change = state.withLock { $0.governor.setWanted(wanted) }
+        let change = state.withLock { $0.governor.setWanted(wanted, detail: detail) }
         try await apply(change)
     }
 
