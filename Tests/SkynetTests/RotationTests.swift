@@ -185,6 +185,32 @@ struct RotationLiveTests {
         }
     }
 
+    @Test("a pool sends its calls to the instance reporting less load")
+    func loadAwareRouting() async throws {
+        try await withCoordinator { server, _ in
+            let port = server.localAddress!.port!
+            let busy = ControlledService(), idle = ControlledService()
+            busy.utilization.withLock { $0 = 0.95 }
+            idle.utilization.withLock { $0 = 0.05 }
+            let a = try await Self.start(busy, coordinatorPort: port)
+            let b = try await Self.start(idle, coordinatorPort: port)
+            let client = makeClient(coordinatorPort: port)
+            let pool = client.service(name: "ctl")
+            try await warmUp(pool) { $0.loadReports().values.map(\.utilization).sorted() == [0.05, 0.95] }
+            let before = pool.routing()
+            for _ in 0..<200 { _ = try await pool.send("echo", "x", returning: String.self) }
+            let after = pool.routing()
+            func sent(_ service: Service) -> Int {
+                let address = service.info!.serviceAddress
+                return (after[address]?.calls ?? 0) - (before[address]?.calls ?? 0)
+            }
+            #expect(sent(b) >= 190 && sent(a) <= 10, "one at a time, the idle instance is the cheaper of the two: busy \(sent(a)), idle \(sent(b))")
+            await client.close()
+            await a.stop()
+            await b.stop()
+        }
+    }
+
     @Test("an idle instance writes nothing to the tree while its load reports flow to the clients calling it")
     func idleWritesNothing() async throws {
         try await withCoordinator { server, coordinator in

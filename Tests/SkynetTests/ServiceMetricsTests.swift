@@ -100,3 +100,28 @@ struct ServiceMetricsTests {
         }
     }
 }
+
+@Suite("skynetd /metrics", .timeLimit(.minutes(2)))
+struct SkynetdMetricsTests {
+    @Test("skynetd's /metrics: coordinator calls by method and code, the store's figures, fsync and commit histograms, the timers")
+    func scrape() async throws {
+        let dir = temporaryPath("skynetd-metrics")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let daemon = try await offPool { try SkynetdProcess(dataDir: dir, timer: true) }
+        let client = makeClient(coordinatorPort: daemon.port)
+        for i in 0..<5 { _ = try await client.coordinator.set("/metrics-test/\(i)", "v") }
+        _ = try? await client.coordinator.set("/metrics-test/0", "stale", ifRev: 999_999)
+        let response = try await HTTPClient.shared.execute(
+            HTTPClientRequest(url: "http://127.0.0.1:\(try #require(daemon.httpPort))/metrics"), timeout: .seconds(30))
+        #expect(response.status == .ok)
+        let text = String(buffer: try await response.body.collect(upTo: 1 << 24))
+        #expect((seriesValue(text, #"skynet_rpc_calls_total{server="coordinator",method="set",code="OK"}"#) ?? 0) >= 5, "\(text.prefix(3000))")
+        #expect(seriesValue(text, #"skynet_rpc_calls_total{server="coordinator",method="set",code="RevMismatch"}"#) == 1, "failed calls are counted by their code")
+        #expect((seriesValue(text, "skynet_coordinator_revision") ?? 0) >= 5)
+        #expect(seriesValue(text, #"skynet_coordinator_store_info{store="embedded"}"#) == 1)
+        #expect(text.contains("skynet_coordinator_fsync_seconds_bucket") && text.contains("skynet_coordinator_commit_seconds_bucket"))
+        #expect(text.contains("skynet_timer_held"), "the in-process timer's figures")
+        await client.close()
+        daemon.stop()
+    }
+}

@@ -1,5 +1,6 @@
 import Dispatch
 import Logging
+import Metrics
 import Synchronization
 
 /// The append side of the write-ahead log, with group commit.
@@ -94,6 +95,8 @@ public final class WriteAheadLog: Sendable {
     private let logger: Logger
     private let handlers: Mutex<Handlers?>
     private let lingering = DispatchSemaphore(value: 0)
+    /// How long each batch's fsync took (`skynet_coordinator_fsync_seconds`).
+    private let fsyncLatency = Metrics.Timer(label: "skynet_coordinator_fsync_seconds")
 
     /// Opens the log for appending after `lastIndex`, continuing `segmentName` (as left by
     /// recovery) or starting a new segment when it is `nil`.
@@ -210,7 +213,10 @@ public final class WriteAheadLog: Sendable {
                     }
                     try segment.reserve(batch.bytes.count)
                     try segment.file.write(batch.bytes, at: segment.size)
+                    let started = ContinuousClock.now
                     try segment.file.sync()
+                    let took = (ContinuousClock.now - started).components
+                    fsyncLatency.recordNanoseconds(took.seconds * 1_000_000_000 + took.attoseconds / 1_000_000_000)
                     segment.size += batch.bytes.count
                 }
             } catch {
