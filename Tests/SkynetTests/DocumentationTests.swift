@@ -75,6 +75,7 @@ struct DocumentationTests {
             ("RPCLayer", ["42\n"]),
             ("MessagePackCodable", [" true north-1\n"]),
             ("EmbeddedCoordinator", ["coordinator on 127.0.0.1:"]),
+            ("HealthAndLoad", ["orders serving 127.0.0.1:", "in rotation: true", "its figures, as `sky instances` asks for them:"]),
         ]
         #expect(expected.count == files(under: "Snippets", endingIn: ".swift").count, "every snippet is run here")
         for (snippet, fragments) in expected {

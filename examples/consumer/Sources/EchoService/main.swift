@@ -8,8 +8,8 @@ struct Echo: ServiceProtocol {
     }
 }
 
-// Flags (-name -version -region -host -l -admin -coordinators -load-ceiling -load-floor
-// -metrics) over SKYNET_* variables over these defaults; -help lists them. start binds, registers and serves until SIGINT/SIGTERM
+// Flags (-name -version -region -host -l -admin -coordinators) over SKYNET_* variables over
+// these defaults; -help lists them. start binds, registers and serves until SIGINT/SIGTERM
 // or `sky stop`, then leaves rotation, drains and returns.
 let config = ServiceConfig.commandLine(name: "echo", version: "1", region: "us")
 try await Service(config: config, delegate: Echo()).start { info in
