@@ -79,7 +79,7 @@ struct DocumentationTests {
         ]
         #expect(expected.count == files(under: "Snippets", endingIn: ".swift").count, "every snippet is run here")
         for (snippet, fragments) in expected {
-            let run = try runTool(snippet, [], environment: environment)
+            let run = try await runTool(snippet, [], environment: environment)
             #expect(run.status == 0, "\(snippet) exited \(run.status):\n\(run.out)\n\(run.err)")
             for fragment in fragments { #expect(run.out.contains(fragment), "\(snippet) printed:\n\(run.out)") }
         }

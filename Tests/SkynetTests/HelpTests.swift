@@ -5,8 +5,8 @@ import Testing
 
 /// A tool's commands and flags as its own definitions declare them: swift-argument-parser's
 /// description of the built binary (`--experimental-dump-help`), not a hand-kept list.
-private func declared(_ tool: String) throws -> ToolDescription {
-    let dump = try runTool(tool, ["--experimental-dump-help"])
+private func declared(_ tool: String) async throws -> ToolDescription {
+    let dump = try await runTool(tool, ["--experimental-dump-help"])
     #expect(dump.status == 0, "\(tool) --experimental-dump-help: \(dump.err)")
     return try JSONDecoder().decode(ToolDescription.self, from: Data(dump.out.utf8))
 }
@@ -23,12 +23,12 @@ private let rootSpellings: [[String]] = [[], ["help"], ["-h"], ["-help"], ["--he
 @Suite("Help in every spelling, usage errors on one line, for every executable")
 struct HelpTests {
     @Test("sky, sky help, sky -h, sky -help, sky --help: every command and every flag, on stdout, exit 0")
-    func skyOverview() throws {
-        let tool = try declared("sky")
+    func skyOverview() async throws {
+        let tool = try await declared("sky")
         let commands = (tool.command.subcommands ?? []).filter { $0.shouldDisplay && $0.commandName != "help" }
         #expect(commands.count >= 18, "sky declares its commands: \(commands.map(\.commandName))")
         for spelling in rootSpellings {
-            let run = try runTool("sky", spelling)
+            let run = try await runTool("sky", spelling)
             #expect(run.status == 0, "sky \(spelling): \(run.err)")
             #expect(run.err.isEmpty, "sky \(spelling) wrote to stderr: \(run.err)")
             #expect(run.out.contains("Usage: sky [-flag=value ...] <command>"), "sky \(spelling)")
@@ -43,8 +43,8 @@ struct HelpTests {
     }
 
     @Test("sky help CMD and sky CMD -h, -help, --help: that command's flags with examples, exit 0")
-    func skyCommandHelp() throws {
-        let tool = try declared("sky")
+    func skyCommandHelp() async throws {
+        let tool = try await declared("sky")
         // A group (`sky timer`) lists its commands; each of those is checked like a top-level one.
         var commands: [(path: [String], command: ToolDescription.Command)] = []
         for command in (tool.command.subcommands ?? []) where command.shouldDisplay && command.commandName != "help" {
@@ -52,7 +52,7 @@ struct HelpTests {
             if children.isEmpty {
                 commands.append(([command.commandName], command))
             } else {
-                let run = try runTool("sky", [command.commandName, "--help"])
+                let run = try await runTool("sky", [command.commandName, "--help"])
                 #expect(run.status == 0, "sky \(command.commandName) --help: \(run.err)")
                 #expect(run.out.contains("Examples:\n  sky \(command.commandName)"), "sky \(command.commandName) --help shows examples")
                 for child in children {
@@ -64,7 +64,7 @@ struct HelpTests {
         for (path, command) in commands {
             let name = path.joined(separator: " ")
             for spelling in [["help"] + path, path + ["-h"], path + ["-help"], path + ["--help"]] {
-                let run = try runTool("sky", spelling)
+                let run = try await runTool("sky", spelling)
                 #expect(run.status == 0, "sky \(spelling): \(run.err)")
                 #expect(run.err.isEmpty)
                 #expect(run.out.contains("Examples:\n  sky \(name)") || (command.aliases ?? []).contains { run.out.contains("Examples:\n  sky \($0)") },
@@ -75,38 +75,38 @@ struct HelpTests {
             }
         }
         for alias in ["versions"] {
-            #expect(try runTool("sky", ["help", alias]).status == 0)
+            #expect(try await runTool("sky", ["help", alias]).status == 0)
         }
     }
 
     @Test("skynetd, skynet-timer and sky-bench: help in every spelling names every flag and command, exit 0; --version says the build")
-    func daemonAndBench() throws {
+    func daemonAndBench() async throws {
         for tool in ["skynetd", "skynet-timer"] {
-            let daemon = try declared(tool)
+            let daemon = try await declared(tool)
             for spelling in [["help"], ["-h"], ["-help"], ["--help"]] {
-                let run = try runTool(tool, spelling)
+                let run = try await runTool(tool, spelling)
                 #expect(run.status == 0 && run.err.isEmpty, "\(tool) \(spelling): \(run.err)")
                 for flag in flagNames(daemon.command) { #expect(run.out.contains("--\(flag)"), "\(tool) \(spelling) names --\(flag)") }
                 #expect(run.out.contains("Examples:"))
             }
             for spelling in [["--version"], ["-version"]] {
-                let run = try runTool(tool, spelling)
+                let run = try await runTool(tool, spelling)
                 #expect(run.status == 0)
                 #expect(run.out.hasPrefix("\(tool) \(BuildInfo.version) (commit "), "\(run.out)")
             }
         }
 
-        let bench = try declared("sky-bench")
+        let bench = try await declared("sky-bench")
         let scenarios = (bench.command.subcommands ?? []).filter { $0.shouldDisplay && $0.commandName != "help" }
         #expect(!scenarios.isEmpty)
         for spelling in rootSpellings.dropFirst() {
-            let run = try runTool("sky-bench", spelling)
+            let run = try await runTool("sky-bench", spelling)
             #expect(run.status == 0 && run.err.isEmpty, "sky-bench \(spelling): \(run.err)")
             for scenario in scenarios { #expect(run.out.contains(scenario.commandName), "sky-bench \(spelling) lists \(scenario.commandName)") }
         }
         for scenario in scenarios {
             for spelling in [["help", scenario.commandName], [scenario.commandName, "-help"], [scenario.commandName, "-h"]] {
-                let run = try runTool("sky-bench", spelling)
+                let run = try await runTool("sky-bench", spelling)
                 #expect(run.status == 0 && run.err.isEmpty, "sky-bench \(spelling): \(run.err)")
                 #expect(run.out.contains("Examples:"))
                 for flag in flagNames(scenario) { #expect(run.out.contains("--\(flag)"), "sky-bench \(spelling) names --\(flag)") }
@@ -115,11 +115,11 @@ struct HelpTests {
     }
 
     @Test("the example service and client: help in every spelling names every flag and its variable, exit 0")
-    func examples() throws {
+    func examples() async throws {
         for (tool, flags) in [("echo-service", ServiceConfig.flagTable), ("echo-client", ClientConfig.flagTable)] {
             #expect(!flags.isEmpty)
             for spelling in [["help"], ["-h"], ["-help"], ["--help"]] {
-                let run = try runTool(tool, spelling)
+                let run = try await runTool(tool, spelling)
                 #expect(run.status == 0 && run.err.isEmpty, "\(tool) \(spelling): \(run.err)")
                 #expect(run.out.hasPrefix("Usage: \(tool) [-flag=value ...]"))
                 for flag in flags {
@@ -152,8 +152,8 @@ struct HelpTests {
         ("echo-client", ["-timeout=0"], "-timeout"),
         ("echo-client", ["-coordinators=nowhere"], "nowhere"),
     ] as [(String, [String], String)])
-    func usageErrors(tool: String, arguments: [String], named: String) throws {
-        let run = try runTool(tool, arguments)
+    func usageErrors(tool: String, arguments: [String], named: String) async throws {
+        let run = try await runTool(tool, arguments)
         #expect(run.status == 2, "\(tool) \(arguments): status \(run.status), stderr \(run.err)")
         #expect(run.out.isEmpty, "\(tool) \(arguments) printed on stdout: \(run.out)")
         let lines = run.err.split(separator: "\n")
@@ -164,28 +164,28 @@ struct HelpTests {
     }
 
     @Test("sky version and sky --version say the release and the commit; -json has both")
-    func version() throws {
+    func version() async throws {
         for spelling in [["version"], ["--version"], ["-version"]] {
-            let run = try runTool("sky", spelling)
+            let run = try await runTool("sky", spelling)
             #expect(run.status == 0)
             #expect(run.out == "sky \(BuildInfo.version) (commit \(BuildInfo.commit))\n", "\(run.out)")
         }
-        let json = try #require(try JSONSerialization.jsonObject(with: Data(runTool("sky", ["version", "-json"]).out.utf8)) as? [String: String])
+        let json = try #require(try await JSONSerialization.jsonObject(with: Data(runTool("sky", ["version", "-json"]).out.utf8)) as? [String: String])
         #expect(json == ["version": BuildInfo.version, "commit": BuildInfo.commit])
         #expect(BuildInfo.commit.range(of: #"^([0-9a-f]{7,40}(-dirty)?|unknown)$"#, options: .regularExpression) != nil, "\(BuildInfo.commit)")
     }
 
     @Test("shell completions for bash, zsh and fish know every command; the bash one parses")
-    func completions() throws {
-        let commands = try declared("sky").command.subcommands?.filter { $0.shouldDisplay }.map(\.commandName) ?? []
+    func completions() async throws {
+        let commands = try await declared("sky").command.subcommands?.filter { $0.shouldDisplay }.map(\.commandName) ?? []
         for shell in ["bash", "zsh", "fish"] {
-            let run = try runTool("sky", ["--generate-completion-script", shell])
+            let run = try await runTool("sky", ["--generate-completion-script", shell])
             #expect(run.status == 0 && run.err.isEmpty, "\(shell): \(run.err)")
             for command in commands { #expect(run.out.contains(command), "the \(shell) script completes \(command)") }
         }
         let script = temporaryPath("sky-completion") + ".bash"
         defer { try? FileManager.default.removeItem(atPath: script) }
-        try runTool("sky", ["-generate-completion-script=bash"]).out.write(toFile: script, atomically: true, encoding: .utf8)
+        try await runTool("sky", ["-generate-completion-script=bash"]).out.write(toFile: script, atomically: true, encoding: .utf8)
         let bash = Process()
         bash.executableURL = URL(fileURLWithPath: "/bin/bash")
         bash.arguments = ["-n", script]
@@ -196,27 +196,27 @@ struct HelpTests {
 
     @Test("failures are one sentence on stderr, exit 1: an absent coordinator, a missing file, a refused compare-and-set")
     func failures() async throws {
-        let down = try runTool("sky", ["get", "/x", "-coordinators", "127.0.0.1:1", "-timeout", "1"])
+        let down = try await runTool("sky", ["get", "/x", "-coordinators", "127.0.0.1:1", "-timeout", "1"])
         #expect(down.status == 1)
         #expect(down.err.split(separator: "\n").count == 1 && down.err.hasPrefix("sky: ") && down.err.contains("127.0.0.1:1"), "\(down.err)")
         let dir = temporaryPath("sky-failures")
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let daemon = try await offPool { try SkynetdProcess(dataDir: dir) }
         defer { daemon.stop() }
-        let missing = try runTool("sky", ["get", "/skynet/none", "-coordinators", daemon.address])
+        let missing = try await runTool("sky", ["get", "/skynet/none", "-coordinators", daemon.address])
         #expect(missing.status == 1 && missing.err == "sky: /skynet/none: no such file\n", "\(missing.err)")
-        #expect(try runTool("sky", ["set", "/skynet/a", "1", "-coordinators", daemon.address]).status == 0)
-        let refused = try runTool("sky", ["set", "/skynet/a", "2", "-rev=0", "-coordinators", daemon.address])
+        #expect(try await runTool("sky", ["set", "/skynet/a", "1", "-coordinators", daemon.address]).status == 0)
+        let refused = try await runTool("sky", ["set", "/skynet/a", "2", "-rev=0", "-coordinators", daemon.address])
         #expect(refused.status == 1 && refused.err.hasPrefix("sky: RevMismatch"), "\(refused.err)")
-        let badPath = try runTool("sky", ["ls", "no-slash", "-coordinators", daemon.address])
+        let badPath = try await runTool("sky", ["ls", "no-slash", "-coordinators", daemon.address])
         #expect(badPath.status == 1 && badPath.err.split(separator: "\n").count == 1, "\(badPath.err)")
-        let locked = try runTool("skynetd", ["--listen", "127.0.0.1:0", "--data-dir", dir])
+        let locked = try await runTool("skynetd", ["--listen", "127.0.0.1:0", "--data-dir", dir])
         #expect(locked.status == 1 && locked.err.hasPrefix("skynetd: data directory"), "\(locked.err)")
-        let busy = try runTool("skynetd", ["--listen", daemon.address, "--data-dir", dir + "-2"])
+        let busy = try await runTool("skynetd", ["--listen", daemon.address, "--data-dir", dir + "-2"])
         defer { try? FileManager.default.removeItem(atPath: dir + "-2") }
         #expect(busy.status == 1 && busy.err.contains("cannot listen on \(daemon.address): address already in use"), "\(busy.err)")
         // The HTTP port taken (by the coordinator port of the daemon already running).
-        let httpBusy = try runTool("skynetd", ["--listen", "127.0.0.1:0", "--data-dir", dir + "-3", "--http", daemon.address])
+        let httpBusy = try await runTool("skynetd", ["--listen", "127.0.0.1:0", "--data-dir", dir + "-3", "--http", daemon.address])
         defer { try? FileManager.default.removeItem(atPath: dir + "-3") }
         #expect(httpBusy.status == 1, "\(httpBusy.err)")
         #expect(httpBusy.err.hasSuffix("skynetd: the HTTP port cannot listen on \(daemon.address): address already in use\n"), "\(httpBusy.err)")

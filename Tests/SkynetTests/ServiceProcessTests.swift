@@ -43,7 +43,7 @@ struct ServiceProcessTests {
         let dir = temporaryPath("svc-load")
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let daemon = try await offPool { try SkynetdProcess(dataDir: dir) }
-        let instances = try (0..<3).map { try EchoServiceProcess(coordinator: daemon.address, logDirectory: dir, label: "\($0)") }
+        let instances = try await offPool { try (0..<3).map { try EchoServiceProcess(coordinator: daemon.address, logDirectory: dir, label: "\($0)") } }
         let client = makeClient(coordinatorPort: daemon.port, timeout: .seconds(30))
         let echo = client.service(name: "echo")
         try await warmUp(echo) { $0.availableInstances.count == 3 }

@@ -4,8 +4,8 @@ import Testing
 
 /// Runs the built `sky` binary; returns its exit status, stdout and stderr. Whatever it
 /// prints is checked for internal text (type names, value dumps) on the way.
-func runSky(_ arguments: [String], stdin: String? = nil) throws -> (status: Int32, out: String, err: String) {
-    try runTool("sky", arguments, stdin: stdin)
+func runSky(_ arguments: [String], stdin: String? = nil) async throws -> (status: Int32, out: String, err: String) {
+    try await runTool("sky", arguments, stdin: stdin)
 }
 
 func json(_ text: String) throws -> Any {
@@ -15,7 +15,7 @@ func json(_ text: String) throws -> Any {
 @Suite("sky against a live skynetd with services in two regions", .serialized, .timeLimit(.minutes(3)))
 struct SkyCLITests {
     /// skynetd plus echo services: two in us (host-a), one in eu (host-b).
-    final class Deployment {
+    final class Deployment: Sendable {
         let dir = temporaryPath("sky")
         let daemon: SkynetdProcess
         let us1, us2, eu: EchoServiceProcess
@@ -28,8 +28,8 @@ struct SkyCLITests {
             eu = try EchoServiceProcess(coordinator: daemon.address, logDirectory: dir, label: "eu", extra: ["--region", "eu", "--host", "host-b"])
         }
 
-        func sky(_ arguments: String...) throws -> (status: Int32, out: String, err: String) {
-            try runSky(arguments + ["-coordinators", coordinator])
+        func sky(_ arguments: String...) async throws -> (status: Int32, out: String, err: String) {
+            try await runSky(arguments + ["-coordinators", coordinator])
         }
 
         deinit {
@@ -40,52 +40,53 @@ struct SkyCLITests {
     }
 
     @Test("look commands: JSON parses with stable fields, human tables have the rows, filters narrow")
-    func look() throws {
-        let d = try Deployment()
-        let instances = try #require(try json(d.sky("instances", "-json").out) as? [[String: Any]])
+    func look() async throws {
+        let d = try await offPool { try Deployment() }
+        let instances = try #require(try await json(d.sky("instances", "-json").out) as? [[String: Any]])
         #expect(instances.count == 3)
         #expect(Set(instances.compactMap { $0["region"] as? String }) == ["us", "eu"])
         #expect(instances.allSatisfy { $0["address"] is String && $0["registered"] as? Bool == true && $0["name"] as? String == "echo" })
         // The figures come from each instance (its admin `stats`), not from the tree.
         #expect(instances.allSatisfy { $0["requests"] is Int && $0["cpuPercent"] is Double && $0["memoryBytes"] as? Int ?? 0 > 0 && $0["statsError"] == nil },
                 "every instance answered its figures: \(instances)")
-        let bare = try #require(try json(d.sky("instances", "-no-figures", "-json").out) as? [[String: Any]])
+        let bare = try #require(try await json(d.sky("instances", "-no-figures", "-json").out) as? [[String: Any]])
         #expect(bare.count == 3 && bare.allSatisfy { $0["requests"] == nil }, "-no-figures reads the registry alone: \(bare)")
 
-        let topology = try #require(try json(d.sky("topology", "-json").out) as? [String: Any])
+        let topology = try #require(try await json(d.sky("topology", "-json").out) as? [String: Any])
         let regions = try #require(topology["regions"] as? [[String: Any]])
         #expect(regions.compactMap { $0["region"] as? String } == ["eu", "us"])
 
-        let human = try d.sky("topology")
+        let human = try await d.sky("topology")
         #expect(human.status == 0)
         for fragment in ["eu", "us", "host-a", "host-b", "echo", "v1", d.us1.address, d.eu.address, "registered"] {
             #expect(human.out.contains(fragment), "topology lacks \(fragment):\n\(human.out)")
         }
-        let services = try d.sky("services")
+        let services = try await d.sky("services")
         #expect(services.out.contains("SERVICE") && services.out.contains("echo") && services.out.contains("eu,us"))
-        #expect(try d.sky("regions").out.contains("us"))
-        #expect(try d.sky("hosts", "-region", "eu").out.contains("host-b"))
-        #expect(!(try d.sky("hosts", "-region", "eu").out.contains("host-a")))
-        #expect(try d.sky("versions").out.contains("echo/1"))
-        let versions = try #require(try json(d.sky("service-versions", "-json").out) as? [[String: Any]])
+        #expect(try await d.sky("regions").out.contains("us"))
+        #expect(try await d.sky("hosts", "-region", "eu").out.contains("host-b"))
+        #expect(!(try await d.sky("hosts", "-region", "eu").out.contains("host-a")))
+        #expect(try await d.sky("versions").out.contains("echo/1"))
+        let versions = try #require(try await json(d.sky("service-versions", "-json").out) as? [[String: Any]])
         #expect(versions.compactMap { $0["name"] as? String } == ["echo/1"])
         #expect(versions.first?["instances"] as? Int == 3)
 
-        let nothing = try d.sky("instances", "-service", "nope")
+        let nothing = try await d.sky("instances", "-service", "nope")
         #expect(nothing.status == 0 && nothing.out.contains("(none)"))
-        #expect(try json(d.sky("instances", "-service=nope", "-json").out) as? [Any] != nil)
-        #expect((try json(d.sky("instances", "-service=nope", "-json").out) as? [Any])?.isEmpty == true)
+        #expect(try await json(d.sky("instances", "-service=nope", "-json").out) as? [Any] != nil)
+        #expect((try await json(d.sky("instances", "-service=nope", "-json").out) as? [Any])?.isEmpty == true)
     }
 
     @Test("-region=us, -region us and --region us are the same filter, after the command or before it")
-    func flagSpellings() throws {
-        let d = try Deployment()
+    func flagSpellings() async throws {
+        let d = try await offPool { try Deployment() }
         let after = [["-region=us"], ["-region", "us"], ["--region", "us"], ["--region=us"]].map { flags in
             ["instances", "-json"] + flags + ["-coordinators", d.coordinator]
         }
         let before = [["-region=us", "-json", "-coordinators=\(d.coordinator)", "instances"],
                       ["-coordinators", d.coordinator, "-region", "us", "-json", "instances"]]
-        let outputs = try (after + before).map { try runSky($0) }
+        var outputs: [(status: Int32, out: String, err: String)] = []
+        for arguments in after + before { outputs.append(try await runSky(arguments)) }
         #expect(outputs.allSatisfy { $0.status == 0 })
         let addresses = try outputs.map { output in
             try #require(try json(output.out) as? [[String: Any]]).compactMap { $0["address"] as? String }.sorted()
@@ -94,47 +95,47 @@ struct SkyCLITests {
     }
 
     @Test("operate: unregister and register report per instance; stop stops exactly the matching process")
-    func operate() throws {
-        let d = try Deployment()
-        let unregister = try d.sky("unregister", "-region=eu")
+    func operate() async throws {
+        let d = try await offPool { try Deployment() }
+        let unregister = try await d.sky("unregister", "-region=eu")
         #expect(unregister.status == 0)
         #expect(unregister.out.contains(d.eu.address) && unregister.out.contains("unregistered"))
-        let rows = try #require(try json(d.sky("instances", "-json", "-registered=false").out) as? [[String: Any]])
+        let rows = try #require(try await json(d.sky("instances", "-json", "-registered=false").out) as? [[String: Any]])
         #expect(rows.compactMap { $0["address"] as? String } == [d.eu.address])
         #expect((rows.first?["reason"] as? String)?.hasPrefix("unregistered: ") == true, "the reason is shown: \(rows)")
-        #expect(try d.sky("instances", "-registered=false").out.contains("unregistered: "))
-        #expect(try d.sky("register", "-region=eu").status == 0)
-        #expect((try json(d.sky("instances", "-json", "-registered", "false").out) as? [Any])?.isEmpty == true)
+        #expect(try await d.sky("instances", "-registered=false").out.contains("unregistered: "))
+        #expect(try await d.sky("register", "-region=eu").status == 0)
+        #expect((try await json(d.sky("instances", "-json", "-registered", "false").out) as? [Any])?.isEmpty == true)
 
-        let stop = try d.sky("stop", "-region", "eu", "-json")
+        let stop = try await d.sky("stop", "-region", "eu", "-json")
         #expect(stop.status == 0)
         #expect((try json(stop.out) as? [[String: Any]])?.first?["ok"] as? Bool == true)
         d.eu.process.waitUntilExit()
         #expect(d.eu.process.terminationStatus == 0, "the eu instance stopped gracefully")
         #expect(d.us1.process.isRunning && d.us2.process.isRunning, "the others are untouched")
 
-        let refused = try runSky(["stop", "-coordinators", d.coordinator], stdin: "n\n")
+        let refused = try await runSky(["stop", "-coordinators", d.coordinator], stdin: "n\n")
         #expect(refused.status == 1 && refused.err.contains("--yes"))
         #expect(d.us1.process.isRunning && d.us2.process.isRunning)
     }
 
     @Test("tree commands: set, get, ls, walk, del, compare-and-set, status")
-    func tree() throws {
-        let d = try Deployment()
-        let set = try d.sky("set", "/config/app/greeting", "hello")
+    func tree() async throws {
+        let d = try await offPool { try Deployment() }
+        let set = try await d.sky("set", "/config/app/greeting", "hello")
         #expect(set.status == 0 && set.out.hasPrefix("rev "))
         let rev = try #require(Int(set.out.dropFirst(4).trimmingCharacters(in: .whitespacesAndNewlines)))
-        #expect(try d.sky("get", "/config/app/greeting").out == "hello\n")
-        let file = try #require(try json(d.sky("get", "/config/app/greeting", "-json").out) as? [String: Any])
+        #expect(try await d.sky("get", "/config/app/greeting").out == "hello\n")
+        let file = try #require(try await json(d.sky("get", "/config/app/greeting", "-json").out) as? [String: Any])
         #expect(file["modRev"] as? Int == rev && file["value"] as? String == "hello")
-        #expect(try d.sky("ls", "/config").out == "app\n")
-        #expect(try d.sky("walk", "/config/**").out.contains("/config/app/greeting = hello"))
-        let stale = try d.sky("set", "/config/app/greeting", "x", "-rev", "\(rev + 100)")
+        #expect(try await d.sky("ls", "/config").out == "app\n")
+        #expect(try await d.sky("walk", "/config/**").out.contains("/config/app/greeting = hello"))
+        let stale = try await d.sky("set", "/config/app/greeting", "x", "-rev", "\(rev + 100)")
         #expect(stale.status == 1 && stale.err.contains("RevMismatch"), "\(stale.err)")
-        #expect(try d.sky("del", "/config/app/greeting", "--rev=\(rev)").status == 0)
-        let missing = try d.sky("get", "/config/app/greeting")
+        #expect(try await d.sky("del", "/config/app/greeting", "--rev=\(rev)").status == 0)
+        let missing = try await d.sky("get", "/config/app/greeting")
         #expect(missing.status == 1 && missing.err.contains("no such file"))
-        let status = try #require(try json(d.sky("status", "-json").out) as? [String: Any])
+        let status = try #require(try await json(d.sky("status", "-json").out) as? [String: Any])
         // One node: the membership is the node itself, under the name it was started with.
         #expect(status["name"] as? String == "sky-test-node")
         #expect(status["members"] as? [String] == ["sky-test-node"] && status["leader"] as? String == "sky-test-node")
@@ -142,14 +143,14 @@ struct SkyCLITests {
     }
 
     @Test("bad flags exit 2 with a message; a coordinator that is down exits 1 naming the addresses tried")
-    func errors() throws {
+    func errors() async throws {
         for arguments in [["topology", "--bogus"], ["log-level", "loud"], ["instances", "-timeout", "-1"], ["frobnicate"],
                           ["watch", "/x", "-rev=-4"], ["get", "/x", "-rev", "0"], ["set", "/x", "v", "-rev=-1"], ["del", "/x", "-rev=0"]] {
-            let result = try runSky(arguments)
+            let result = try await runSky(arguments)
             #expect(result.status == 2, "\(arguments): \(result.status) \(result.err)")
             #expect(result.err.split(separator: "\n").count == 1, "\(arguments): \(result.err)")
         }
-        let down = try runSky(["status", "-coordinators", "127.0.0.1:1,127.0.0.1:2", "-timeout", "0.5"])
+        let down = try await runSky(["status", "-coordinators", "127.0.0.1:1,127.0.0.1:2", "-timeout", "0.5"])
         #expect(down.status == 1)
         #expect(down.err.contains("127.0.0.1:1") && down.err.contains("127.0.0.1:2"), "\(down.err)")
         #expect(down.err.split(separator: "\n").count == 1, "one clear line")

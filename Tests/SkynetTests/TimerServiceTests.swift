@@ -241,7 +241,7 @@ extension TimerServiceTests {
         defer { daemon.stop() }
         // A generous timeout: this is about answers, and with every suite running alongside
         // on two cores a call can take longer than sky's default 3 s.
-        let sky = { (arguments: [String]) in try await offPool { try runTool("sky", ["-timeout=30"] + arguments, environment: ["SKYNET_COORDINATORS": daemon.address]) } }
+        let sky = { (arguments: [String]) in try await runTool("sky", ["-timeout=30"] + arguments, environment: ["SKYNET_COORDINATORS": daemon.address]) }
         let created = try await sky(["timer", "create", "-delay=600000", "-uri=\(receiver.url("/sky"))", "-data=from-sky", "-json"])
         #expect(created.status == 0, "\(created.err)")
         let row = try JSONSerialization.jsonObject(with: Data(created.out.utf8)) as? [String: Any]
@@ -252,7 +252,7 @@ extension TimerServiceTests {
         #expect(shown.status == 0)
         #expect(shown.out.contains(id) && shown.out.contains("POST \(receiver.url("/sky"))"))
         // Global flags may come first, as for every other command.
-        let listed = try await offPool { try runTool("sky", ["-coordinators=\(daemon.address)", "-json", "timer", "list"]) }
+        let listed = try await runTool("sky", ["-coordinators=\(daemon.address)", "-json", "timer", "list"])
         #expect((try JSONSerialization.jsonObject(with: Data(listed.out.utf8)) as? [[String: Any]])?.compactMap { $0["id"] as? String } == [id])
         let cancelled = try await sky(["timer", "cancel", id])
         #expect(cancelled.status == 0, "\(cancelled.err)")

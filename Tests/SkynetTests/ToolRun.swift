@@ -4,9 +4,23 @@ import Testing
 /// Runs the executable `name` built beside the tests with `arguments` (and `environment`
 /// added to this process's); returns its exit status, stdout and stderr. Both outputs are
 /// checked for text no user should meet: Swift type names, value dumps, parser internals.
+/// The child is waited for on a thread of its own, never on the cooperative pool, so tests
+/// running alongside keep their threads while it runs.
 func runTool(
     _ name: String, _ arguments: [String], stdin: String? = nil, environment: [String: String] = [:],
     sourceLocation: SourceLocation = #_sourceLocation
+) async throws -> (status: Int32, out: String, err: String) {
+    let result = try await offPool { try runToolBlocking(name, arguments, stdin: stdin, environment: environment) }
+    for (stream, text) in [("stdout", result.out), ("stderr", result.err)] {
+        if let leak = internalText(in: text) {
+            Issue.record("\(name) \(arguments.joined(separator: " ")) printed internal text \"\(leak)\" on \(stream):\n\(text)", sourceLocation: sourceLocation)
+        }
+    }
+    return result
+}
+
+private func runToolBlocking(
+    _ name: String, _ arguments: [String], stdin: String?, environment: [String: String]
 ) throws -> (status: Int32, out: String, err: String) {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: SkynetdProcess.builtBinary(name))
@@ -23,13 +37,7 @@ func runTool(
     let errData = ErrCollector(err.fileHandleForReading)
     let stdout = out.fileHandleForReading.readDataToEndOfFile()
     process.waitUntilExit()
-    let result = (process.terminationStatus, String(decoding: stdout, as: UTF8.self), errData.wait())
-    for (stream, text) in [("stdout", result.1), ("stderr", result.2)] {
-        if let leak = internalText(in: text) {
-            Issue.record("\(name) \(arguments.joined(separator: " ")) printed internal text \"\(leak)\" on \(stream):\n\(text)", sourceLocation: sourceLocation)
-        }
-    }
-    return result
+    return (process.terminationStatus, String(decoding: stdout, as: UTF8.self), errData.wait())
 }
 
 /// The first piece of `text` that reads as a Swift internal rather than for people: a
