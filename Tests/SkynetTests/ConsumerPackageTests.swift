@@ -38,20 +38,24 @@ struct ConsumerPackageTests {
         let daemon = try await offPool { try SkynetdProcess(dataDir: dir) }
         defer { daemon.stop() }
         let serviceArguments = ["-coordinators", daemon.address, "-l", "127.0.0.1:0", "-admin", "127.0.0.1:0"]
-        let (first, line) = try SkynetdProcess.launch(binPath + "/EchoService", serviceArguments, stderrPath: dir + "-first.log", marker: "echo-service serving ")
+        let (first, line) = try await offPool { try SkynetdProcess.launch(binPath + "/EchoService", serviceArguments, stderrPath: dir + "-first.log", marker: "echo-service serving ") }
         let service = TestChildProcess(process: first)
         let address = try #require(EchoServiceProcess.servedAddress(in: line))
         #expect(line.contains("registered at /skynet/services/echo/1/us/127.0.0.1/"), "\(line)")
 
-        let client = Process()
-        client.executableURL = URL(fileURLWithPath: binPath + "/EchoClient")
-        client.arguments = ["-coordinators", daemon.address]
-        let out = Pipe()
-        client.standardOutput = out
-        try client.run()
-        let printed = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        client.waitUntilExit()
-        #expect(client.terminationStatus == 0)
+        let coordinatorAddress = daemon.address
+        let (status, printed) = try await offPool {
+            let client = Process()
+            client.executableURL = URL(fileURLWithPath: binPath + "/EchoClient")
+            client.arguments = ["-coordinators", coordinatorAddress]
+            let out = Pipe()
+            client.standardOutput = out
+            try client.run()
+            let printed = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            client.waitUntilExit()
+            return (client.terminationStatus, printed)
+        }
+        #expect(status == 0)
         #expect(printed == "echo   -> I'm connected!!\nupcase -> I'M CONNECTED!!\nsticky -> user-42\n", "\(printed)")
 
         let coordinator = CoordinatorClient(configuration: .init(addresses: [daemon.address]), logger: quietLogger())
@@ -60,7 +64,7 @@ struct ConsumerPackageTests {
         #expect(try await Query(service: "echo").findInstances(coordinator).isEmpty, "it closed its session on the way out")
 
         // An admin `stop` (what `sky stop` sends) ends start() too.
-        let (second, secondLine) = try SkynetdProcess.launch(binPath + "/EchoService", serviceArguments, stderrPath: dir + "-second.log", marker: "echo-service serving ")
+        let (second, secondLine) = try await offPool { try SkynetdProcess.launch(binPath + "/EchoService", serviceArguments, stderrPath: dir + "-second.log", marker: "echo-service serving ") }
         let other = TestChildProcess(process: second)
         let info = try #require(try await Query(service: "echo").findInstances(coordinator).first)
         #expect(secondLine.contains(info.serviceAddress))
@@ -68,8 +72,11 @@ struct ConsumerPackageTests {
         let connection = try await RPCConnection.connect(host: admin.host, port: admin.port)
         _ = try await connection.call("stop", [])
         await connection.close()
-        other.process.waitUntilExit()
-        #expect(other.process.terminationStatus == 0)
+        let otherStatus = try await offPool { () -> Int32 in
+            other.process.waitUntilExit()
+            return other.process.terminationStatus
+        }
+        #expect(otherStatus == 0)
         #expect(try await Query(service: "echo").findInstances(coordinator).isEmpty)
         await coordinator.close()
     }

@@ -39,7 +39,9 @@ private func serving<T>(
     _ server: CoordinatorServer, cleanup: () async -> Void = {}, _ body: (CoordinatorServer, CoordinatorClient) async throws -> T
 ) async throws -> T {
     let port = try await server.start().port!
-    let client = CoordinatorClient(configuration: .init(addresses: ["127.0.0.1:\(port)"]), logger: quietLogger())
+    // A generous call timeout: these tests are about answers, and with every suite running
+    // alongside on two cores (dozens of processes starting at once) a call can wait seconds.
+    let client = CoordinatorClient(configuration: .init(addresses: ["127.0.0.1:\(port)"], callTimeout: .seconds(30)), logger: quietLogger())
     let result: Result<T, any Error>
     do { result = .success(try await body(server, client)) } catch { result = .failure(error) }
     await client.close()

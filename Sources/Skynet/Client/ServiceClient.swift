@@ -235,8 +235,9 @@ public final class ServiceClient: Sendable {
                 }
             } catch {
                 // The coordinator is away: keep the last known instances and try again.
-                try? await Task.sleep(for: .milliseconds(200))
             }
+            // Also when the watch ended without an error (its client closed): never spin.
+            try? await Task.sleep(for: .milliseconds(200))
         }
     }
 

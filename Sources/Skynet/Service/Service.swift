@@ -564,9 +564,9 @@ public final class Service: ServiceLifecycle.Service, Sendable {
                     if !moves.isEmpty { await delegate.keysMoved(self, moves) }
                     state.withLock { $0.ring = ring }
                 }
-            } catch {
-                try? await Task.sleep(for: .milliseconds(200))
-            }
+            } catch {}
+            // After an error, or a watch that ended (its client closed): never spin.
+            try? await Task.sleep(for: .milliseconds(200))
         }
     }
 
