@@ -73,8 +73,7 @@ struct ConsumerPackageTests {
         _ = try await connection.call("stop", [])
         await connection.close()
         let otherStatus = try await offPool { () -> Int32 in
-            other.process.waitUntilExit()
-            return other.process.terminationStatus
+            TestChildProcess.reap(other.process)
         }
         #expect(otherStatus == 0)
         #expect(try await Query(service: "echo").findInstances(coordinator).isEmpty)

@@ -118,18 +118,37 @@ class TestChildProcess: @unchecked Sendable {
         self.process = process
     }
 
-    /// Sends `signal` and waits for the process to exit; returns its status.
+    /// Sends `signal` and waits for the process to exit; returns its exit status (or the
+    /// signal that ended it).
     @discardableResult
     func stop(signal: Int32 = SIGTERM) -> Int32 {
         kill(process.processIdentifier, signal)
-        process.waitUntilExit()
-        return process.terminationStatus
+        return Self.reap(process)
+    }
+
+    /// Waits for `process` to end by reaping it here (blocking in `waitpid`), not with
+    /// Foundation's `waitUntilExit`: that spins a run loop at full speed until Foundation's
+    /// own monitor sees the child exit, and when children are started from many threads at
+    /// once the monitor can miss one, leaving a zombie and a thread spinning for good.
+    static func reap(_ process: Process) -> Int32 {
+        var status: Int32 = 0
+        let pid = process.processIdentifier
+        while true {
+            let result = waitpid(pid, &status, 0)
+            if result == pid { break }
+            if result == -1, errno == EINTR { continue }
+            // Foundation's monitor reaped it first: its status is (or is about to be) there.
+            for _ in 0..<3_000 where process.isRunning { usleep(10_000) }
+            return process.isRunning ? -1 : process.terminationStatus
+        }
+        // Exited: the exit code; killed by a signal: the signal, as Foundation reports it.
+        return status & 0x7f == 0 ? (status >> 8) & 0xff : status & 0x7f
     }
 
     deinit {
-        if process.isRunning {
+        if kill(process.processIdentifier, 0) == 0 {
             kill(process.processIdentifier, SIGKILL)
-            process.waitUntilExit()
+            _ = Self.reap(process)
         }
     }
 }
