@@ -1,4 +1,3 @@
-import Logging
 import NIOCore
 import NIOHTTP1
 import NIOPosix
@@ -15,7 +14,7 @@ final class MetricsEndpoint: Sendable {
     }
 
     /// Listens on `address` (port 0 picks a free one).
-    static func start(_ address: HostPort, registry: PrometheusCollectorRegistry, logger: Logger) async throws -> MetricsEndpoint {
+    static func start(_ address: HostPort, registry: PrometheusCollectorRegistry) async throws -> MetricsEndpoint {
         let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .serverChannelOption(.backlog, value: 64)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)

@@ -180,7 +180,7 @@ public final class Service: ServiceLifecycle.Service, Sendable {
         info.outOfRotation = governor.outOfRotation
         if let address = config.metricsAddress, let registry {
             do {
-                let endpoint = try await MetricsEndpoint.start(address, registry: registry, logger: log)
+                let endpoint = try await MetricsEndpoint.start(address, registry: registry)
                 state.withLock { $0.metrics = endpoint }
                 // Advertised in the record, so a Prometheus can discover what to scrape.
                 info.metadata["metrics"] = "\(advertised(address.host)):\(endpoint.port)"
