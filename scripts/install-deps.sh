@@ -4,7 +4,9 @@
 #  - Python's msgpack package, for the interop test that calls our server from Python;
 #  - curl, with which `make run` creates a timer through the HTTP API (as the README does);
 #  - etcd (Debian: etcd-server, 3.4), which the coordinator-cluster tests start on 127.0.0.1;
-#  - chromium, chromium-driver, selenium and pytest, for the dashboard test in a real browser.
+#  - chromium, chromium-driver, selenium and pytest, for the dashboard test in a real browser;
+#  - setuptools and wheel, with which the Python client's test installs clients/python with pip
+#    offline (pip's isolated build would fetch them each time).
 set -euo pipefail
 
 as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
@@ -53,4 +55,10 @@ if ! python3 -c 'import selenium, pytest' >/dev/null 2>&1; then
     echo "installing Python selenium and pytest (for the dashboard's browser test)..." >&2
     python3 -m pip install --quiet --disable-pip-version-check selenium pytest 2>/dev/null \
         || python3 -m pip install --quiet --disable-pip-version-check --break-system-packages selenium pytest
+fi
+
+if ! python3 -c 'import setuptools, wheel' >/dev/null 2>&1; then
+    echo "installing Python setuptools and wheel (to build clients/python in its test)..." >&2
+    python3 -m pip install --quiet --disable-pip-version-check setuptools wheel 2>/dev/null \
+        || python3 -m pip install --quiet --disable-pip-version-check --break-system-packages setuptools wheel
 fi

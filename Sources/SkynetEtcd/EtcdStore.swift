@@ -153,11 +153,12 @@ public final class EtcdStore: CoordinatorStore {
             revision = response.header.revision
             for kv in response.kvs {
                 guard let path = keys.path(kv.key), glob.matches(path) else { continue }
-                // As on the embedded store: a page holds at least one file, and stops once over budget.
-                if budget < 0, !files.isEmpty { return (revision, files, true) }
+                // As on the embedded store: a page holds at least one file, and stops before its
+                // budget would be passed.
                 let found = TreeFile(path: path, etcd: kv)
+                if !files.isEmpty, found.pageBytes > budget { return (revision, files, true) }
                 files.append(found)
-                budget -= found.value.count + found.path.string.utf8.count + 48
+                budget -= found.pageBytes
             }
             guard response.more, let last = response.kvs.last else { return (revision, files, false) }
             start = last.key + [0]

@@ -1,7 +1,8 @@
 /// A stable error code carried in the `code` field of an RPC error.
 ///
 /// Codes are strings on the wire so any client can match them; the ones below are
-/// Skynet's own and never change meaning. Services may define more.
+/// Skynet's own and never change meaning (docs/WIRE.md, "Errors", lists them for every
+/// language). Services may define more.
 public struct RPCErrorCode: RawRepresentable, Hashable, Sendable, ExpressibleByStringLiteral, CustomStringConvertible {
     public var rawValue: String
     public init(rawValue: String) { self.rawValue = rawValue }

@@ -35,6 +35,10 @@ public struct TreeFile: Hashable, Sendable {
         self.value = value
         self.stat = stat
     }
+
+    /// What the file counts for against a walk page's byte budget: its value and path, plus
+    /// an allowance for the rest of its wire form.
+    package var pageBytes: Int { value.count + path.string.utf8.count + 48 }
 }
 
 /// One change, as watchers see it. All events of one revision share `rev`.

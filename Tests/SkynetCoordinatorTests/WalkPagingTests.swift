@@ -38,6 +38,8 @@ struct WalkPagingTests {
                     let (files, more) = tree.walk(glob, after: after, maxBytes: pageBytes)
                     paged += files
                     pages += 1
+                    let bytes = files.reduce(0) { $0 + $1.pageBytes }
+                    #expect(files.count <= 1 || bytes <= pageBytes, "a page of \(files.count) files holds \(bytes) bytes, over \(pageBytes)")
                     guard more, let last = files.last else { break }
                     after = last.path
                 }

@@ -3,7 +3,8 @@
 /// after the key's hash. Adding or removing one of N members moves about 1/N of the keys.
 ///
 /// A pure value: the hash is a fixed function (FNV-1a with a 64-bit finalizer), never
-/// Swift's per-process seeded `Hasher`, so every process computes the same owners.
+/// Swift's per-process seeded `Hasher`, so every process computes the same owners, in
+/// any language (docs/WIRE.md, "Pools", specifies it; the Python client implements it).
 public struct HashRing: Hashable, Sendable {
     /// Points per member; more points, more even shares.
     public let pointsPerMember: Int

@@ -1,7 +1,8 @@
 import Foundation
 
 /// What an instance publishes about itself in its ephemeral registry file (as a
-/// MessagePack map with these field names), and what `Query` and `sky` read back.
+/// MessagePack map with these field names), and what `Query` and `sky` read back; docs/WIRE.md
+/// ("Registry layout") specifies it for other languages.
 public struct ServiceInfo: Codable, Hashable, Sendable {
     /// A unique id for this run of the instance.
     public var uuid: String

@@ -4,6 +4,7 @@ import SkynetRPC
 
 /// The admin methods every service answers on its admin address: `register`,
 /// `unregister`, `stop`, `logLevel` (optional new level; returns the level), `stats`, `info`.
+/// docs/WIRE.md ("Services") specifies them for instances in other languages.
 enum AdminMethods {
     /// The admin router; it holds the service weakly (the service holds the admin server).
     static func router(for owner: Service) -> RPCRouter {

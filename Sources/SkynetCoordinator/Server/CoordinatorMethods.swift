@@ -2,8 +2,8 @@ import SkynetTree
 import MessagePack
 import SkynetRPC
 
-/// The coordinator's MessagePack-RPC methods, positional params (see docs/ARCHITECTURE.md
-/// for the full table), over any `CoordinatorStore`: params are parsed and checked here
+/// The coordinator's MessagePack-RPC methods, positional params (docs/WIRE.md,
+/// "Coordinator methods", is the table every language implements), over any `CoordinatorStore`: params are parsed and checked here
 /// once, whichever store answers. Reads answer from applied state; writes once durable.
 enum CoordinatorMethods {
     /// Bytes of files in one walk page, kept under the RPC layer's 4 MiB frame limit

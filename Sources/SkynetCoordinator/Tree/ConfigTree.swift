@@ -154,8 +154,8 @@ public struct ConfigTree: Sendable {
     }
 
     /// One page of a walk: files matching `glob` in path order (segment by segment), those
-    /// after `after` only, stopping once their paths and values pass `maxBytes` (a page
-    /// holds at least one file). `more` is true when files remain: ask again with `after`
+    /// after `after` only, stopping before their paths and values would pass `maxBytes` (a
+    /// page holds at least one file, so it passes `maxBytes` only when that one file does). `more` is true when files remain: ask again with `after`
     /// set to the last path returned. Servers page so that one huge walk never holds the
     /// tree for long nor exceeds a message.
     public func walk(_ glob: TreeGlob, after: TreePath?, maxBytes: Int) -> (files: [TreeFile], more: Bool) {
@@ -183,7 +183,7 @@ public struct ConfigTree: Sendable {
 
         mutating func add(_ file: TreeFile) {
             files.append(file)
-            budget -= file.value.count + file.path.string.utf8.count + 48
+            budget -= file.pageBytes
         }
     }
 
@@ -203,7 +203,7 @@ public struct ConfigTree: Sendable {
             }
             if !onAfterPath { page.after = nil }
             if page.after == nil, let version = current(path), page.glob.matches(path), let file = file(path, version) {
-                if page.budget < 0, !page.files.isEmpty { return false }
+                if !page.files.isEmpty, file.pageBytes > page.budget { return false }
                 page.add(file)
             }
             if !visit(path, depth: depth + 1, &page) { return false }

@@ -1,0 +1,171 @@
+#!/usr/bin/env python3
+"""Calls/s and p99 from Python to the Swift echo service: through the pool (skynet.Client)
+and, in the same run as the baseline, raw msgpack over one socket. Prints one JSON object.
+
+    python3 clients/python/bench.py [--bin DIR] [--concurrency 32] [--seconds 3] [--rounds 3]
+
+DIR holds skynetd and echo-service (default: $SKYNET_BIN, else the release build,
+`swift build -c release --show-bin-path`). Both sides run the same workload: `concurrency`
+callers, each sending `echo` with a 16-byte string and awaiting the answer before the next,
+over one connection; rounds alternate raw and pool after a warm-up of each.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+
+import msgpack
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+
+from skynet import Client  # noqa: E402
+
+TARGET_OVERHEAD = 0.25
+
+
+class RawClient(asyncio.Protocol):
+    """The baseline: msgpack over a socket, msgids matched to futures, nothing else."""
+
+    def __init__(self) -> None:
+        self.unpacker = msgpack.Unpacker(raw=False)
+        self.pending: dict[int, asyncio.Future] = {}
+        self.next_id = 0
+        self.transport: asyncio.Transport | None = None
+
+    def connection_made(self, transport) -> None:  # type: ignore[no-untyped-def]
+        self.transport = transport
+
+    def data_received(self, data: bytes) -> None:
+        self.unpacker.feed(data)
+        for _, msgid, error, result in self.unpacker:
+            future = self.pending.pop(msgid)
+            if error is None:
+                future.set_result(result)
+            else:
+                future.set_exception(RuntimeError(error))
+
+    async def call(self, method: str, params: list) -> object:
+        self.next_id += 1
+        future = asyncio.get_running_loop().create_future()
+        self.pending[self.next_id] = future
+        assert self.transport is not None
+        self.transport.write(msgpack.packb([0, self.next_id, method, params], use_bin_type=True))
+        return await future
+
+
+async def drive(call, concurrency: int, seconds: float) -> tuple[float, float, int]:  # type: ignore[no-untyped-def]
+    """(calls/s, p99 ms, calls) of `concurrency` sequential callers for `seconds`."""
+    loop = asyncio.get_running_loop()
+    stop_at = loop.time() + seconds
+    latencies: list[float] = []
+    payload = "0123456789abcdef"
+
+    async def caller() -> None:
+        while loop.time() < stop_at:
+            started = time.perf_counter()
+            assert await call("echo", payload) == payload
+            latencies.append(time.perf_counter() - started)
+
+    started = loop.time()
+    await asyncio.gather(*(caller() for _ in range(concurrency)))
+    elapsed = loop.time() - started
+    latencies.sort()
+    return len(latencies) / elapsed, latencies[int(len(latencies) * 0.99)] * 1000, len(latencies)
+
+
+def start(args: list[str], marker: str, env: dict[str, str] | None = None) -> tuple[subprocess.Popen, str]:
+    process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env={**os.environ, **(env or {})})
+    assert process.stdout is not None
+    for line in process.stdout:
+        if marker in line:
+            return process, line
+    raise SystemExit(f"{args[0]} exited before printing {marker!r}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--bin", default=os.environ.get("SKYNET_BIN"))
+    parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--seconds", type=float, default=3.0)
+    parser.add_argument("--rounds", type=int, default=3)
+    options = parser.parse_args()
+    if options.concurrency < 1 or options.seconds <= 0 or options.rounds < 1:
+        parser.error("--concurrency, --seconds and --rounds must be positive")
+    directory = options.bin
+    if not directory:
+        repo = os.path.dirname(os.path.dirname(HERE))
+        directory = subprocess.run(["swift", "build", "-c", "release", "--show-bin-path"], cwd=repo, capture_output=True, text=True, check=True).stdout.strip()
+    for name in ("skynetd", "echo-service"):
+        if not os.path.exists(os.path.join(directory, name)):
+            parser.error(f"{name} not found in {directory}: build it (swift build -c release) or pass --bin")
+
+    with tempfile.TemporaryDirectory(prefix="skynet-pybench-") as data:
+        skynetd, line = start([os.path.join(directory, "skynetd"), "--dev", "--listen", "127.0.0.1:0", "--http", "none",
+                               "--no-timer", "--data-dir", data], "skynetd listening on")
+        coordinator = line.split()[-1]
+        echo, line = start([os.path.join(directory, "echo-service"), "-l", "127.0.0.1:0", "-admin", "127.0.0.1:0"],
+                           "echo-service serving", {"SKYNET_COORDINATORS": coordinator})
+        address = line.split()[2].rstrip(",")
+        try:
+            result = asyncio.run(compare(coordinator, address, options))
+        finally:
+            for process in (echo, skynetd):
+                process.terminate()
+                process.wait(timeout=15)
+    result["machine"] = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
+    result["bin"] = directory
+    print(json.dumps(result, indent=2))
+
+
+async def compare(coordinator: str, address: str, options: argparse.Namespace) -> dict:
+    loop = asyncio.get_running_loop()
+    host, port = address.rsplit(":", 1)
+    _, raw = await loop.create_connection(RawClient, host, int(port))
+
+    async def raw_call(method: str, text: str) -> object:
+        return await raw.call(method, [text])
+
+    async with Client(coordinator) as client:
+        echo = client.service("echo")
+
+        async def pool_call(method: str, text: str) -> object:
+            return await echo.send(method, text)
+
+        await drive(raw_call, options.concurrency, 1.0)  # warm-up
+        await drive(pool_call, options.concurrency, 1.0)
+        rounds = {"raw": [], "pool": []}
+        for _ in range(options.rounds):
+            rounds["raw"].append(await drive(raw_call, options.concurrency, options.seconds))
+            rounds["pool"].append(await drive(pool_call, options.concurrency, options.seconds))
+    assert raw.transport is not None
+    raw.transport.close()
+
+    def summary(runs: list[tuple[float, float, int]]) -> dict:
+        best = max(runs)
+        return {"calls_per_s": round(best[0]), "p99_ms": round(best[1], 3), "rounds_calls_per_s": [round(r[0]) for r in runs]}
+
+    raw_summary, pool_summary = summary(rounds["raw"]), summary(rounds["pool"])
+    overhead = 1 - pool_summary["calls_per_s"] / raw_summary["calls_per_s"]
+    return {
+        "bench": "python-pool-vs-raw",
+        "concurrency": options.concurrency,
+        "seconds_per_round": options.seconds,
+        "raw_msgpack_socket": raw_summary,
+        "pool": pool_summary,
+        "pool_overhead": round(overhead, 3),
+        "target_overhead_max": TARGET_OVERHEAD,
+        "met": overhead <= TARGET_OVERHEAD,
+    }
+
+
+if __name__ == "__main__":
+    main()
