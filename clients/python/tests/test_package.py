@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import subprocess
 import sys
 
@@ -15,10 +16,13 @@ REPO = os.path.dirname(os.path.dirname(PACKAGE))
 
 def test_pip_installs_the_package(tmp_path):
     target = tmp_path / "site"
+    # From a copy: setuptools builds in the project folder, and the checkout stays clean.
+    source = tmp_path / "source"
+    shutil.copytree(PACKAGE, source, ignore=shutil.ignore_patterns("tests", "__pycache__", "build", "*.egg-info"))
     # --no-build-isolation: build with the setuptools already here instead of fetching one.
     install = subprocess.run(
         [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-deps",
-         "--no-build-isolation", "--target", str(target), PACKAGE],
+         "--no-build-isolation", "--target", str(target), str(source)],
         capture_output=True, text=True, timeout=300, cwd=tmp_path,
     )
     assert install.returncode == 0, install.stderr
