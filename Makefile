@@ -23,12 +23,14 @@ ETCD_TESTS = EtcdFaultTests|CoordinatorConformanceTests|EtcdClientLiveTests
 
 # Every test, from a fresh clone: the package's tests (examples/consumer is built first, as
 # a user's own package, so the test that runs it finds it current), the dashboard in a real
-# browser (headless Chromium, against live skynetd and echo-service), then the documentation
+# browser (headless Chromium, against live skynetd and echo-service), the Python client
+# (pytest against live skynetd, Swift echo-service, echo-client and sky), then the documentation
 # with warnings as errors (a broken symbol link fails), then each fuzz target for 20 s.
 test: deps consumer
 	$(SWIFT) test --skip '$(ETCD_TESTS)'
 	$(SWIFT) test --skip-build --no-parallel --filter '$(ETCD_TESTS)'
 	SKYNET_BIN=$$($(SWIFT) build --show-bin-path) python3 -m pytest -q -s -p no:cacheprovider Tests/browser
+	SKYNET_BIN=$$($(SWIFT) build --show-bin-path) python3 -m pytest -q -p no:cacheprovider clients/python/tests
 	$(MAKE) --no-print-directory docs
 	$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=20
 
@@ -62,3 +64,4 @@ bench: deps
 	$$($(SWIFT) build -c release --show-bin-path)/sky-bench topology
 	$$($(SWIFT) build -c release --show-bin-path)/sky-bench abuse
 	$$($(SWIFT) build -c release --show-bin-path)/sky-bench timer
+	python3 clients/python/bench.py --bin $$($(SWIFT) build -c release --show-bin-path)

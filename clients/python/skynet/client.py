@@ -223,13 +223,14 @@ class ServiceClient:
                 except asyncio.TimeoutError:
                     pass
                 continue
-            attempt_timeout = max(left / 2, 0.1) if idempotent and attempt == 0 else left
+            # An idempotent call may try again after a timeout, so each attempt gets half the time left.
+            attempt_timeout = min(max(left / 2, 0.1), left) if idempotent else left
             call_params = list(params)
             if attempt > 0:
-                call_params.append({"skynet": {"attempt": attempt, "timeout_ms": max(int(left * 1000), 1)}})
+                call_params.append({"skynet": {"attempt": attempt, "timeout_ms": max(int(attempt_timeout * 1000), 1)}})
             instance.outstanding += 1
             try:
-                result = await connection.call(method, call_params, min(attempt_timeout, left))
+                result = await connection.call(method, call_params, attempt_timeout)
             except Unavailable as error:
                 retryable = error.not_sent or idempotent
                 if not error.not_sent:

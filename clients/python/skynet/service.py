@@ -217,11 +217,12 @@ class Service:
         self._stopping = True
         try:
             self._wanted, self._wanted_detail = False, "stopping"
-            try:
-                await asyncio.wait_for(self._publish(), self.grace)
-            except (SkynetError, asyncio.TimeoutError) as error:
-                log.warning("could not leave rotation before stopping: %s", error)
-            await asyncio.sleep(self.drain_delay)  # clients following the registry move away meanwhile
+            if self.info is not None:
+                try:
+                    await asyncio.wait_for(self._publish(), self.grace)
+                except (SkynetError, asyncio.TimeoutError) as error:
+                    log.warning("could not leave rotation before stopping: %s", error)
+                await asyncio.sleep(self.drain_delay)  # clients following the registry move away meanwhile
             await self._server.shutdown(self.grace)
             for task in self._tasks:
                 task.cancel()

@@ -173,3 +173,47 @@ def test_pool_tiers_ejection_and_budget():
     allowed = sum(budget.try_retry(0.5) for _ in range(500))
     assert allowed == 20 + 100  # 20% of requests plus 10/s over the 10 s window
     assert budget.try_retry(20.0)  # a new window
+
+
+def test_pool_prefers_the_callers_region_and_outlives_the_coordinator(processes):
+    daemon, coordinator = processes.skynetd()
+    _, us_address = processes.echo_service(coordinator, "us")
+    _, eu_address = processes.echo_service(coordinator, "eu")
+
+    async def requests(c: Coordinator) -> dict[str, int]:
+        counts = {}
+        for info in await Query("echo").instances(c):
+            admin = await skynet.Connection.open(info.admin_address)
+            counts[info.service_address] = (await admin.call("stats", [], 5))["requests"]
+            await admin.close()
+        return counts
+
+    async def scenario():
+        async with Client(coordinator, region="eu") as client, Coordinator(coordinator) as c:
+            echo = client.service("echo")
+            assert await echo.instances() == sorted([us_address, eu_address])
+            before = await requests(c)
+            for i in range(30):
+                await echo.send("echo", f"{i}")
+            after = await requests(c)
+            assert after[eu_address] - before[eu_address] == 30 and after[us_address] == before[us_address]
+
+            # The coordinator goes away: the pool keeps calling the instances it knows.
+            daemon.signal(signal.SIGKILL)
+            assert await asyncio.to_thread(daemon.wait) == -signal.SIGKILL
+            for i in range(30):
+                assert await echo.send("upcase", f"x{i}") == f"X{i}"
+
+    run(scenario())
+
+
+def test_coordinator_address_list_fails_over(processes):
+    _, address = processes.skynetd()
+
+    async def scenario():
+        # The first address refuses; the client goes round to the second.
+        async with Coordinator(["127.0.0.1:1", address]) as c:
+            rev = await c.set("/failover", b"ok")
+            assert (await c.get("/failover"))[1].mod_rev == rev
+
+    run(scenario())
