@@ -6,7 +6,8 @@
 #  - etcd (Debian: etcd-server, 3.4), which the coordinator-cluster tests start on 127.0.0.1;
 #  - chromium, chromium-driver, selenium and pytest, for the dashboard test in a real browser;
 #  - setuptools and wheel, with which the Python client's test installs clients/python with pip
-#    offline (pip's isolated build would fetch them each time).
+#    offline (pip's isolated build would fetch them each time), and mypy, which checks that
+#    the package's types hold (it ships py.typed).
 set -euo pipefail
 
 as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
@@ -57,8 +58,8 @@ if ! python3 -c 'import selenium, pytest' >/dev/null 2>&1; then
         || python3 -m pip install --quiet --disable-pip-version-check --break-system-packages selenium pytest
 fi
 
-if ! python3 -c 'import setuptools, wheel' >/dev/null 2>&1; then
-    echo "installing Python setuptools and wheel (to build clients/python in its test)..." >&2
-    python3 -m pip install --quiet --disable-pip-version-check setuptools wheel 2>/dev/null \
-        || python3 -m pip install --quiet --disable-pip-version-check --break-system-packages setuptools wheel
+if ! python3 -c 'import setuptools, wheel, mypy' >/dev/null 2>&1; then
+    echo "installing Python setuptools, wheel and mypy (to build and type-check clients/python in its tests)..." >&2
+    python3 -m pip install --quiet --disable-pip-version-check setuptools wheel mypy 2>/dev/null \
+        || python3 -m pip install --quiet --disable-pip-version-check --break-system-packages setuptools wheel mypy
 fi

@@ -131,7 +131,7 @@ class Backoff:
     def next(self) -> float:
         step = min(self.cap, self.base * 2**self.failures)
         self.failures = min(self.failures + 1, 30)
-        return step / 2 + self.rng.uniform(0, step / 2)
+        return float(step / 2 + self.rng.uniform(0, step / 2))
 
     def reset(self) -> None:
         self.failures = 0
@@ -268,11 +268,11 @@ class Coordinator:
         """Writes ``value``; returns the new revision. ``if_rev``: -1 always, 0 only if absent,
         n only if its last change was revision n (else :class:`RevMismatch`). ``session``
         binds the file to a session (deleted when it ends)."""
-        return (await self.call("set", path, value, if_rev, session))["rev"]
+        return int((await self.call("set", path, value, if_rev, session))["rev"])
 
     async def delete(self, path: str, if_rev: int = -1) -> int:
         """Deletes the file (the wire method ``del``); returns the new revision."""
-        return (await self.call("del", path, if_rev))["rev"]
+        return int((await self.call("del", path, if_rev))["rev"])
 
     async def getdir(self, path: str) -> tuple[int, list[str]]:
         """The names under a directory, sorted."""
@@ -311,7 +311,7 @@ class Coordinator:
 
     async def status(self) -> dict[str, Any]:
         """The coordinator's status map (revision, files, sessions, members, ...)."""
-        return await self.call("status", idempotent=True)
+        return dict(await self.call("status", idempotent=True))
 
     async def open_session(self, ttl: float = 5.0) -> Session:
         """Opens a session of ``ttl`` seconds (0.1 to 3600) that keeps itself alive until

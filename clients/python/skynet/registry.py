@@ -90,9 +90,13 @@ class ServiceInfo:
 
     @staticmethod
     def from_wire(value: dict[str, Any]) -> ServiceInfo:
-        started = value.get("started")
-        if isinstance(started, (int, float)):
-            started = datetime.fromtimestamp(started, timezone.utc)
+        raw = value.get("started")
+        if isinstance(raw, datetime):
+            started = raw
+        elif isinstance(raw, (int, float)):
+            started = datetime.fromtimestamp(raw, timezone.utc)
+        else:
+            raise ValueError(f"instance record: started must be a timestamp, found {raw!r:.40}")
         return ServiceInfo(
             value["uuid"], value["name"], value["version"], value["region"], value["host"], value["serviceAddress"],
             value["adminAddress"], value["pid"], started, bool(value["registered"]), value.get("outOfRotation"),

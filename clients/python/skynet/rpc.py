@@ -34,7 +34,7 @@ log = logging.getLogger("skynet.rpc")
 def pack(value: Any) -> bytes:
     """MessagePack bytes as Skynet writes them: str as str, bytes as bin, an aware
     ``datetime`` as the timestamp extension."""
-    return msgpack.packb(value, use_bin_type=True, datetime=True)
+    return typing.cast(bytes, msgpack.packb(value, use_bin_type=True, datetime=True))
 
 
 def unpack(data: bytes) -> Any:

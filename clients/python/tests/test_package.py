@@ -47,3 +47,10 @@ def test_readme_examples_are_the_tested_files():
             sources += f.read() + "\n"
     for block in blocks:
         assert block in sources, f"README example not found verbatim in clients/python/examples:\n{block}"
+
+
+def test_the_package_type_checks_strictly():
+    # It ships py.typed: its annotations are a promise to its users' type checkers.
+    check = subprocess.run([sys.executable, "-m", "mypy", "--strict", "--ignore-missing-imports", "--cache-dir", os.devnull,
+                            os.path.join(PACKAGE, "skynet")], capture_output=True, text=True, timeout=300, cwd=PACKAGE)
+    assert check.returncode == 0, check.stdout + check.stderr
