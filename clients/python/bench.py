@@ -2,12 +2,14 @@
 """Calls/s and p99 from Python to the Swift echo service: through the pool (skynet.Client)
 and, in the same run as the baseline, raw msgpack over one socket. Prints one JSON object.
 
-    python3 clients/python/bench.py [--bin DIR] [--concurrency 32] [--seconds 3] [--rounds 3]
+    python3 clients/python/bench.py [--bin DIR] [--concurrency 32] [--seconds 1] [--rounds 20]
 
 DIR holds skynetd and echo-service (default: $SKYNET_BIN, else the release build,
 `swift build -c release --show-bin-path`). Both sides run the same workload: `concurrency`
 callers, each sending `echo` with a 16-byte string and awaiting the answer before the next,
-over one connection; rounds alternate raw and pool after a warm-up of each.
+over one connection; after a warm-up of each, `rounds` pairs of rounds, raw and pool in
+alternating order. Figures are medians over rounds; the overhead is one minus the median of
+the pairs' pool/raw ratios.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import asyncio
 import json
 import os
 import platform
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -62,8 +65,9 @@ class RawClient(asyncio.Protocol):
         return await future
 
 
-async def drive(call, concurrency: int, seconds: float) -> tuple[float, float, int]:  # type: ignore[no-untyped-def]
-    """(calls/s, p99 ms, calls) of `concurrency` sequential callers for `seconds`."""
+async def drive(call, concurrency: int, seconds: float) -> tuple[float, float, int, float]:  # type: ignore[no-untyped-def]
+    """(calls/s, p99 ms, calls, this process's CPU µs per call) of `concurrency` sequential
+    callers for `seconds`."""
     loop = asyncio.get_running_loop()
     stop_at = loop.time() + seconds
     latencies: list[float] = []
@@ -75,11 +79,11 @@ async def drive(call, concurrency: int, seconds: float) -> tuple[float, float, i
             assert await call("echo", payload) == payload
             latencies.append(time.perf_counter() - started)
 
-    started = loop.time()
+    started, cpu = loop.time(), time.process_time()
     await asyncio.gather(*(caller() for _ in range(concurrency)))
-    elapsed = loop.time() - started
+    elapsed, cpu = loop.time() - started, time.process_time() - cpu
     latencies.sort()
-    return len(latencies) / elapsed, latencies[int(len(latencies) * 0.99)] * 1000, len(latencies)
+    return len(latencies) / elapsed, latencies[int(len(latencies) * 0.99)] * 1000, len(latencies), cpu / len(latencies) * 1e6
 
 
 def start(args: list[str], marker: str, env: dict[str, str] | None = None) -> tuple[subprocess.Popen, str]:
@@ -95,8 +99,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--bin", default=os.environ.get("SKYNET_BIN"))
     parser.add_argument("--concurrency", type=int, default=32)
-    parser.add_argument("--seconds", type=float, default=3.0)
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--seconds", type=float, default=1.0)
+    parser.add_argument("--rounds", type=int, default=20)
     options = parser.parse_args()
     if options.concurrency < 1 or options.seconds <= 0 or options.rounds < 1:
         parser.error("--concurrency, --seconds and --rounds must be positive")
@@ -142,25 +146,36 @@ async def compare(coordinator: str, address: str, options: argparse.Namespace) -
 
         await drive(raw_call, options.concurrency, 1.0)  # warm-up
         await drive(pool_call, options.concurrency, 1.0)
-        rounds = {"raw": [], "pool": []}
-        for _ in range(options.rounds):
-            rounds["raw"].append(await drive(raw_call, options.concurrency, options.seconds))
-            rounds["pool"].append(await drive(pool_call, options.concurrency, options.seconds))
+        # This machine's speed drifts by several times within a minute (a third of its CPU time
+        # can be stolen by its host under load), so the two sides run in short alternating
+        # rounds (the order swapped each pair) and are compared pair by pair; the CPU this
+        # process spends per call is reported too, as it does not depend on that drift.
+        rounds: dict[str, list[tuple[float, float, int, float]]] = {"raw": [], "pool": []}
+        for index in range(options.rounds):
+            order = [("raw", raw_call), ("pool", pool_call)]
+            for name, call in order if index % 2 == 0 else reversed(order):
+                rounds[name].append(await drive(call, options.concurrency, options.seconds))
     assert raw.transport is not None
     raw.transport.close()
 
-    def summary(runs: list[tuple[float, float, int]]) -> dict:
-        best = max(runs)
-        return {"calls_per_s": round(best[0]), "p99_ms": round(best[1], 3), "rounds_calls_per_s": [round(r[0]) for r in runs]}
+    def summary(runs: list[tuple[float, float, int, float]]) -> dict:
+        return {
+            "calls_per_s": round(statistics.median(r[0] for r in runs)),
+            "p99_ms": round(statistics.median(r[1] for r in runs), 3),
+            "python_cpu_us_per_call": round(statistics.median(r[3] for r in runs), 1),
+            "rounds_calls_per_s": [round(r[0]) for r in runs],
+        }
 
-    raw_summary, pool_summary = summary(rounds["raw"]), summary(rounds["pool"])
-    overhead = 1 - pool_summary["calls_per_s"] / raw_summary["calls_per_s"]
+    ratios = [p[0] / r[0] for p, r in zip(rounds["pool"], rounds["raw"])]
+    overhead = 1 - statistics.median(ratios)
     return {
         "bench": "python-pool-vs-raw",
         "concurrency": options.concurrency,
         "seconds_per_round": options.seconds,
-        "raw_msgpack_socket": raw_summary,
-        "pool": pool_summary,
+        "rounds": options.rounds,
+        "raw_msgpack_socket": summary(rounds["raw"]),
+        "pool": summary(rounds["pool"]),
+        "pool_vs_raw_per_pair": [round(r, 3) for r in ratios],
         "pool_overhead": round(overhead, 3),
         "target_overhead_max": TARGET_OVERHEAD,
         "met": overhead <= TARGET_OVERHEAD,

@@ -154,7 +154,7 @@ class ServiceClient:
                     return
                 connection.notify(LOAD_SUBSCRIBE, [])
                 self._connections[address] = connection
-                self.pool.instances[address].connected = True
+                self.pool.set_connected(self.pool.instances[address], True)
                 self._wake()
                 return
         finally:
@@ -165,7 +165,7 @@ class ServiceClient:
             del self._connections[connection.address]
             instance = self.pool.instances.get(connection.address)
             if instance is not None:
-                instance.connected = False
+                self.pool.set_connected(instance, False)
                 self._dial(connection.address)
             self._wake()
 
@@ -173,8 +173,7 @@ class ServiceClient:
         if method == LOAD_REPORT and isinstance(params, list) and params and isinstance(params[0], dict):
             instance = self.pool.instances.get(connection.address)
             if instance is not None:
-                instance.report = params[0]
-                instance.report_at = asyncio.get_running_loop().time()
+                self.pool.reported(instance, params[0], asyncio.get_running_loop().time())
 
     # -- calling
 
@@ -195,17 +194,18 @@ class ServiceClient:
         half the time left). Server errors go to the caller as their :class:`SkynetError`;
         no instance before the deadline is :class:`NoInstances`.
         """
-        self._start()
+        if self._follower is None:
+            self._start()
         loop = asyncio.get_running_loop()
-        started = loop.time()
+        now = started = loop.time()
         deadline = started + (timeout if timeout is not None else self.client.timeout)
-        budget = self.client._budget
-        budget.request(started)
+        self.client._budget.request(started)
         tried: set[str] = set()
         attempt = 0
         last_error: SkynetError | None = None
         while True:
-            now = loop.time()
+            if attempt > 0 or last_error is not None:
+                now = loop.time()
             left = deadline - now
             if left <= 0:
                 if last_error is not None and attempt > 0:
@@ -215,13 +215,14 @@ class ServiceClient:
             connection = self._connections.get(instance.address) if instance is not None else None
             if instance is None or connection is None or not connection.active:
                 if instance is not None and connection is not None:
-                    instance.connected = False  # going away: skip until it is back
+                    self.pool.set_connected(instance, False)  # going away: skip until it is back
                     self._dial(instance.address)
                 waiter = self._changed
                 try:
                     await asyncio.wait_for(waiter.wait(), left)
                 except asyncio.TimeoutError:
                     pass
+                now = loop.time()
                 continue
             # An idempotent call may try again after a timeout, so each attempt gets half the time left.
             attempt_timeout = min(max(left / 2, 0.1), left) if idempotent else left
@@ -231,6 +232,8 @@ class ServiceClient:
             instance.outstanding += 1
             try:
                 result = await connection.call(method, call_params, attempt_timeout)
+            except asyncio.CancelledError:
+                raise
             except Unavailable as error:
                 retryable = error.not_sent or idempotent
                 if not error.not_sent:

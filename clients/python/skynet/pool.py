@@ -75,6 +75,10 @@ class InstancePool:
         self.rng = rng or random.Random()
         self.instances: dict[str, Instance] = {}
         self._ring: HashRing | None = None
+        # The tier a plain pick draws from, kept until something it depends on changes (a
+        # call's pick then costs two random draws, not a pass over every instance).
+        self._tier: list[Instance] | None = None
+        self._tier_until = 0.0
 
     def update(self, records: Iterable[tuple[str, str, str, bool, bool]]) -> tuple[list[str], list[str]]:
         """Replaces the set with (address, region, host, registered, standby) records; returns
@@ -93,7 +97,20 @@ class InstancePool:
                 added.append(address)
             instance.registered, instance.standby = registered, standby
         self._ring = None
+        self._tier = None
         return added, removed
+
+    def set_connected(self, instance: Instance, connected: bool) -> None:
+        """Whether ``instance`` has a connection that takes calls."""
+        if instance.connected != connected:
+            instance.connected = connected
+            self._tier = None
+
+    def reported(self, instance: Instance, report: dict[str, Any], now: float) -> None:
+        """The instance's latest load report (``skynet.load``)."""
+        instance.report, instance.report_at = report, now
+        if self.load_ceiling is not None:
+            self._tier = None
 
     def _fresh_report(self, instance: Instance, now: float) -> dict[str, Any] | None:
         if instance.report is not None and now - instance.report_at < self.REPORT_LIFETIME:
@@ -121,10 +138,12 @@ class InstancePool:
 
     def pick(self, now: float, key: str | None = None, avoiding: set[str] | None = None) -> Instance | None:
         """The instance for the next call, or None when no instance can take it now."""
+        if key is None and not avoiding:
+            if self._tier is None or now >= self._tier_until:
+                self._tier, self._tier_until = self._preferred_tier(now)
+            return self._two_choices(self._tier, now) if self._tier else None
         avoiding = avoiding or set()
-        candidates = self._eligible(now, avoiding, True) or self._eligible(now, avoiding, False)
-        if not candidates:
-            candidates = [i for i in self.instances.values() if i.standby and i.connected and i.address not in avoiding]
+        candidates = self._candidates(now, avoiding)
         if not candidates:
             return None
         if key is not None:
@@ -133,19 +152,43 @@ class InstancePool:
                 self._ring = HashRing(available)
             owner = self._ring.owner(key)
             return self.instances[owner] if owner is not None else None
+        return self._two_choices(self._tier_of(candidates), now)
+
+    def _candidates(self, now: float, avoiding: set[str]) -> list[Instance]:
+        candidates = self._eligible(now, avoiding, True) or self._eligible(now, avoiding, False)
+        if not candidates:
+            candidates = [i for i in self.instances.values() if i.standby and i.connected and i.address not in avoiding]
+        return candidates
+
+    def _tier_of(self, candidates: list[Instance]) -> list[Instance]:
+        """The caller's host if any candidate is there, else its region, else all."""
         for tier in (
             [i for i in candidates if self.host and i.host == self.host],
             [i for i in candidates if self.region and i.region == self.region],
-            candidates,
         ):
             if tier:
-                return self._two_choices(tier, now)
-        return None
+                return tier
+        return candidates
+
+    def _preferred_tier(self, now: float) -> tuple[list[Instance], float]:
+        """The tier plain picks draw from, and until when it holds by itself (the next end of
+        an ejection, or of a report's lifetime when a load ceiling applies)."""
+        tier = self._tier_of(self._candidates(now, set()))
+        until = float("inf")
+        for instance in self.instances.values():
+            if instance.ejected_until > now:
+                until = min(until, instance.ejected_until)
+            if self.load_ceiling is not None and instance.report is not None and instance.report_at + self.REPORT_LIFETIME > now:
+                until = min(until, instance.report_at + self.REPORT_LIFETIME)
+        return tier, until
 
     def _two_choices(self, tier: list[Instance], now: float) -> Instance:
-        if len(tier) == 1:
+        count = len(tier)
+        if count == 1:
             return tier[0]
-        first, second = self.rng.sample(tier, 2)
+        first_index = int(self.rng.random() * count)
+        second_index = int(self.rng.random() * (count - 1))
+        first, second = tier[first_index], tier[second_index + (second_index >= first_index)]
         both = self._fresh_report(first, now) is not None and self._fresh_report(second, now) is not None
         return first if self._cost(first, now, both) <= self._cost(second, now, both) else second
 
@@ -166,6 +209,7 @@ class InstancePool:
         instance.ejected_until = now + min(30.0, 2.0**instance.ejections)
         instance.ejections += 1
         instance.failures = 0
+        self._tier = None
 
     def census(self, now: float) -> dict[str, int]:
         """Instances by state: ready, connecting, ejected, out (of rotation)."""
@@ -206,7 +250,10 @@ class RetryBudget:
 
     def request(self, now: float) -> None:
         """Counts a first attempt."""
-        self._requests[self._advance(now)] += 1
+        if int(now) == self._second:
+            self._requests[self._second % self.window] += 1
+        else:
+            self._requests[self._advance(now)] += 1
 
     def try_retry(self, now: float) -> bool:
         """True (and counted) when a retry fits the budget."""

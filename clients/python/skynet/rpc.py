@@ -9,6 +9,7 @@ one connection run concurrently and are answered as they finish).
 from __future__ import annotations
 
 import asyncio
+import heapq
 import inspect
 import logging
 import types
@@ -87,6 +88,13 @@ class Connection:
         self._on_notification = on_notification
         self._on_close = on_close
         self._pending: dict[int, asyncio.Future[Any]] = {}
+        self._deadlines: dict[int, tuple[float, str, float]] = {}  # msgid: (deadline, method, timeout)
+        self._deadline_heap: list[tuple[float, int]] = []  # may hold answered calls; skipped lazily
+        self._timer: asyncio.TimerHandle | None = None
+        self._timer_at = float("inf")
+        self._out: list[bytes] = []
+        self._pack = msgpack.Packer(use_bin_type=True, datetime=True).pack  # one per connection: a Packer is not thread-safe
+        self._congested = False
         self._next_id = 0
         self._active = True
         self._closed = False
@@ -127,26 +135,68 @@ class Connection:
         self._next_id = (self._next_id + 1) % _MAX_MSGID
         msgid = self._next_id
         try:
-            frame = pack([REQUEST, msgid, method, params])
+            frame = self._pack([REQUEST, msgid, method, params])
         except (TypeError, ValueError, OverflowError) as error:
             raise BadRequest(f"{method}: params cannot be encoded as MessagePack: {error}") from None
         if len(frame) > MAX_MESSAGE:
             raise TooLarge(f"request of {len(frame)} bytes exceeds the maximum message size of {MAX_MESSAGE} bytes")
         future = self._loop.create_future()
         self._pending[msgid] = future
-        self._writer.write(frame)
+        self._write(frame)
         if timeout is not None:
-            timer = self._loop.call_later(max(timeout, 0), self._expire, msgid, method, timeout)
-            future.add_done_callback(lambda _: timer.cancel())
+            deadline = self._loop.time() + max(timeout, 0)
+            self._deadlines[msgid] = (deadline, method, timeout)
+            heapq.heappush(self._deadline_heap, (deadline, msgid))
+            if deadline < self._timer_at:
+                self._arm(deadline)
+            elif len(self._deadline_heap) > 2 * len(self._deadlines) + 1024:
+                self._deadline_heap = [(d, i) for i, (d, _, _) in self._deadlines.items()]
+                heapq.heapify(self._deadline_heap)
         return future
+
+    def _write(self, frame: bytes) -> None:
+        # Frames written in one turn of the loop leave in one send.
+        if not self._out:
+            self._loop.call_soon(self._flush)
+        self._out.append(frame)
+
+    def _flush(self) -> None:
+        if self._out and not self._closed:
+            self._writer.write(b"".join(self._out))
+            self._congested = self._writer.transport.get_write_buffer_size() > 1 << 20
+        self._out.clear()
+
+    def _arm(self, deadline: float) -> None:
+        """One timer per connection, armed for the earliest deadline of a call in flight."""
+        if self._timer is not None:
+            self._timer.cancel()
+        self._timer_at = deadline
+        self._timer = self._loop.call_at(deadline, self._expire_due)
+
+    def _expire_due(self) -> None:
+        self._timer, self._timer_at = None, float("inf")
+        now, heap = self._loop.time(), self._deadline_heap
+        while heap and (heap[0][0] <= now or heap[0][1] not in self._deadlines):
+            _, msgid = heapq.heappop(heap)
+            expiry = self._deadlines.get(msgid)
+            if expiry is None or expiry[0] > now:
+                continue  # answered meanwhile (or a later call that reused the msgid)
+            del self._deadlines[msgid]
+            future = self._pending.pop(msgid, None)
+            if future is not None and not future.done():
+                future.set_exception(DeadlineExceeded(f"{expiry[1]}: no answer from {self.address} within {expiry[2]:.3f} s"))
+        if heap:
+            self._arm(heap[0][0])
+        self._maybe_finish_goaway()
 
     async def call(self, method: str, params: list[Any], timeout: float | None = None) -> Any:
         """Calls ``method``; raises the server's error as its :class:`SkynetError` subclass,
         :class:`DeadlineExceeded` after ``timeout`` seconds, :class:`Unavailable` when the
         connection is lost."""
         future = self.call_nowait(method, params, timeout)
-        if self._writer.transport.get_write_buffer_size() > 1 << 20:
+        if self._congested:  # the peer does not read as fast as we write: wait for it
             await self._writer.drain()
+            self._congested = self._writer.transport.get_write_buffer_size() > 1 << 20
         try:
             return await future
         except asyncio.CancelledError:
@@ -156,7 +206,7 @@ class Connection:
     def notify(self, method: str, params: list[Any]) -> None:
         """Sends a notification (no answer)."""
         if not self._closed:
-            self._writer.write(pack([NOTIFICATION, method, params]))
+            self._write(pack([NOTIFICATION, method, params]))
 
     async def close(self) -> None:
         """Takes no new calls, waits for those in flight, then closes."""
@@ -174,12 +224,7 @@ class Connection:
         for msgid, pending in list(self._pending.items()):
             if pending is future:
                 del self._pending[msgid]
-        self._maybe_finish_goaway()
-
-    def _expire(self, msgid: int, method: str, timeout: float) -> None:
-        future = self._pending.pop(msgid, None)
-        if future is not None and not future.done():
-            future.set_exception(DeadlineExceeded(f"{method}: no answer from {self.address} within {timeout:.3f} s"))
+                self._deadlines.pop(msgid, None)
         self._maybe_finish_goaway()
 
     def _maybe_finish_goaway(self) -> None:
@@ -209,6 +254,8 @@ class Connection:
         kind = message[0]
         if kind == RESPONSE and len(message) == 4:
             future = self._pending.pop(message[1], None) if isinstance(message[1], int) else None
+            if future is not None:
+                self._deadlines.pop(message[1], None)
             if future is not None and not future.done():
                 if message[2] is not None:
                     future.set_exception(from_wire(message[2]))
@@ -227,9 +274,13 @@ class Connection:
     def _shut(self, reason: SkynetError) -> None:
         if self._closed:
             return
+        self._flush()
         self._closed = True
         self._active = False
         pending, self._pending = self._pending, {}
+        self._deadlines.clear()
+        if self._timer is not None:
+            self._timer.cancel()
         for future in pending.values():
             if not future.done():
                 future.set_exception(type(reason)(reason.message, reason.data))
@@ -386,10 +437,19 @@ class _ServerConnection:
         self.idle.set()
         self.draining = False
         self.closed = False
+        self.out: list[bytes] = []
 
     def write(self, frame: bytes) -> None:
+        # Answers given in one turn of the loop leave in one send.
         if not self.closed:
-            self.writer.write(frame)
+            if not self.out:
+                asyncio.get_running_loop().call_soon(self.flush)
+            self.out.append(frame)
+
+    def flush(self) -> None:
+        if self.out and not self.closed:
+            self.writer.write(b"".join(self.out))
+        self.out.clear()
 
     def notify(self, method: str, params: list[Any]) -> None:
         """Pushes a notification to this caller."""
@@ -404,6 +464,7 @@ class _ServerConnection:
 
     def close(self) -> None:
         if not self.closed:
+            self.flush()
             self.closed = True
             self.writer.close()
 

@@ -156,7 +156,7 @@ def test_pool_tiers_ejection_and_budget():
     pool.update([("a:1", "eu", "h9", True, False), ("b:1", "us", "h2", True, False), ("c:1", "us", "h1", True, False),
                  ("d:1", "us", "h3", False, True)])
     for instance in pool.instances.values():
-        instance.connected = True
+        pool.set_connected(instance, True)
     assert pool.pick(0).address == "c:1"  # the caller's host first
     assert pool.pick(0, avoiding={"c:1"}).address == "b:1"  # then its region
     assert pool.pick(0, avoiding={"c:1", "b:1"}).address == "a:1"  # then anywhere
@@ -217,3 +217,19 @@ def test_coordinator_address_list_fails_over(processes):
             assert (await c.get("/failover"))[1].mod_rev == rev
 
     run(scenario())
+
+
+def test_a_plain_pick_follows_ejections_and_reconnections():
+    pool = InstancePool(rng=random.Random(3))
+    pool.update([("a:1", "us", "h1", True, False), ("b:1", "us", "h2", True, False)])
+    assert pool.pick(0.0) is None  # nothing connected yet
+    pool.set_connected(pool.instances["a:1"], True)
+    assert pool.pick(0.0).address == "a:1"
+    pool.set_connected(pool.instances["b:1"], True)
+    assert {pool.pick(0.0).address for _ in range(50)} == {"a:1", "b:1"}
+    for _ in range(5):
+        pool.failed(pool.instances["a:1"], 1.0)
+    assert {pool.pick(1.5).address for _ in range(20)} == {"b:1"}  # ejected until 2.0
+    assert {pool.pick(2.0).address for _ in range(50)} == {"a:1", "b:1"}  # back by itself
+    pool.set_connected(pool.instances["b:1"], False)
+    assert {pool.pick(2.0).address for _ in range(20)} == {"a:1"}
