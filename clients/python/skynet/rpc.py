@@ -246,6 +246,9 @@ class Connection:
             reason = Unavailable(f"connection to {self.address} lost: the server sent bytes that are not MessagePack-RPC ({error})")
         except (OSError, asyncio.CancelledError):
             pass
+        except Exception as error:  # a notification the consumer could not take: never leave calls hanging
+            log.exception("closing the connection to %s", self.address)
+            reason = Unavailable(f"connection to {self.address} closed: {type(error).__name__}: {error}")
         self._shut(reason)
 
     def _receive(self, message: Any) -> None:
@@ -559,6 +562,8 @@ class RPCServer:
                     self._violation(connection, head, BadRequest(f"not MessagePack: {error}"))
         except (ConnectionError, OSError):
             pass
+        except Exception:  # a bug of ours must cost this connection only
+            self.log.exception("closing connection from %s", connection.peer)
         finally:
             self.connections.discard(connection)
             for task in list(connection.tasks):
