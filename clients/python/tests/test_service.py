@@ -252,3 +252,28 @@ def test_the_python_example_client_runs(processes):
     assert client.expect("sticky ->") == "sticky -> user-42"
     assert client.wait() == 0
 
+
+
+def test_python_service_is_registered_again_after_the_coordinator_restarts(processes):
+    daemon, coordinator = processes.skynetd()
+    port = int(coordinator.rpartition(":")[2])
+    _, address, path = python_echo(processes, coordinator)
+
+    async def scenario():
+        nonlocal daemon
+        daemon.signal(signal.SIGKILL)
+        assert await asyncio.to_thread(daemon.wait) == -signal.SIGKILL
+        daemon, again = await asyncio.to_thread(processes.skynetd, port)
+        assert again == coordinator
+        async with Coordinator(coordinator) as c:
+            # Its session either survived the restart or expired and the service opened a new
+            # one and wrote its record again; either way the registry shows it, registered.
+            async for infos in Query("echo").watch(c):
+                if [(i.service_address, i.registered) for i in infos] == [(address, True)]:
+                    break
+            assert (await c.get(path))[1] is not None
+
+    run(scenario())
+    client = processes.start("echo-client", [binary("echo-client")], {"SKYNET_COORDINATORS": coordinator})
+    assert client.expect("upcase ->") == "upcase -> I'M CONNECTED!!"
+    assert client.wait() == 0
