@@ -1,6 +1,8 @@
 from skynet import Service
 
-service = Service("echo", version="1", region="us")  # SKYNET_* variables override these
+# Flags (-name -version -region -host -l -admin -coordinators; -help lists them) over
+# SKYNET_* variables over these defaults, as a Swift service reads them.
+service = Service.from_command_line("echo", version="1", region="us")
 
 @service.method()
 def echo(text: str) -> str:

@@ -16,6 +16,7 @@ import uuid
 from datetime import datetime, timezone
 from typing import Any, Callable, Sequence
 
+from . import command_line
 from .coordinator import Backoff, Coordinator, Session
 from .errors import BadRequest, SkynetError, Unavailable
 from .registry import ServiceInfo, validate_segment
@@ -142,6 +143,26 @@ class Service:
         self._last_sample = (time.monotonic(), time.process_time(), 0)
         self._cpu = 0.0
         self._calls_per_second = 0.0
+
+    @classmethod
+    def from_command_line(cls, name: str, version: str = "1", region: str = "local", *, argv: Sequence[str] | None = None, **options: Any) -> Service:
+        """A service configured like a Swift one: the flags of ``argv`` (default
+        ``sys.argv[1:]``: ``-name -version -region -host -l -admin -coordinators``) over the
+        ``SKYNET_*`` variables over these defaults. Help prints the flags and exits 0; a bad
+        flag or value prints one line naming it and exits 2."""
+        program = os.path.basename(sys.argv[0]) or "service"
+        arguments = list(sys.argv[1:] if argv is None else argv)
+        try:
+            line = command_line.read(arguments)
+            if line.help:
+                defaults = {"name": name, "version": version, "region": region, "l": options.get("listen", "127.0.0.1:9000-9999"),
+                            "admin": options.get("admin", "127.0.0.1:9000-9999"), "coordinators": "127.0.0.1:8046"}
+                print(command_line.usage(program, defaults))
+                raise SystemExit(0)
+            return cls(name, version, region, environ=line.environ, **options)
+        except ValueError as error:
+            command_line.fail(program, error)
+            raise  # unreachable: fail exits
 
     # -- methods
 

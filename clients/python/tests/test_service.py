@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import signal
 import socket
 import subprocess
+import sys
 
 import msgpack
 import pytest
-from conftest import binary, run
+from conftest import PACKAGE, binary, run
 
 import skynet
 from skynet import Coordinator, Query
@@ -277,3 +279,24 @@ def test_python_service_is_registered_again_after_the_coordinator_restarts(proce
     client = processes.start("echo-client", [binary("echo-client")], {"SKYNET_COORDINATORS": coordinator})
     assert client.expect("upcase ->") == "upcase -> I'M CONNECTED!!"
     assert client.wait() == 0
+
+
+def test_python_service_command_line(processes):
+    _, coordinator = processes.skynetd()
+    script = os.path.join(PACKAGE, "examples", "echo_service.py")
+    env = {**os.environ, "PYTHONPATH": PACKAGE, "SKYNET_COORDINATORS": coordinator, "SKYNET_REGION": "from-env"}
+    for spelling in ("help", "-h", "-help", "--help"):
+        shown = subprocess.run([sys.executable, script, spelling], capture_output=True, text=True, timeout=60, env=env)
+        assert shown.returncode == 0 and shown.stderr == "", shown.stderr
+        assert "-region REGION" in shown.stdout and "SKYNET_REGION" in shown.stdout and "-help" in shown.stdout
+    for arguments, complaint in ((["-bogus"], "flag provided but not defined: -bogus"), (["-region"], "flag needs an argument: -region"),
+                                 (["stray"], "unexpected argument 'stray'"), (["-region=a b"], "region: 'a b' cannot be a path segment"),
+                                 (["-l", "127.0.0.1:99999"], "service address: '127.0.0.1:99999' is not HOST:PORT")):
+        refused = subprocess.run([sys.executable, script, *arguments], capture_output=True, text=True, timeout=60, env=env)
+        lines = refused.stderr.strip().splitlines()
+        assert refused.returncode == 2 and len(lines) == 1 and complaint in lines[0] and "-help" in lines[0], refused.stderr
+        assert refused.stdout == ""
+    # Flags win over the variables.
+    child = processes.start("python-echo", [sys.executable, script, "-region=from-flag", "-l", "127.0.0.1:0", "--admin", "127.0.0.1:0"],
+                            {"PYTHONPATH": PACKAGE, "PYTHONUNBUFFERED": "1", "SKYNET_COORDINATORS": coordinator, "SKYNET_REGION": "from-env"})
+    assert "/echo/1/from-flag/127.0.0.1/" in child.expect("python echo serving")
