@@ -3,8 +3,9 @@ import MessagePack
 import SkynetRPC
 
 /// The coordinator's MessagePack-RPC methods, positional params (docs/WIRE.md,
-/// "Coordinator methods", is the table every language implements), over any `CoordinatorStore`: params are parsed and checked here
-/// once, whichever store answers. Reads answer from applied state; writes once durable.
+/// "Coordinator methods", is the table every language implements), over any
+/// `CoordinatorStore`: params are parsed and checked here once, whichever store answers.
+/// Reads answer from applied state; writes once durable.
 enum CoordinatorMethods {
     /// Bytes of files in one walk page, kept under the RPC layer's 4 MiB frame limit
     /// (a page holds at least one file, and a value is at most 1 MiB).
