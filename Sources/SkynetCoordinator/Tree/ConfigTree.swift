@@ -156,8 +156,8 @@ public struct ConfigTree: Sendable {
     /// One page of a walk: files matching `glob` in path order (segment by segment), those
     /// after `after` only, stopping before their paths and values would pass `maxBytes` (a
     /// page holds at least one file, so it passes `maxBytes` only when that one file does).
-    /// `more` is true when files remain: ask again with `after` set to the last path returned. Servers page so that one huge walk never holds the
-    /// tree for long nor exceeds a message.
+    /// `more` is true when files remain: ask again with `after` set to the last path returned.
+    /// Servers page so that one huge walk never holds the tree for long nor exceeds a message.
     public func walk(_ glob: TreeGlob, after: TreePath?, maxBytes: Int) -> (files: [TreeFile], more: Bool) {
         var page = WalkPage(glob: glob, after: after?.segments, budget: maxBytes)
         let start = glob.literalPrefix
