@@ -219,7 +219,8 @@ class ServiceClient:
                     self._dial(instance.address)
                 waiter = self._changed
                 try:
-                    await asyncio.wait_for(waiter.wait(), left)
+                    # Until the pool changes, or an ejection ends by itself, or the deadline.
+                    await asyncio.wait_for(waiter.wait(), min(left, self.pool.next_change(now) - now))
                 except asyncio.TimeoutError:
                     pass
                 now = loop.time()

@@ -190,10 +190,15 @@ class Coordinator:
             raise Unavailable("the coordinator client is closed", {"notSent": True})
         if self._connecting is None or self._connecting.done():
             self._connecting = loop.create_task(self._dial())
+        connecting = self._connecting
         try:
-            return await asyncio.wait_for(asyncio.shield(self._connecting), max(deadline - loop.time(), 0))
+            return await asyncio.wait_for(asyncio.shield(connecting), max(deadline - loop.time(), 0))
         except asyncio.TimeoutError:
             raise Unavailable(f"no coordinator reachable at {', '.join(self.addresses)} ({self._last_error})", {"notSent": True}) from None
+        except asyncio.CancelledError:
+            if connecting.cancelled() and self._closed:  # closed while connecting: not our caller's cancellation
+                raise Unavailable("the coordinator client is closed", {"notSent": True}) from None
+            raise
 
     _last_error = "not tried yet"
 

@@ -182,6 +182,10 @@ class InstancePool:
                 until = min(until, instance.report_at + self.REPORT_LIFETIME)
         return tier, until
 
+    def next_change(self, now: float) -> float:
+        """When the pool next changes by itself (an ejection ending); infinity if never."""
+        return min((i.ejected_until for i in self.instances.values() if i.ejected_until > now), default=float("inf"))
+
     def _two_choices(self, tier: list[Instance], now: float) -> Instance:
         count = len(tier)
         if count == 1:

@@ -18,7 +18,7 @@ from typing import Any, Callable, Sequence
 
 from . import command_line
 from .coordinator import Backoff, Coordinator, Session
-from .errors import BadRequest, SkynetError, Unavailable
+from .errors import BadRequest, DeadlineExceeded, SkynetError, Unavailable
 from .registry import ServiceInfo, validate_segment
 from .rpc import Handler, Router, RPCServer, split_address
 
@@ -179,20 +179,30 @@ class Service:
 
     # -- lifecycle
 
-    async def bind(self) -> ServiceInfo:
+    async def bind(self, wait: bool = False) -> ServiceInfo:
         """Binds the service and admin ports, opens a session and registers; returns the
-        record. Raises :class:`Unavailable` when no coordinator answers, ``OSError`` when the
-        port range is exhausted."""
+        record. ``OSError`` when a port range is exhausted. With no coordinator answering:
+        :class:`Unavailable` at once, or with ``wait`` (what :meth:`start` and :meth:`run`
+        do) a retry with backoff until one answers or :meth:`stop` is called."""
         service_address = await self._listen(self._server, self.listen, "service address")
         admin_address = await self._listen(self._admin, self.admin, "admin address")
         host = self.host or service_address.rpartition(":")[0]
         self.coordinator = Coordinator(self.coordinators)
-        self.session = await self.coordinator.open_session(self.session_ttl)
         self.info = ServiceInfo(
             str(uuid.uuid4()), self.name, self.version, self.region, host, service_address, admin_address,
             os.getpid(), self._started_at, True, None, dict(self.metadata),
         )
-        await self._publish(force=True)
+        backoff = Backoff(cap=5.0)
+        while True:
+            try:
+                self.session = await self.coordinator.open_session(self.session_ttl)
+                await self._publish(force=True)
+                break
+            except (Unavailable, DeadlineExceeded) as error:
+                if not wait or self._stopping:
+                    raise
+                log.warning("waiting for a coordinator to register with: %s", error)
+                await asyncio.sleep(backoff.next())
         loop = asyncio.get_running_loop()
         self._tasks = [loop.create_task(self._follow_session()), loop.create_task(self._report_load())]
         if self.health_check is not None:
@@ -203,17 +213,27 @@ class Service:
     async def run(self) -> None:
         """Binds when needed and serves until :meth:`stop` (or an admin ``stop``) has finished."""
         if self.info is None:
-            await self.bind()
+            try:
+                await self.bind(wait=True)
+            except (Unavailable, DeadlineExceeded):
+                if not self._stopping:
+                    raise
         await self._stopped.wait()
 
     async def start(self, on_serving: Callable[[ServiceInfo], Any] | None = None) -> None:
         """The whole program: binds, calls ``on_serving`` with the record, serves until
         SIGTERM, SIGINT or an admin ``stop``, then stops gracefully."""
-        info = await self.bind()
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, lambda: loop.create_task(self.stop()))
         try:
+            try:
+                info = await self.bind(wait=True)
+            except (Unavailable, DeadlineExceeded):
+                if not self._stopping:
+                    raise
+                await self._stopped.wait()  # stopped while waiting for a coordinator
+                return
             if on_serving is not None:
                 result = on_serving(info)
                 if inspect.isawaitable(result):
@@ -238,7 +258,7 @@ class Service:
         self._stopping = True
         try:
             self._wanted, self._wanted_detail = False, "stopping"
-            if self.info is not None:
+            if self.session is not None:
                 try:
                     await asyncio.wait_for(self._publish(), self.grace)
                 except (SkynetError, asyncio.TimeoutError) as error:

@@ -230,6 +230,7 @@ def test_a_plain_pick_follows_ejections_and_reconnections():
     for _ in range(5):
         pool.failed(pool.instances["a:1"], 1.0)
     assert {pool.pick(1.5).address for _ in range(20)} == {"b:1"}  # ejected until 2.0
+    assert pool.next_change(1.5) == 2.0 and pool.next_change(2.0) == float("inf")
     assert {pool.pick(2.0).address for _ in range(50)} == {"a:1", "b:1"}  # back by itself
     pool.set_connected(pool.instances["b:1"], False)
     assert {pool.pick(2.0).address for _ in range(20)} == {"a:1"}

@@ -300,3 +300,25 @@ def test_python_service_command_line(processes):
     child = processes.start("python-echo", [sys.executable, script, "-region=from-flag", "-l", "127.0.0.1:0", "--admin", "127.0.0.1:0"],
                             {"PYTHONPATH": PACKAGE, "PYTHONUNBUFFERED": "1", "SKYNET_COORDINATORS": coordinator, "SKYNET_REGION": "from-env"})
     assert "/echo/1/from-flag/127.0.0.1/" in child.expect("python echo serving")
+
+
+def test_python_service_waits_for_its_coordinator(processes):
+    with socket.socket() as probe:  # a port nothing listens on yet
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    coordinator = f"127.0.0.1:{port}"
+
+    async def stopped_while_waiting():
+        service = skynet.Service("waiting", listen="127.0.0.1:0", admin="127.0.0.1:0", coordinators=coordinator)
+        running = asyncio.ensure_future(service.run())
+        await service.stop()
+        await asyncio.wait_for(running, 10)  # ends cleanly, never registered
+        assert service.session is None
+
+    run(stopped_while_waiting())
+    waiting = processes.python("python-echo", "examples/echo_service.py", coordinator,
+                               {"SKYNET_SERVICE_ADDR": "127.0.0.1:0", "SKYNET_ADMIN_ADDR": "127.0.0.1:0"})
+    # The coordinator arrives after the service: it registers and serves.
+    _, again = processes.skynetd(port)
+    assert again == coordinator
+    assert "registered at /skynet/services/echo/1/us/" in waiting.expect("python echo serving")
