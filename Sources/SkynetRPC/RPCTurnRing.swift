@@ -9,7 +9,8 @@ import NIOCore
 /// connection's request is even read. One round per loop serves each waiting connection
 /// one slice; rounds follow each other at once while they have taken less than `budget`
 /// since the loop last polled its sockets, then the next round is scheduled a moment
-/// later (`pause`), which lets the loop read and answer the others first. So a backlog
+/// (`pause`) after the jobs the round queued on the loop, which lets the loop read and
+/// answer the others first. So a backlog
 /// costs the other connections of its loop at most about `budget` of waiting, and costs
 /// itself at most `pause` per `budget` of work.
 final class RPCTurnRing: Sendable {
@@ -56,7 +57,10 @@ final class RPCTurnRing: Sendable {
             loop.execute { [self] in round() }
         } else {
             state.value.burstStart = nil
-            loop.scheduleTask(in: Self.pause) { [self] in round() }
+            // The pause starts once the jobs this round queued on the loop (the calls' task
+            // completions) have run: started at once, it could end while they run, and the
+            // loop would begin the next round without polling its sockets.
+            loop.execute { [self] in loop.scheduleTask(in: Self.pause) { [self] in round() } }
         }
     }
 }

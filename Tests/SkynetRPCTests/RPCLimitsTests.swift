@@ -112,7 +112,12 @@ struct RPCLimitsTests {
         // request has arrived: it is then waiting, readable, while the burst still has
         // most of its calls to go.
         let othersArrived = DispatchSemaphore(value: 0)
+        let (readyRan, ready) = AsyncStream.makeStream(of: Void.self)
         var router = RPCRouter()
+        router.registerRaw("ready") { _, _ in
+            ready.yield()
+            return .nil
+        }
         router.registerRaw("tick") { params, _ in
             let (isFirst, done) = order.withLock { order in
                 order.append(params.first?.stringValue ?? "?")
@@ -136,6 +141,17 @@ struct RPCLimitsTests {
         let port = try await server.start().port!
         let flooder = try await sinkChannel(port: port)
         let other = try await sinkChannel(port: port)
+        // The server has accepted both connections and reads them before the burst: a loaded
+        // machine may connect a client long before its server accepts it, and this test is
+        // about turns, not accepts.
+        for channel in [flooder, other] {
+            var hello = ByteBuffer()
+            RPCMessage.request(msgid: 1_000, method: "ready", params: []).write(to: &hello)
+            try await channel.writeAndFlush(hello)
+        }
+        var readyIterator = readyRan.makeAsyncIterator()
+        _ = await readyIterator.next()
+        _ = await readyIterator.next()
         var bytes = ByteBuffer()
         for msgid in 0..<UInt32(burst) { RPCMessage.request(msgid: msgid, method: "tick", params: ["a"]).write(to: &bytes) }
         try await flooder.writeAndFlush(bytes)
