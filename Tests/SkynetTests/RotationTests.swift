@@ -135,10 +135,11 @@ final class ControlledService: ServiceProtocol {
 @Suite("Rotation and load reports against a live coordinator", .timeLimit(.minutes(2)))
 struct RotationLiveTests {
     static func start(_ delegate: ControlledService, coordinatorPort: Int, ceiling: Double? = nil) async throws -> Service {
-        let config = try ServiceConfig(
+        var config = try ServiceConfig(
             name: "ctl", version: "1", region: "us", host: "127.0.0.1", serviceAddress: "127.0.0.1:0", adminAddress: "127.0.0.1:0",
             coordinators: ["127.0.0.1:\(coordinatorPort)"], loadCeiling: ceiling, loadFloor: ceiling.map { $0 / 2 },
             healthCheckInterval: .milliseconds(50), logger: quietLogger())
+        config.coordinatorTimeout = testCoordinatorTimeout
         let service = Service(config: config, delegate: delegate, loadInterval: .milliseconds(50))
         try await service.bind()
         return service

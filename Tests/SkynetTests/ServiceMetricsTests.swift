@@ -22,10 +22,10 @@ struct ServiceMetricsTests {
         try await withCoordinator { server, _ in
             let port = server.localAddress!.port!
             let registry = PrometheusCollectorRegistry()
-            let client = Client(
-                config: ClientConfig(coordinators: ["127.0.0.1:\(port)"], region: "elsewhere", host: "elsewhere", timeout: .seconds(5),
-                                     metricsFactory: PrometheusMetricsFactory(registry: registry)),
-                logger: quietLogger())
+            var config = ClientConfig(coordinators: ["127.0.0.1:\(port)"], region: "elsewhere", host: "elsewhere", timeout: .seconds(5),
+                                      metricsFactory: PrometheusMetricsFactory(registry: registry))
+            config.coordinatorTimeout = testCoordinatorTimeout
+            let client = Client(config: config, logger: quietLogger())
             let a = try await startService("a", coordinatorPort: port)
             let b = try await startService("b", coordinatorPort: port)
             let echo = client.service(name: "echo")

@@ -32,9 +32,10 @@ func startService(
     _ label: String, name: String = "echo", region: String = "local", coordinatorPort: Int, register: Bool = true,
     delegate: LabeledEcho? = nil
 ) async throws -> Service {
-    let config = try ServiceConfig(
+    var config = try ServiceConfig(
         name: name, version: "1", region: region, host: "127.0.0.1", serviceAddress: "127.0.0.1:0", adminAddress: "127.0.0.1:0",
         coordinators: ["127.0.0.1:\(coordinatorPort)"], sessionTTL: .seconds(5), logger: quietLogger())
+    config.coordinatorTimeout = testCoordinatorTimeout
     let service = Service(config: config, delegate: delegate ?? LabeledEcho(label: label), loadInterval: .milliseconds(200))
     try await service.bind(register: register)
     return service
@@ -42,8 +43,14 @@ func startService(
 
 /// A client of the coordinator at `port`, preferring nothing in particular.
 func makeClient(coordinatorPort: Int, timeout: Duration = .seconds(5)) -> Client {
-    Client(config: ClientConfig(coordinators: ["127.0.0.1:\(coordinatorPort)"], region: "elsewhere", host: "elsewhere", timeout: timeout), logger: quietLogger())
+    var config = ClientConfig(coordinators: ["127.0.0.1:\(coordinatorPort)"], region: "elsewhere", host: "elsewhere", timeout: timeout)
+    config.coordinatorTimeout = testCoordinatorTimeout
+    return Client(config: config, logger: quietLogger())
 }
+
+/// The coordinator call timeout of the services and clients tests make: the in-process
+/// coordinator can stall past the 5 s default while 72 suites start at once on 2 cores.
+let testCoordinatorTimeout: Duration = .seconds(30)
 
 /// Reads a query's watch until `done` holds for the matching set.
 func waitForInstances(_ query: Query, _ coordinator: CoordinatorClient, until done: ([ServiceInfo]) -> Bool) async throws -> [ServiceInfo] {

@@ -15,6 +15,9 @@ public struct ClientConfig: Sendable {
     /// Where the pools' series go (`skynet_pool_*`); nil: the backend the program
     /// bootstrapped swift-metrics with (none: they cost next to nothing).
     public var metricsFactory: (any MetricsFactory)?
+    /// How long each of the client's own coordinator calls (finding and following
+    /// instances) may take before it fails `Unavailable`.
+    public var coordinatorTimeout: Duration = .seconds(5)
 
     /// Creates a configuration.
     public init(

@@ -89,7 +89,7 @@ public final class Service: ServiceLifecycle.Service, Sendable {
         self.loadInterval = loadInterval
         self.drainDelay = drainDelay
         logger = Mutex(config.logger)
-        coordinator = CoordinatorClient(configuration: .init(addresses: config.coordinators), logger: config.logger)
+        coordinator = CoordinatorClient(configuration: .init(addresses: config.coordinators, callTimeout: config.coordinatorTimeout), logger: config.logger)
     }
 
     /// The instance record as last published (nil before `start`).

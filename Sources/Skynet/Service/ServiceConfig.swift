@@ -36,6 +36,9 @@ public struct ServiceConfig: Sendable {
     public var metricsAddress: HostPort?
     /// Where the service logs.
     public var logger: Logger
+    /// How long the service's own coordinator calls (registering, keepalives, following its
+    /// ring) may take each before they fail `Unavailable`.
+    public var coordinatorTimeout: Duration = .seconds(5)
 
     /// The flags `overriding(environment:arguments:)` and `commandLine` understand.
     public static var flags: Set<String> { Set(flagTable.map(\.name)) }
@@ -159,10 +162,12 @@ public struct ServiceConfig: Sendable {
         let ceiling = try pick("load-ceiling", "SKYNET_LOAD_CEILING").map { (text, source) throws(ServiceConfigError) in try Self.fraction(text, field: source) } ?? loadCeiling
         let floor = try pick("load-floor", "SKYNET_LOAD_FLOOR").map { (text, source) throws(ServiceConfigError) in try Self.fraction(text, field: source) } ?? loadFloor
         let metrics = try pick("metrics", "SKYNET_METRICS").map { (text, source) throws(ServiceConfigError) in try Self.metricsAddress(text, field: source) } ?? metricsAddress
-        return try ServiceConfig(
+        var overridden = try ServiceConfig(
             name: name, version: version, region: region, host: host, service: service, admin: admin,
             coordinators: coordinators, sessionTTL: sessionTTL, loadCeiling: ceiling, loadFloor: floor,
             healthCheckInterval: healthCheckInterval, metricsAddress: metrics, logger: logger)
+        overridden.coordinatorTimeout = coordinatorTimeout
+        return overridden
     }
 
     /// The path of this service's instance file once bound to `port`.
