@@ -58,7 +58,7 @@ struct ConsumerPackageTests {
         #expect(status == 0)
         #expect(printed == "echo   -> I'm connected!!\nupcase -> I'M CONNECTED!!\nsticky -> user-42\n", "\(printed)")
 
-        let coordinator = CoordinatorClient(configuration: .init(addresses: [daemon.address]), logger: quietLogger())
+        let coordinator = CoordinatorClient(configuration: .init(addresses: [daemon.address], callTimeout: testCoordinatorTimeout), logger: quietLogger())
         #expect(try await Query(service: "echo").findInstances(coordinator).map(\.serviceAddress) == [address])
         #expect(service.stop(signal: SIGTERM) == 0, "SIGTERM ends start() and the program, with status 0")
         #expect(try await Query(service: "echo").findInstances(coordinator).isEmpty, "it closed its session on the way out")

@@ -148,7 +148,7 @@ struct CoordinatorClientFailoverTests {
         defer { withExtendedLifetime(refusing) {} }
         try await withCoordinator { server, _ in
             let client = CoordinatorClient(
-                configuration: .init(addresses: ["127.0.0.1:\(dead)", "127.0.0.1:\(server.localAddress!.port!)"], backoff: .milliseconds(10)...(.milliseconds(50))),
+                configuration: .init(addresses: ["127.0.0.1:\(dead)", "127.0.0.1:\(server.localAddress!.port!)"], callTimeout: testCoordinatorTimeout, backoff: .milliseconds(10)...(.milliseconds(50))),
                 logger: quietLogger())
             let rev = try await client.set("/failover/k", "v")
             #expect(try await client.get("/failover/k")?.stat.modRev == rev)

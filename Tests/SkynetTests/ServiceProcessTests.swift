@@ -94,7 +94,7 @@ struct ServiceProcessTests {
         // A coordinator that lost everything: the service's session is unknown there, so the
         // service must notice and register again.
         daemon = try await offPool { try SkynetdProcess(dataDir: dir + "-fresh", port: port) }
-        let observer = CoordinatorClient(configuration: .init(addresses: [daemon.address]), logger: quietLogger())
+        let observer = CoordinatorClient(configuration: .init(addresses: [daemon.address], callTimeout: testCoordinatorTimeout), logger: quietLogger())
         let back = try await waitForInstances(Query(service: "echo"), observer) { $0.count == 1 }
         #expect(back.first?.serviceAddress == service.address)
         #expect(try await echo.send("echo", "after", returning: String.self) == "after")
@@ -112,7 +112,7 @@ extension ServiceProcessTests {
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let daemon = try await offPool { try SkynetdProcess(dataDir: dir) }
         let service = try await offPool { try EchoServiceProcess(coordinator: daemon.address, logDirectory: dir, label: "svc") }
-        let coordinator = CoordinatorClient(configuration: .init(addresses: [daemon.address]), logger: quietLogger())
+        let coordinator = CoordinatorClient(configuration: .init(addresses: [daemon.address], callTimeout: testCoordinatorTimeout), logger: quietLogger())
         let info = try #require(try await Query(service: "echo").findInstances(coordinator).first)
         let adminPort = Int(info.adminAddress.split(separator: ":").last!)!
         let admin = try await RPCConnection.connect(host: "127.0.0.1", port: adminPort)

@@ -86,7 +86,7 @@ struct ServiceStartTests {
         var iterator = served.makeAsyncIterator()
         let (info, upFirst) = try #require(await iterator.next())
         #expect(upFirst, "onServing ran only after the coordinator was there")
-        let coordinator = CoordinatorClient(configuration: .init(addresses: ["127.0.0.1:\(port)"]), logger: quietLogger())
+        let coordinator = CoordinatorClient(configuration: .init(addresses: ["127.0.0.1:\(port)"], callTimeout: testCoordinatorTimeout), logger: quietLogger())
         #expect(try await Query(service: "echo").findInstances(coordinator).map(\.serviceAddress) == [info.serviceAddress])
         await service.stop()
         try await running.value

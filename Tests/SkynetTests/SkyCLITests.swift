@@ -164,7 +164,7 @@ struct SkyWatchTests {
         let dir = temporaryPath("sky-watch")
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let daemon = try await offPool { try SkynetdProcess(dataDir: dir) }
-        let client = CoordinatorClient(configuration: .init(addresses: [daemon.address]), logger: quietLogger())
+        let client = CoordinatorClient(configuration: .init(addresses: [daemon.address], callTimeout: testCoordinatorTimeout), logger: quietLogger())
         let start = try await client.set("/w/start", "0")
         let process = Process()
         process.executableURL = URL(fileURLWithPath: SkynetdProcess.builtBinary("sky"))

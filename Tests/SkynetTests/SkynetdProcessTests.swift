@@ -49,7 +49,7 @@ struct SkynetdProcessTests {
         let expected = acknowledged.writes
         #expect(expected.count >= 1_000)
         let restarted = try await offPool { try SkynetdProcess(dataDir: dir) }
-        let reader = CoordinatorClient(configuration: .init(addresses: [restarted.address]), logger: quietLogger())
+        let reader = CoordinatorClient(configuration: .init(addresses: [restarted.address], callTimeout: testCoordinatorTimeout), logger: quietLogger())
         let files = try await reader.walk("/kill/**")
         let found = Dictionary(uniqueKeysWithValues: files.map { ($0.path.string, $0.value.text) })
         let missing = expected.filter { found[$0.key] != $0.value }
@@ -66,7 +66,7 @@ struct SkynetdProcessTests {
         defer { try? FileManager.default.removeItem(atPath: dir) }
         var daemon = try await offPool { try SkynetdProcess(dataDir: dir) }
         let port = daemon.port
-        let configuration = CoordinatorClientConfiguration(addresses: ["127.0.0.1:\(port)"], backoff: .milliseconds(20)...(.milliseconds(200)))
+        let configuration = CoordinatorClientConfiguration(addresses: ["127.0.0.1:\(port)"], callTimeout: testCoordinatorTimeout, backoff: .milliseconds(20)...(.milliseconds(200)))
         let watcher = CoordinatorClient(configuration: configuration, logger: quietLogger())
         let writer = CoordinatorClient(configuration: configuration, logger: quietLogger())
         let first = try await writer.set("/r/0", "0")
@@ -99,7 +99,7 @@ struct SkynetdProcessTests {
         let dir = temporaryPath("skynetd-session")
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let daemon = try await offPool { try SkynetdProcess(dataDir: dir) }
-        let client = CoordinatorClient(configuration: .init(addresses: [daemon.address]), logger: quietLogger())
+        let client = CoordinatorClient(configuration: .init(addresses: [daemon.address], callTimeout: testCoordinatorTimeout), logger: quietLogger())
         // A raw connection opens the session and never sends a keepalive.
         let raw = try await RPCConnection.connect(host: "127.0.0.1", port: daemon.port)
         // Long enough that the writes below land before it expires on a loaded machine.

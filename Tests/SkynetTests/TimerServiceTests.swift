@@ -127,7 +127,7 @@ struct TimerServiceTests {
         let daemon = try await offPool { try SkynetdProcess(dataDir: dir, timer: true) }
         defer { daemon.stop() }
         let port = try #require(daemon.httpPort)
-        let coordinator = CoordinatorClient(configuration: .init(addresses: [daemon.address]))
+        let coordinator = CoordinatorClient(configuration: .init(addresses: [daemon.address], callTimeout: testCoordinatorTimeout))
         defer { Task { await coordinator.close() } }
         let before = try await coordinator.walkAtRevision("/skynet/timers/shards/*/*").revision
         let id = try await Self.create(port, timeout: 50, uri: receiver.url("/flaky"))
@@ -149,7 +149,7 @@ struct TimerServiceTests {
         let daemon = try await offPool { try SkynetdProcess(dataDir: dir, timer: true) }
         defer { daemon.stop() }
         let port = try #require(daemon.httpPort)
-        let coordinator = CoordinatorClient(configuration: .init(addresses: [daemon.address]))
+        let coordinator = CoordinatorClient(configuration: .init(addresses: [daemon.address], callTimeout: testCoordinatorTimeout))
         defer { Task { await coordinator.close() } }
         let before = try await coordinator.walkAtRevision("/skynet/timers/failed/*").revision
         let failedIndex = Task { try await waitForWrite(coordinator, "/skynet/timers/failed/*", after: before) }
@@ -202,7 +202,7 @@ struct TimerServiceTests {
             let rpc = String(line.split(separator: " ")[2].dropLast())   // "skynet-timer serving ADDR, http ..."
             instances.append((TestChildProcess(process: process), rpc))
         }
-        let coordinator = CoordinatorClient(configuration: .init(addresses: [daemon.address]))
+        let coordinator = CoordinatorClient(configuration: .init(addresses: [daemon.address], callTimeout: testCoordinatorTimeout))
         defer { Task { await coordinator.close() } }
         // Until all three hold shards, an owner could still be moving.
         try await waitForOwners(coordinator, count: 3)
@@ -278,7 +278,7 @@ extension TimerServiceTests {
         let echo = try await offPool { try EchoServiceProcess(coordinator: daemon.address, logDirectory: dir, label: "echo") }
         defer { echo.stop() }
         let port = try #require(daemon.httpPort)
-        let coordinator = CoordinatorClient(configuration: .init(addresses: [daemon.address]))
+        let coordinator = CoordinatorClient(configuration: .init(addresses: [daemon.address], callTimeout: testCoordinatorTimeout))
         defer { Task { await coordinator.close() } }
         let before = try await coordinator.walkAtRevision("/skynet/timers/**").revision
         let failedIndex = Task { try await waitForWrite(coordinator, "/skynet/timers/failed/*", after: before) }
