@@ -2,6 +2,7 @@ import Logging
 import MessagePack
 import NIOCore
 import NIOPosix
+import NIOSSL
 import Synchronization
 
 /// One client TCP connection carrying many calls at once, matched to answers by msgid.
@@ -19,12 +20,16 @@ public final class RPCConnection: Sendable {
         public var connectTimeout: Duration
         /// Timeout for calls that give none; `nil` waits as long as the connection lives.
         public var defaultTimeout: Duration?
+        /// TLS for the connection; `nil` is plain TCP. The server's certificate must chain
+        /// to the CA and name the host dialled (its IP address, when dialled by address).
+        public var tls: RPCTLS?
 
         /// Creates a configuration.
-        public init(limits: MessagePackLimits = .default, connectTimeout: Duration = .seconds(5), defaultTimeout: Duration? = .seconds(30)) {
+        public init(limits: MessagePackLimits = .default, connectTimeout: Duration = .seconds(5), defaultTimeout: Duration? = .seconds(30), tls: RPCTLS? = nil) {
             self.limits = limits
             self.connectTimeout = connectTimeout
             self.defaultTimeout = defaultTimeout
+            self.tls = tls
         }
     }
 
@@ -60,23 +65,51 @@ public final class RPCConnection: Sendable {
         let peer = "\(host):\(port)"
         let (stream, continuation) = AsyncStream.makeStream(of: RPCNotification.self, bufferingPolicy: .bufferingOldest(maxBufferedNotifications))
         let closing = RPCClosingFlag()
+        let tls = configuration.tls?.clientContext
+        // SNI and name checks take a host name; an address is checked against the
+        // certificate's IP addresses instead.
+        let serverName = tls != nil && !Self.isAddressLiteral(host) ? host : nil
+        let handshake = tls.map { _ in eventLoopGroup.any().makePromise(of: Void.self) }
         let bootstrap = ClientBootstrap(group: eventLoopGroup)
             .connectTimeout(TimeAmount(configuration.connectTimeout))
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandlers(
+                    let sync = channel.pipeline.syncOperations
+                    if let tls, let handshake {
+                        try sync.addHandlers(NIOSSLClientHandler(context: tls, serverHostname: serverName), TLSHandshakeWaiter(done: handshake))
+                    }
+                    try sync.addHandlers(
                         ByteToMessageHandler(RPCFrameDecoder(limits: configuration.limits)),
                         RPCConnectionHandler(peer: peer, notifications: continuation, closing: closing, logger: logger))
                 }
             }
+        let channel: any Channel
         do {
-            let channel = try await bootstrap.connect(host: host, port: port).get()
-            return RPCConnection(channel: channel, configuration: configuration, peer: peer, notifications: stream, closing: closing)
+            channel = try await bootstrap.connect(host: host, port: port).get()
         } catch {
             continuation.finish()
+            handshake?.fail(error)
             throw RPCError(.unavailable, "cannot connect to \(peer): \(ConnectFailure.reason(error))")
         }
+        if let handshake {
+            let timeout = configuration.connectTimeout
+            let expiry = channel.eventLoop.scheduleTask(in: TimeAmount(timeout)) { handshake.fail(RPCError(.unavailable, "the TLS handshake did not finish within \(timeout)")) }
+            do {
+                try await handshake.futureResult.get()
+                expiry.cancel()
+            } catch {
+                expiry.cancel()
+                channel.close(promise: nil)
+                let reason = (error as? RPCError)?.message ?? TLSFailure.reason(error)
+                throw RPCError(.unavailable, "TLS with \(peer) failed: \(reason)")
+            }
+        }
+        return RPCConnection(channel: channel, configuration: configuration, peer: peer, notifications: stream, closing: closing)
+    }
+
+    private static func isAddressLiteral(_ host: String) -> Bool {
+        (try? SocketAddress(ipAddress: host, port: 0)) != nil
     }
 
     /// True until the connection is closing (closed by its user, or asked to go away by a

@@ -79,6 +79,10 @@ public final class RPCServer: Service, Sendable {
             guard case .idle = state.phase else { throw RPCError(.unavailable, "server already started") }
             state.phase = .binding
         }
+        if let tls = configuration.tls, !tls.canServe {
+            state.withLockedValue { $0.phase = .idle }
+            throw RPCError(.unavailable, "serving TLS needs a certificate and its key (-tls-cert and -tls-key)")
+        }
         let router = self.router
         let configuration = self.configuration
         let logger = self.logger
@@ -96,31 +100,38 @@ public final class RPCServer: Service, Sendable {
             .childChannelOption(.recvAllocator, value: AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 2048, maximum: 16384))
             .childChannelInitializer { [weak self] channel in
                 guard let self else { return channel.close() }
-                switch self.track(channel) {
-                case .shuttingDown:
-                    return channel.close()
-                case .overLimit:
+                let admission = self.track(channel)
+                if admission == .shuttingDown { return channel.close() }
+                if admission == .overLimit {
                     logger.warning("refusing a connection over the limit", metadata: ["rpc.max_connections": "\(configuration.maxConnections)"])
-                    return channel.eventLoop.makeCompletedFuture {
-                        try channel.pipeline.syncOperations.addHandlers(
-                            ByteToMessageHandler(RPCFrameDecoder(limits: configuration.limits)),
-                            RPCRefusingHandler(RPCError(.resourceExhausted, "the server is at its limit of \(configuration.maxConnections) connections; try again later or another instance")))
-                    }
-                case .accepted:
-                    break
                 }
                 let executor = configuration.handlerExecution == .eventLoop ? EventLoopTaskExecutor(channel.eventLoop) : nil
                 let loop = self.shared(by: channel.eventLoop)
-                return channel.eventLoop.makeCompletedFuture {
-                    let sync = channel.pipeline.syncOperations
-                    if let idle = configuration.idleTimeout { try sync.addHandler(IdleStateHandler(allTimeout: TimeAmount(idle))) }
-                    try sync.addHandlers(
+                let handlers = { () -> [any ChannelHandler] in
+                    guard admission == .accepted else {
+                        return [
+                            ByteToMessageHandler(RPCFrameDecoder(limits: configuration.limits)),
+                            RPCRefusingHandler(RPCError(.resourceExhausted, "the server is at its limit of \(configuration.maxConnections) connections; try again later or another instance")),
+                        ]
+                    }
+                    return [
                         ByteToMessageHandler(RPCFrameDecoder(limits: configuration.limits)),
                         RPCServerConnectionHandler(
                             router: router, executor: executor, ring: loop.ring, mailbox: loop.mailbox,
                             maxInFlight: configuration.maxInFlightPerConnection,
                             maxPerTurn: configuration.maxRequestsPerTurn,
-                            goAwayLinger: configuration.goAwayLinger, logger: logger))
+                            goAwayLinger: configuration.goAwayLinger, logger: logger),
+                    ]
+                }
+                let tls = configuration.tls?.serverContext
+                return channel.eventLoop.makeCompletedFuture {
+                    let sync = channel.pipeline.syncOperations
+                    if admission == .accepted, let idle = configuration.idleTimeout { try sync.addHandler(IdleStateHandler(allTimeout: TimeAmount(idle))) }
+                    if let tls {
+                        try sync.addHandler(TLSPortSniffer(context: tls, limits: configuration.limits, rpcHandlers: handlers))
+                    } else {
+                        try sync.addHandlers(handlers())
+                    }
                 }
             }
         if let bytes = configuration.sendBufferBytes {

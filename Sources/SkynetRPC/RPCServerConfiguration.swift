@@ -46,13 +46,16 @@ public struct RPCServerConfiguration: Sendable {
     /// After telling a connection to go away, how long requests already on the wire are
     /// still answered (refused unrun) before the connection closes.
     public var goAwayLinger: Duration
+    /// TLS for every connection (it must have a certificate and key); `nil` serves plain
+    /// TCP. A plain caller on a TLS port is answered `Unauthorized` and closed.
+    public var tls: RPCTLS?
 
     /// Creates a configuration.
     public init(
         host: String = "127.0.0.1", port: Int = 0, limits: MessagePackLimits = .default,
         gracePeriod: Duration = .seconds(10), handlerExecution: HandlerExecution = .eventLoop, backlog: Int32 = 256,
         maxConnections: Int = 16_384, maxInFlightPerConnection: Int = 1_024, maxRequestsPerTurn: Int = 8,
-        sendBufferBytes: Int? = 128 << 10, idleTimeout: Duration? = nil, goAwayLinger: Duration = .milliseconds(100)
+        sendBufferBytes: Int? = 128 << 10, idleTimeout: Duration? = nil, goAwayLinger: Duration = .milliseconds(100), tls: RPCTLS? = nil
     ) {
         self.host = host
         self.port = port
@@ -66,5 +69,6 @@ public struct RPCServerConfiguration: Sendable {
         self.sendBufferBytes = sendBufferBytes
         self.idleTimeout = idleTimeout
         self.goAwayLinger = goAwayLinger
+        self.tls = tls
     }
 }
