@@ -219,6 +219,7 @@ let package = Package(
                 "SkynetEtcd",
                 "SkynetTimer",
                 "Skynet",
+                "SkynetRPC",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

@@ -46,7 +46,7 @@ enum ConsoleAPI {
                 for uuid in uuids {
                     if let instance = console.feed.instance(uuid: uuid) { known.append(instance) } else { figures.errors[uuid] = "no such instance" }
                 }
-                let asked = await InstanceAdmin.stats(of: known, timeout: console.adminTimeout)
+                let asked = await InstanceAdmin.stats(of: known, timeout: console.adminTimeout, tls: console.coordinator.configuration.tls)
                 figures.stats = asked.stats
                 figures.errors.merge(asked.errors) { $1 }
                 return try json(.ok, figures)
@@ -61,7 +61,7 @@ enum ConsoleAPI {
                 }
                 guard let instance = console.feed.instance(uuid: uuid) else { throw RPCError(.notFound, "no instance \(uuid) in the registry") }
                 do {
-                    let result = try await InstanceAdmin.call(instance.info.adminAddress, action, timeout: console.adminTimeout)
+                    let result = try await InstanceAdmin.call(instance.info.adminAddress, action, timeout: console.adminTimeout, tls: console.coordinator.configuration.tls)
                     return try json(.ok, ActionResult(uuid: uuid, action: action, ok: true, result: result.stringValue ?? "done"))
                 } catch let error as RPCError {
                     throw ConsoleFailure(status: .badGateway, code: error.code.rawValue, message: "\(instance.info.adminAddress) refused \(action): \(error.message)")

@@ -1,5 +1,6 @@
 import Hummingbird
 import Logging
+import SkynetRPC
 import NIOCore
 import Prometheus
 import ServiceLifecycle
@@ -47,18 +48,19 @@ public final class ConsoleServer: ServiceLifecycle.Service, Sendable {
 
     /// A console on `host:port` (0 picks a free port) over the coordinator at
     /// `coordinators`; `timer` adds its HTTP API (create that instance with no HTTP address
-    /// of its own); `metrics` serves `/metrics`. `onListening` runs once it listens, with
+    /// of its own); `metrics` serves `/metrics`; `tls` secures its coordinator and admin
+    /// calls (the HTTP port itself stays plain). `onListening` runs once it listens, with
     /// the port.
     public init(
         host: String, port: Int, coordinators: [String], timer: TimerServer?, metrics: ConsoleMetrics?,
-        adminTimeout: Duration = .seconds(2), logger: Logger, onListening: @escaping @Sendable (_ port: Int) async -> Void = { _ in }
+        adminTimeout: Duration = .seconds(2), tls: RPCTLS? = nil, logger: Logger, onListening: @escaping @Sendable (_ port: Int) async -> Void = { _ in }
     ) {
         self.onListening = onListening
         self.host = host
         self.port = port
         self.metrics = metrics
         self.logger = logger
-        let coordinator = CoordinatorClient(configuration: .init(addresses: coordinators), logger: logger)
+        let coordinator = CoordinatorClient(configuration: .init(addresses: coordinators, tls: tls), logger: logger)
         state = ConsoleState(feed: RegistryFeed(coordinator: coordinator, logger: logger), coordinator: coordinator, timer: timer, adminTimeout: adminTimeout)
     }
 

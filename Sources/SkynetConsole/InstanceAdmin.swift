@@ -13,15 +13,15 @@ enum InstanceAdmin {
     static let maxConcurrentCalls = 32
 
     /// Calls `method` on the admin port at `address`, within `timeout` (connecting included).
-    static func call(_ address: String, _ method: String, timeout: Duration) async throws -> MessagePackValue {
-        try await AdminCalls.call(address, method, timeout: timeout)
+    static func call(_ address: String, _ method: String, timeout: Duration, tls: RPCTLS?) async throws -> MessagePackValue {
+        try await AdminCalls.call(address, method, timeout: timeout, tls: tls)
     }
 
     /// The live figures (`stats`) of `instances`, asked concurrently: a figure per instance
     /// that answered, an error message per instance that did not.
-    static func stats(of instances: [RegistryInstance], timeout: Duration) async -> InstanceFigures {
+    static func stats(of instances: [RegistryInstance], timeout: Duration, tls: RPCTLS?) async -> InstanceFigures {
         var figures = InstanceFigures()
-        for (uuid, result) in await AdminCalls.stats(of: instances.map(\.info), timeout: timeout, concurrency: maxConcurrentCalls) {
+        for (uuid, result) in await AdminCalls.stats(of: instances.map(\.info), timeout: timeout, tls: tls, concurrency: maxConcurrentCalls) {
             switch result {
             case .success(let stats): figures.stats[uuid] = stats
             case .failure(let error as RPCError): figures.errors[uuid] = error.message

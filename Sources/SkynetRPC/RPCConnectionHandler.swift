@@ -1,6 +1,7 @@
 import Logging
 import MessagePack
 import NIOCore
+import NIOSSL
 import Synchronization
 
 /// One call on its way out: already encoded, with the promise its response completes.
@@ -138,6 +139,9 @@ final class RPCConnectionHandler: ChannelDuplexHandler {
             reason = RPCError(.unavailable, "\(peer) broke the protocol: \(violation.error.message)")
         } else if let own = error as? RPCError {
             reason = own
+        } else if TLSFailure.isTLS(error) {
+            // Under TLS 1.3 a server refuses a client certificate after the handshake.
+            reason = RPCError(.unavailable, "TLS with \(peer) failed: \(TLSFailure.reason(error))")
         } else {
             reason = RPCError(.unavailable, "connection to \(peer) failed: \(error)")
         }

@@ -42,6 +42,7 @@ public final class TimerServer: ServiceLifecycle.Service, Sendable {
         clientConfig.coordinators = config.coordinators
         clientConfig.region = config.region
         clientConfig.host = config.host
+        clientConfig.tls = config.tls
         node = TimerNode(client: Client(config: clientConfig, logger: logger), logger: logger)
         service = Skynet.Service(config: config, delegate: node)
         node.service.withLock { $0 = service }

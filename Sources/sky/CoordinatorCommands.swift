@@ -28,7 +28,7 @@ struct Status: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let coordinator = global.client()
+        let coordinator = try global.client()
         let status = try await coordinator.status()
         let row = Row(
             address: global.addresses.joined(separator: ","), name: status["name"]?.stringValue ?? "?",

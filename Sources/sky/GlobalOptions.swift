@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Logging
 import Skynet
+import SkynetRPC
 
 /// Options every `sky` command takes.
 struct GlobalOptions: ParsableArguments {
@@ -14,11 +15,31 @@ struct GlobalOptions: ParsableArguments {
     @Option(help: "Seconds to wait for the coordinator and for each instance.")
     var timeout: Double = 3
 
+    @Option(help: ArgumentHelp("CA certificate (PEM) the coordinator's and instances' certificates must chain to; given, sky talks TLS (default: $SKYNET_TLS_CA).", valueName: "file"))
+    var tlsCa: String?
+
+    @Option(help: ArgumentHelp("Certificate (PEM) sky shows to servers that require one (default: $SKYNET_TLS_CERT).", valueName: "file"))
+    var tlsCert: String?
+
+    @Option(help: ArgumentHelp("That certificate's private key (PEM) (default: $SKYNET_TLS_KEY).", valueName: "file"))
+    var tlsKey: String?
+
     func validate() throws {
         guard timeout > 0 else { throw ValidationError("--timeout must be a positive number of seconds, found \(timeout)") }
         if let coordinators, coordinators.split(separator: ",").contains(where: { HostPort(String($0).trimmingCharacters(in: .whitespaces)) == nil }) {
             throw ValidationError("--coordinators must be host:port[,host:port...], found \"\(coordinators)\"")
         }
+        do {
+            _ = try tls()
+        } catch {
+            throw ValidationError("\(error)")
+        }
+    }
+
+    /// TLS from the flags, else `SKYNET_TLS_*`; nil: plain TCP. Reads the files.
+    func tls() throws(ServiceConfigError) -> RPCTLS? {
+        let given = ["tls-ca": tlsCa, "tls-cert": tlsCert, "tls-key": tlsKey].compactMapValues { $0 }
+        return try TLSFlags.tls(given, environment: ProcessInfo.processInfo.environment, current: nil)
     }
 
     /// The coordinator addresses to use.
@@ -31,11 +52,11 @@ struct GlobalOptions: ParsableArguments {
 
     /// A coordinator client for this invocation (quiet: errors are reported by `sky`). It is
     /// not closed: `sky` exits as soon as the command returns, which closes the connection.
-    func client() -> CoordinatorClient {
+    func client() throws -> CoordinatorClient {
         var logger = Logger(label: "sky")
         logger.logLevel = .critical
         return CoordinatorClient(
-            configuration: .init(addresses: addresses, callTimeout: timeoutDuration, connectTimeout: timeoutDuration, failFast: true),
+            configuration: .init(addresses: addresses, callTimeout: timeoutDuration, connectTimeout: timeoutDuration, failFast: true, tls: try tls()),
             logger: logger)
     }
 }

@@ -34,7 +34,7 @@ struct InstanceRow: Codable {
     /// with `figures`, each one's live figures, asked of all of them concurrently within `timeout`.
     static func load(_ query: Query, _ coordinator: CoordinatorClient, figures: Bool = false, timeout: Duration = .seconds(2)) async throws -> [InstanceRow] {
         let instances = try await query.findInstances(coordinator)
-        let stats = figures ? await AdminCalls.stats(of: instances, timeout: timeout) : [:]
+        let stats = figures ? await AdminCalls.stats(of: instances, timeout: timeout, tls: coordinator.configuration.tls) : [:]
         let now = Date()
         func rounded(_ value: Double, _ places: Double = 100) -> Double { (value * places).rounded() / places }
         return instances.map { info in

@@ -18,7 +18,7 @@ struct Instances: AsyncParsableCommand {
     var noFigures = false
 
     func run() async throws {
-        let coordinator = global.client()
+        let coordinator = try global.client()
         let rows = try await InstanceRow.load(filters.query, coordinator, figures: !noFigures, timeout: global.timeoutDuration)
         if global.json { try Output.json(rows) } else { Output.table(InstanceRow.headers, rows.map(\.cells)) }
     }
@@ -46,7 +46,7 @@ struct GroupRow: Codable {
 
 /// Shared body of `services`, `hosts`, `regions` and `service-versions`.
 func runGrouped(_ global: GlobalOptions, _ filters: InstanceFilters, title: String, key: @escaping (InstanceRow) -> String, columns: [String], cells: @escaping (GroupRow) -> [String]) async throws {
-    let coordinator = global.client()
+    let coordinator = try global.client()
     let groups = GroupRow.group(try await InstanceRow.load(filters.query, coordinator), by: key)
     if global.json { try Output.json(groups) } else { Output.table([title] + columns, groups.map { [$0.name] + cells($0) }) }
 }

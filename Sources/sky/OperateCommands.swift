@@ -21,14 +21,14 @@ struct OperationResult: Codable {
 /// Calls admin `method` on every instance matching `filters`; prints a line per instance and
 /// fails (exit 1) when any refused or could not be reached.
 func operate(_ global: GlobalOptions, _ filters: InstanceFilters, method: String, params: [MessagePackValue], past: String) async throws {
-    let coordinator = global.client()
+    let coordinator = try global.client()
     let instances = try await filters.query.findInstances(coordinator)
     var results: [OperationResult] = []
     for info in instances {
         var result = OperationResult(address: info.serviceAddress, admin: info.adminAddress, service: info.name, version: info.version,
                                      region: info.region, host: info.host, ok: false)
         do {
-            let answer = try await AdminCalls.call(info.adminAddress, method, params, timeout: global.timeoutDuration)
+            let answer = try await AdminCalls.call(info.adminAddress, method, params, timeout: global.timeoutDuration, tls: coordinator.configuration.tls)
             result.ok = true
             result.result = answer.stringValue ?? past
         } catch let error as RPCError {

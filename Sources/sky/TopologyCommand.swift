@@ -23,7 +23,7 @@ struct Topology: AsyncParsableCommand {
     struct Version: Codable { var version: String; var instances: [InstanceRow] }
 
     func run() async throws {
-        let coordinator = global.client()
+        let coordinator = try global.client()
         let rows = try await InstanceRow.load(filters.query, coordinator, figures: !noFigures, timeout: global.timeoutDuration)
         let tree = Self.build(rows)
         if global.json {

@@ -42,7 +42,7 @@ struct GetFile: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let coordinator = global.client()
+        let coordinator = try global.client()
         guard let file = try await coordinator.get(path, atRev: rev) else { throw SkyFailure("\(path): no such file") }
         if global.json { try Output.json(FileRow(file)) } else { print(Output.text(file.value).text) }
     }
@@ -68,7 +68,7 @@ struct SetFile: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let coordinator = global.client()
+        let coordinator = try global.client()
         let written = try await coordinator.set(path, value, ifRev: rev ?? -1)
         if global.json { try Output.json(["rev": written]) } else { print("rev \(written)") }
     }
@@ -92,7 +92,7 @@ struct DelFile: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let coordinator = global.client()
+        let coordinator = try global.client()
         let written = try await coordinator.del(path, ifRev: rev ?? -1)
         if global.json { try Output.json(["rev": written]) } else { print("rev \(written)") }
     }
@@ -111,7 +111,7 @@ struct Ls: AsyncParsableCommand {
     @Argument(help: "The directory (default /).") var path = "/"
 
     func run() async throws {
-        let coordinator = global.client()
+        let coordinator = try global.client()
         let names = try await coordinator.getdir(path)
         if global.json { try Output.json(names) } else { for name in names { print(name) } }
     }
@@ -130,7 +130,7 @@ struct Walk: AsyncParsableCommand {
     @Argument(help: "The glob, such as /skynet/**.") var glob: String
 
     func run() async throws {
-        let coordinator = global.client()
+        let coordinator = try global.client()
         let files = try await coordinator.walk(glob)
         if global.json { try Output.json(files.map(FileRow.init)) } else {
             for file in files { print("\(file.path) = \(Output.text(file.value).text)") }
@@ -164,7 +164,7 @@ struct Watch: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let coordinator = global.client()
+        let coordinator = try global.client()
         for try await update in coordinator.watch(glob, fromRev: rev) {
             for event in update.events {
                 let (text, encoding) = Output.text(event.value)

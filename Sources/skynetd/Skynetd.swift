@@ -7,6 +7,7 @@ import SkynetCLI
 import SkynetConsole
 import SkynetCoordinator
 import SkynetEtcd
+import SkynetRPC
 import SkynetTimer
 import Synchronization
 
@@ -65,12 +66,36 @@ struct Skynetd: AsyncParsableCommand {
     @Option(help: "Log level: trace, debug, info, notice, warning, error or critical.")
     var logLevel = "info"
 
+    @Option(help: ArgumentHelp("Certificate (PEM) the client port serves TLS with, beside --tls-key; SIGHUP re-reads both (default: $SKYNET_TLS_CERT).", valueName: "file"))
+    var tlsCert: String?
+
+    @Option(help: ArgumentHelp("That certificate's private key (PEM) (default: $SKYNET_TLS_KEY).", valueName: "file"))
+    var tlsKey: String?
+
+    @Option(help: ArgumentHelp("CA (PEM) that client certificates chain to, for --tls-client-auth; skynetd's own timer service and dashboard trust it too (default: $SKYNET_TLS_CA).", valueName: "file"))
+    var tlsCa: String?
+
+    @Flag(help: "Serve only clients whose certificate --tls-ca signed: mutual TLS (default: $SKYNET_TLS_CLIENT_AUTH).")
+    var tlsClientAuth = false
+
+    /// TLS from the flags, else `SKYNET_TLS_*`; nil: plain TCP. Reads the files.
+    private func tls() throws(ServiceConfigError) -> RPCTLS? {
+        var given = ["tls-cert": tlsCert, "tls-key": tlsKey, "tls-ca": tlsCa].compactMapValues { $0 }
+        if tlsClientAuth { given["tls-client-auth"] = "true" }
+        let tls = try TLSFlags.tls(given, environment: ProcessInfo.processInfo.environment, current: nil)
+        if let tls, !tls.canServe {
+            throw ServiceConfigError(field: "--tls-cert", "serving TLS needs a certificate and its key (--tls-cert and --tls-key)")
+        }
+        return tls
+    }
+
     func validate() throws {
         _ = try ListenAddress(listen)
         if http != "none" {
             do { _ = try TimerHTTPAddress(http) } catch { throw ValidationError("--\(error)") }
         }
         _ = try LogLevelFlag.level(logLevel)
+        do { _ = try tls() } catch { throw ValidationError("\(error)") }
         guard snapshotEvery > 0 else { throw ValidationError("--snapshot-every must be at least 1") }
         if store != "embedded", EtcdEndpoint.list(store) == nil || !store.hasPrefix("etcd://") {
             throw ValidationError("--store must be embedded or etcd://HOST:PORT[,HOST:PORT...], found \"\(store)\"")
@@ -89,8 +114,9 @@ struct Skynetd: AsyncParsableCommand {
         let consoleBox = ConsoleBox()
         let logger = Logger(label: "skynetd")
         let address = try ListenAddress(listen)
+        let tls = try self.tls()
         let opened = try await openStore(logger: logger)
-        let server = CoordinatorServer(store: opened.store, host: address.host, port: address.port, logger: logger)
+        let server = CoordinatorServer(store: opened.store, host: address.host, port: address.port, tls: tls, logger: logger)
         let bound: String
         do {
             let local = try await server.start()
@@ -107,12 +133,13 @@ struct Skynetd: AsyncParsableCommand {
             // process: it reaches the coordinator over loopback like any other. Its HTTP
             // API is served on the console's port, beside the dashboard.
             let timerLogger = Logger(label: "skynet.timer")
-            let config: ServiceConfig
+            var config: ServiceConfig
             do {
                 // Ports the system picks: the 9000-9999 range stays for the services users start.
                 config = try ServiceConfig(
                     name: TimerServer.serviceName, serviceAddress: "\(address.host):0", adminAddress: "\(address.host):0",
                     coordinators: [bound], logger: timerLogger)
+                config.tls = tls
             } catch {
                 throw StartFailure("cannot configure the timer service: \(error)")
             }
@@ -129,7 +156,7 @@ struct Skynetd: AsyncParsableCommand {
         if let http {
             let console = ConsoleServer(
                 host: http.host, port: http.port, coordinators: [bound], timer: timer,
-                metrics: SkynetdMetrics.console(registry: registry, store: opened.store, timer: timer), logger: logger
+                metrics: SkynetdMetrics.console(registry: registry, store: opened.store, timer: timer), tls: tls, logger: logger
             ) { port in
                 FileHandle.standardOutput.write(Data("skynetd dashboard http://\(http.host):\(port)/\n".utf8))
             }
@@ -145,7 +172,9 @@ struct Skynetd: AsyncParsableCommand {
         let group = ServiceGroup(configuration: ServiceGroupConfiguration(
             services: services.map { .init(service: $0, failureTerminationBehavior: .gracefullyShutdownGroup) },
             gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        let reload = tls.map { TLSReloadOnHangup($0, logger: logger) }
         try await group.run()
+        reload?.cancel()
         await opened.etcd?.close()
     }
 

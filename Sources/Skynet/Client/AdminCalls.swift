@@ -6,9 +6,9 @@ import SkynetRPC
 /// hangs costs its caller a slow cell, not a stuck view.
 package enum AdminCalls {
     /// Calls `method` on the admin port at `address`, within `timeout`.
-    package static func call(_ address: String, _ method: String, _ params: [MessagePackValue] = [], timeout: Duration) async throws -> MessagePackValue {
+    package static func call(_ address: String, _ method: String, _ params: [MessagePackValue] = [], timeout: Duration, tls: RPCTLS? = nil) async throws -> MessagePackValue {
         guard let target = HostPort(address) else { throw RPCError(.badRequest, "bad admin address \(address)") }
-        let connection = try await RPCConnection.connect(host: target.host, port: target.port, configuration: .init(connectTimeout: timeout))
+        let connection = try await RPCConnection.connect(host: target.host, port: target.port, configuration: .init(connectTimeout: timeout, tls: tls))
         do {
             let answer = try await connection.call(method, params, timeout: timeout)
             await connection.close()
@@ -21,7 +21,7 @@ package enum AdminCalls {
 
     /// The figures (`stats`) of `instances` by uuid, asked at most `concurrency` at a time:
     /// a snapshot for each instance that answered, the error for each that did not.
-    package static func stats(of instances: [ServiceInfo], timeout: Duration, concurrency: Int = 32) async -> [String: Result<ServiceStatsSnapshot, any Error>] {
+    package static func stats(of instances: [ServiceInfo], timeout: Duration, tls: RPCTLS? = nil, concurrency: Int = 32) async -> [String: Result<ServiceStatsSnapshot, any Error>] {
         var results: [String: Result<ServiceStatsSnapshot, any Error>] = [:]
         await withTaskGroup(of: (String, Result<ServiceStatsSnapshot, any Error>).self) { group in
             var pending = instances[...]
@@ -29,7 +29,7 @@ package enum AdminCalls {
                 guard let info = pending.popFirst() else { return }
                 group.addTask {
                     do {
-                        let value = try await call(info.adminAddress, "stats", timeout: timeout)
+                        let value = try await call(info.adminAddress, "stats", timeout: timeout, tls: tls)
                         return (info.uuid, .success(try MessagePackDecoder().decode(ServiceStatsSnapshot.self, from: value)))
                     } catch {
                         return (info.uuid, .failure(error))

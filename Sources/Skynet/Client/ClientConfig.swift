@@ -1,4 +1,5 @@
 import Metrics
+import SkynetRPC
 
 /// Where a `Client` finds the coordinator, where the caller is, and how patient calls are.
 public struct ClientConfig: Sendable {
@@ -18,6 +19,8 @@ public struct ClientConfig: Sendable {
     /// How long each of the client's own coordinator calls (finding and following
     /// instances) may take before it fails `Unavailable`.
     public var coordinatorTimeout: Duration = .seconds(5)
+    /// TLS for calls to instances and the coordinator; nil: plain TCP.
+    public var tls: RPCTLS?
 
     /// Creates a configuration.
     public init(

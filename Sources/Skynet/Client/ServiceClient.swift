@@ -256,7 +256,7 @@ public final class ServiceClient: Sendable {
     private func connect(_ address: String) async {
         guard let target = HostPort(address) else { return }
         do {
-            let connection = try await RPCConnection.connect(host: target.host, port: target.port, configuration: .init(connectTimeout: .seconds(1), defaultTimeout: nil), logger: logger)
+            let connection = try await RPCConnection.connect(host: target.host, port: target.port, configuration: .init(connectTimeout: .seconds(1), defaultTimeout: nil, tls: config.tls), logger: logger)
             let (kept, replaced) = state.withLock { state -> (Bool, RPCConnection?) in
                 guard !state.closed, state.pool.connectionState(of: address) == .connecting else { return (false, nil) }
                 let replaced = state.connections.updateValue(connection, forKey: address)

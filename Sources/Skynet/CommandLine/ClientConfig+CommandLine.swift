@@ -7,7 +7,7 @@ extension ClientConfig {
         ConfigFlag("region", "SKYNET_REGION", value: "REGION", help: "the caller's region: instances there are preferred"),
         ConfigFlag("host", "SKYNET_HOST", value: "HOST", help: "the caller's host: instances there are preferred most"),
         ConfigFlag("timeout", "SKYNET_TIMEOUT", value: "SECONDS", help: "how long a call may take over all its attempts"),
-    ]
+    ] + TLSFlags.table
 
     /// The flags `commandLine` understands.
     public static var flags: Set<String> { Set(flagTable.map(\.name)) }
@@ -34,7 +34,7 @@ extension ClientConfig {
             let values = [
                 "coordinators": defaults.coordinators.joined(separator: ","), "region": defaults.region, "host": defaults.host,
                 "timeout": "\(defaults.timeout.seconds)",
-            ]
+            ].merging(TLSFlags.defaults(defaults.tls)) { first, _ in first }
             return .help(CommandLineHelp.render(
                 tool: tool,
                 summary: "Finds services through the Skynet coordinator and calls them over a self-healing pool.",
@@ -51,7 +51,7 @@ extension ClientConfig {
     /// This configuration with `SKYNET_*` variables, then flags, applied; errors name the
     /// variable or flag at fault.
     func overriding(environment: [String: String], arguments: [String]) throws(ServiceConfigError) -> ClientConfig {
-        let flags = try GoFlags(arguments, known: Self.flags)
+        let flags = try GoFlags(arguments, known: Self.flags, booleans: TLSFlags.booleans)
         try flags.requireOnlyFlags()
         func pick(_ flag: String, _ variable: String) -> (value: String, source: String)? {
             flags.value(flag, orVariable: variable, in: environment)
@@ -78,6 +78,7 @@ extension ClientConfig {
             }
             config.timeout = .milliseconds(Int((seconds * 1000).rounded()))
         }
+        config.tls = try TLSFlags.tls(flags, environment: environment, current: tls)
         return config
     }
 }

@@ -309,7 +309,7 @@ public final class CoordinatorClient: Sendable {
     private func connectLoop() async {
         var backoff = Backoff(configuration.backoff)
         var random = SystemRandomNumberGenerator()
-        let connectConfiguration = RPCConnection.Configuration(connectTimeout: configuration.connectTimeout, defaultTimeout: configuration.callTimeout)
+        let connectConfiguration = RPCConnection.Configuration(connectTimeout: configuration.connectTimeout, defaultTimeout: configuration.callTimeout, tls: configuration.tls)
         while !Task.isCancelled {
             for _ in configuration.addresses {
                 let address = state.withLock { state -> String in

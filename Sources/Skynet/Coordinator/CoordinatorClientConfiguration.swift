@@ -1,3 +1,5 @@
+import SkynetRPC
+
 /// Where a `CoordinatorClient` connects and how patient it is.
 public struct CoordinatorClientConfiguration: Sendable {
     /// Coordinator addresses as `host:port`, tried in order and then round-robin.
@@ -11,15 +13,18 @@ public struct CoordinatorClientConfiguration: Sendable {
     /// Fail waiting calls as soon as one round over every address failed, instead of
     /// retrying until the call timeout: for tools (such as `sky`) where a person waits.
     public var failFast: Bool
+    /// TLS for the coordinator link; nil: plain TCP.
+    public var tls: RPCTLS?
 
     /// Creates a configuration; by default `127.0.0.1:8046`, 5 s calls, 1 s connects,
     /// backoff from 50 ms to 2 s.
     public init(
         addresses: [String] = ["127.0.0.1:8046"], callTimeout: Duration = .seconds(5),
         connectTimeout: Duration = .seconds(1), backoff: ClosedRange<Duration> = .milliseconds(50)...(.seconds(2)),
-        failFast: Bool = false
+        failFast: Bool = false, tls: RPCTLS? = nil
     ) {
         self.failFast = failFast
+        self.tls = tls
         self.addresses = addresses
         self.callTimeout = callTimeout
         self.connectTimeout = connectTimeout

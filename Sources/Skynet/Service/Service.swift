@@ -47,6 +47,7 @@ public final class Service: ServiceLifecycle.Service, Sendable {
         var tasks: [Task<Void, Never>] = []
         var ring = HashRing(members: [])
         var signals: LogLevelSignals?
+        var tlsReload: TLSReloadOnHangup?
         var launch: Launch?
         var governor = RotationGovernor(wanted: true, limits: nil)
         var report = LoadReport(utilization: 0, cpu: 0, inFlight: 0, callsPerSecond: 0, meanLatencyMs: 0, p99LatencyMs: 0)
@@ -89,7 +90,7 @@ public final class Service: ServiceLifecycle.Service, Sendable {
         self.loadInterval = loadInterval
         self.drainDelay = drainDelay
         logger = Mutex(config.logger)
-        coordinator = CoordinatorClient(configuration: .init(addresses: config.coordinators, callTimeout: config.coordinatorTimeout), logger: config.logger)
+        coordinator = CoordinatorClient(configuration: .init(addresses: config.coordinators, callTimeout: config.coordinatorTimeout, tls: config.tls), logger: config.logger)
     }
 
     /// The instance record as last published (nil before `start`).
@@ -159,14 +160,14 @@ public final class Service: ServiceLifecycle.Service, Sendable {
         }
         let rpc: RPCServer, port: Int
         do {
-            (rpc, port) = try await Self.bind(config.serviceAddress, field: "serviceAddress", router: router, skipping: nil, logger: log)
+            (rpc, port) = try await Self.bind(config.serviceAddress, field: "serviceAddress", router: router, skipping: nil, tls: config.tls, logger: log)
         } catch {
             state.withLock { $0.phase = .idle }
             throw error
         }
         let admin: RPCServer, adminPort: Int
         do {
-            (admin, adminPort) = try await Self.bind(config.adminAddress, field: "adminAddress", router: AdminMethods.router(for: self), skipping: port, logger: log)
+            (admin, adminPort) = try await Self.bind(config.adminAddress, field: "adminAddress", router: AdminMethods.router(for: self), skipping: port, tls: config.tls, logger: log)
         } catch {
             await rpc.shutdown()
             state.withLock { $0.phase = .idle }
@@ -209,9 +210,11 @@ public final class Service: ServiceLifecycle.Service, Sendable {
             throw error
         }
         let signals = LogLevelSignals(service: self)
+        let tlsReload = config.tls.map { TLSReloadOnHangup($0, logger: log) }
         state.withLock { state in
             state.phase = .running
             state.signals = signals
+            state.tlsReload = tlsReload
         }
         // One line a person or a supervisor can read: where it serves, and where it registered.
         log.info("serving \(info.serviceAddress) (admin \(info.adminAddress)), \(register ? "registered" : "out of rotation") at \(config.instancePath(port: port))")
@@ -258,7 +261,8 @@ public final class Service: ServiceLifecycle.Service, Sendable {
         }
         let rpc = state.withLock { $0.rpc }
         await rpc?.shutdown(gracePeriod: .seconds(10))
-        let (session, tasks, signals) = state.withLock { ($0.session, $0.tasks, $0.signals) }
+        let (session, tasks, signals, tlsReload) = state.withLock { ($0.session, $0.tasks, $0.signals, $0.tlsReload) }
+        tlsReload?.cancel()
         for task in tasks { task.cancel() }
         signals?.cancel()
         try? await session?.close()
@@ -578,10 +582,13 @@ public final class Service: ServiceLifecycle.Service, Sendable {
     }
 
     /// Binds the first free port of `range`; throws naming the range when none is.
-    private static func bind(_ range: AddressRange, field: String, router: RPCRouter, skipping: Int?, logger: Logger) async throws -> (RPCServer, Int) {
+    private static func bind(_ range: AddressRange, field: String, router: RPCRouter, skipping: Int?, tls: RPCTLS?, logger: Logger) async throws -> (RPCServer, Int) {
+        if let tls, !tls.canServe {
+            throw ServiceConfigError(field: "tls", "serving TLS needs a certificate and its key (-tls-cert and -tls-key, or SKYNET_TLS_CERT and SKYNET_TLS_KEY)")
+        }
         var lastError = ""
         for port in range.ports where port != skipping {
-            let server = RPCServer(configuration: .init(host: range.host, port: port), router: router, logger: logger)
+            let server = RPCServer(configuration: .init(host: range.host, port: port, tls: tls), router: router, logger: logger)
             do {
                 let address = try await server.start()
                 return (server, address.port ?? port)

@@ -1,4 +1,5 @@
 import Logging
+import SkynetRPC
 
 /// How a service names itself and where it listens: from code, then `SKYNET_*`
 /// environment, then the seed's flags (`-name -version -region -host -l -admin
@@ -39,6 +40,9 @@ public struct ServiceConfig: Sendable {
     /// How long the service's own coordinator calls (registering, keepalives, following its
     /// ring) may take each before they fail `Unavailable`.
     public var coordinatorTimeout: Duration = .seconds(5)
+    /// TLS for the service and admin ports and the coordinator link (SIGHUP re-reads its
+    /// files); nil: plain TCP.
+    public var tls: RPCTLS?
 
     /// The flags `overriding(environment:arguments:)` and `commandLine` understand.
     public static var flags: Set<String> { Set(flagTable.map(\.name)) }
@@ -55,7 +59,7 @@ public struct ServiceConfig: Sendable {
         ConfigFlag("load-ceiling", "SKYNET_LOAD_CEILING", value: "FRACTION", help: "leave rotation while load stays over it (0.9: 90% busy)"),
         ConfigFlag("load-floor", "SKYNET_LOAD_FLOOR", value: "FRACTION", help: "return to rotation once load stays under it"),
         ConfigFlag("metrics", "SKYNET_METRICS", value: "HOST:PORT", help: "serve Prometheus /metrics there"),
-    ]
+    ] + TLSFlags.table
 
     /// Creates and checks a configuration.
     public init(
@@ -141,7 +145,7 @@ public struct ServiceConfig: Sendable {
     /// then flags from `arguments` (without the program name). Errors name the variable or
     /// flag at fault; an argument that is not a flag is one.
     public func overriding(environment: [String: String], arguments: [String] = []) throws(ServiceConfigError) -> ServiceConfig {
-        let flags = try GoFlags(arguments, known: Self.flags)
+        let flags = try GoFlags(arguments, known: Self.flags, booleans: TLSFlags.booleans)
         try flags.requireOnlyFlags()
         func pick(_ flag: String, _ variable: String) -> (String, String)? {
             flags.value(flag, orVariable: variable, in: environment)
@@ -167,6 +171,7 @@ public struct ServiceConfig: Sendable {
             coordinators: coordinators, sessionTTL: sessionTTL, loadCeiling: ceiling, loadFloor: floor,
             healthCheckInterval: healthCheckInterval, metricsAddress: metrics, logger: logger)
         overridden.coordinatorTimeout = coordinatorTimeout
+        overridden.tls = try TLSFlags.tls(flags, environment: environment, current: tls)
         return overridden
     }
 

@@ -22,15 +22,16 @@ public final class CoordinatorServer: Service, Sendable {
 
     /// Creates a server for the embedded `node` on `host:port` (port 0 picks a free one).
     public convenience init(
-        node: CoordinatorNode, host: String = "127.0.0.1", port: Int = 8046,
+        node: CoordinatorNode, host: String = "127.0.0.1", port: Int = 8046, tls: RPCTLS? = nil,
         eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton, logger: Logger
     ) {
-        self.init(store: node, host: host, port: port, eventLoopGroup: eventLoopGroup, logger: logger)
+        self.init(store: node, host: host, port: port, tls: tls, eventLoopGroup: eventLoopGroup, logger: logger)
     }
 
-    /// Creates a server for `store` on `host:port` (port 0 picks a free one).
+    /// Creates a server for `store` on `host:port` (port 0 picks a free one), serving TLS
+    /// when given it.
     public init(
-        store: any CoordinatorStore, host: String = "127.0.0.1", port: Int = 8046,
+        store: any CoordinatorStore, host: String = "127.0.0.1", port: Int = 8046, tls: RPCTLS? = nil,
         eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton, logger: Logger
     ) {
         self.store = store
@@ -39,7 +40,7 @@ public final class CoordinatorServer: Service, Sendable {
         rpc = RPCServer(
             // Clients with sessions or watches are never idle (keepalives, progress), so five
             // minutes without traffic means a connection nobody uses.
-            configuration: .init(host: host, port: port, gracePeriod: .seconds(5), idleTimeout: .seconds(300)),
+            configuration: .init(host: host, port: port, gracePeriod: .seconds(5), idleTimeout: .seconds(300), tls: tls),
             router: CoordinatorMethods.router(for: store), eventLoopGroup: eventLoopGroup, logger: logger)
     }
 

@@ -3,7 +3,13 @@ import NIOSSL
 /// Readable reasons for TLS failures: BoringSSL's reason code, with what it usually means
 /// for a Skynet link and which setting mends it.
 enum TLSFailure {
+    /// True for the errors swift-nio-ssl raises.
+    static func isTLS(_ error: any Error) -> Bool {
+        error is NIOSSLError || error is NIOSSLExtraError || error is BoringSSLError
+    }
+
     static func reason(_ error: any Error) -> String {
+        if let failure = error as? BoringSSLError { return describe(failure) }
         if let extra = error as? NIOSSLExtraError, extra == .failedToValidateHostname {
             return "the server's certificate is not for the address dialled (its names and IP addresses do not include it)"
         }
@@ -47,6 +53,7 @@ enum TLSFailure {
         "HTTP_REQUEST": "the peer sent plain HTTP to a TLS port",
         "PEER_DID_NOT_RETURN_A_CERTIFICATE": "this server requires a client certificate (-tls-cert and -tls-key) signed by its CA",
         "TLSV13_ALERT_CERTIFICATE_REQUIRED": "the server requires a client certificate (-tls-cert and -tls-key) signed by its CA",
+        "TLSV1_ALERT_CERTIFICATE_REQUIRED": "the server requires a client certificate (-tls-cert and -tls-key) signed by its CA",
         "TLSV1_ALERT_UNKNOWN_CA": "the peer does not trust the CA that signed this certificate",
         "SSLV3_ALERT_BAD_CERTIFICATE": "the peer refused this certificate",
         "SSLV3_ALERT_CERTIFICATE_EXPIRED": "the peer refused this certificate as expired",

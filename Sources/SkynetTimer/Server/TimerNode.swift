@@ -260,7 +260,7 @@ final class TimerNode: ServiceProtocol, Sendable {
         guard let colon = address.lastIndex(of: ":"), let port = Int(address[address.index(after: colon)...]) else {
             throw RPCError(.internal, "bad holder address \(address)")
         }
-        let connection = try await RPCConnection.connect(host: String(address[..<colon]), port: port)
+        let connection = try await RPCConnection.connect(host: String(address[..<colon]), port: port, configuration: .init(tls: client.config.tls))
         let old = state.withLock { state -> RPCConnection? in
             defer { state.connections[address] = connection }
             return state.connections[address]

@@ -1,0 +1,72 @@
+import Foundation
+import Skynet
+import SkynetRPC
+import SkynetTestSupport
+import Testing
+
+@Suite("TLS end to end: skynetd, a service process, sky and a client", .serialized, .timeLimit(.minutes(3)))
+struct TLSLiveTests {
+    @Test("mutual TLS everywhere: a service registers and serves over TLS; sky and a client with certificates see and call it, without them they are refused; SIGHUP renews skynetd's certificate")
+    func mutualTLS() async throws {
+        let certificates = try TestCertificates()
+        let renewal = try TestCertificates(name: "renewal CA")
+        let dir = temporaryPath("tls-live")
+        defer { certificates.remove(); renewal.remove() }
+        let server = try certificates.issue("skynetd"), echo = try certificates.issue("echo"), caller = try certificates.issue("caller")
+        // skynetd reads its certificate from files the test later replaces.
+        let live = TestCertificates.Pair(certificatePath: dir + "-server.pem", keyPath: dir + "-server-key.pem")
+        func install(_ pair: TestCertificates.Pair) throws {
+            for (from, to) in [(pair.certificatePath, live.certificatePath), (pair.keyPath, live.keyPath)] {
+                try? FileManager.default.removeItem(atPath: to)
+                try FileManager.default.copyItem(atPath: from, toPath: to)
+            }
+        }
+        try install(server)
+        let daemon = try await offPool {
+            try SkynetdProcess(dataDir: dir, extra: ["--tls-cert", live.certificatePath, "--tls-key", live.keyPath, "--tls-ca", certificates.caPath, "--tls-client-auth"])
+        }
+        defer { daemon.stop() }
+        let service = try await offPool {
+            try EchoServiceProcess(coordinator: daemon.address, logDirectory: dir, label: "echo",
+                                   extra: ["-tls-cert", echo.certificatePath, "-tls-key", echo.keyPath, "-tls-ca", certificates.caPath])
+        }
+        defer { service.stop() }
+
+        let withCertificate = ["--tls-ca", certificates.caPath, "--tls-cert", caller.certificatePath, "--tls-key", caller.keyPath]
+        let seen = try await runSky(["topology", "--json", "--coordinators", daemon.address] + withCertificate)
+        #expect(seen.status == 0, "\(seen.err)")
+        #expect(seen.out.contains(service.address), "sky lists the instance: \(seen.out)")
+        #expect(!seen.out.contains("statsError"), "its figures came over the TLS admin port: \(seen.out)")
+
+        let plain = try await runSky(["ls", "/", "--coordinators", daemon.address])
+        #expect(plain.status == 1)
+        #expect(plain.err.contains("speaks TLS"), "\(plain.err)")
+        let anonymous = try await runSky(["ls", "/", "--coordinators", daemon.address, "--tls-ca", certificates.caPath])
+        #expect(anonymous.status == 1)
+        #expect(anonymous.err.contains("requires a client certificate"), "\(anonymous.err)")
+        let missing = try await runSky(["ls", "/", "--coordinators", daemon.address, "--tls-ca", dir + "-nowhere.pem"])
+        #expect(missing.status == 2 && missing.err.contains("does not exist"), "a bad flag: \(missing.err)")
+
+        var config = ClientConfig(coordinators: [daemon.address])
+        config.coordinatorTimeout = testCoordinatorTimeout
+        config.tls = try RPCTLS(.init(certificatePath: caller.certificatePath, keyPath: caller.keyPath, caPath: certificates.caPath))
+        let client = Client(config: config, logger: quietLogger())
+        #expect(try await client.service(name: "echo").send("echo", "over TLS", returning: String.self) == "over TLS")
+
+        // Renewal: skynetd's files now hold a certificate from another CA; SIGHUP loads it
+        // for new connections while the client's open one goes on.
+        try install(try renewal.issue("skynetd"))
+        kill(daemon.process.processIdentifier, SIGHUP)
+        let trustsRenewal = try RPCTLS(.init(certificatePath: caller.certificatePath, keyPath: caller.keyPath, caPath: renewal.caPath))
+        let renewed = try await eventually {
+            try await RPCConnection.connect(host: "127.0.0.1", port: daemon.port, configuration: .init(tls: trustsRenewal), logger: quietLogger())
+        }
+        #expect(try await renewed.call("status", []).mapValue != nil, "a new connection is served with the renewed certificate")
+        await renewed.close()
+        #expect(try await client.service(name: "echo").send("echo", "still", returning: String.self) == "still")
+        let old = try await runSky(["ls", "/", "--coordinators", daemon.address] + withCertificate)
+        #expect(old.status == 1 && old.err.contains("CERTIFICATE_VERIFY_FAILED"), "the old CA no longer vouches for skynetd: \(old.err)")
+        await client.close()
+        #expect(service.stop() == 0)
+    }
+}
