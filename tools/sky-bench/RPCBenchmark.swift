@@ -4,6 +4,7 @@ import MessagePack
 import NIOCore
 import NIOPosix
 import SkynetRPC
+import SkynetTestSupport
 
 /// `sky-bench rpc`: MessagePack-RPC latency and throughput against a raw NIO echo baseline.
 struct RPCBenchmark: AsyncParsableCommand {
@@ -11,8 +12,12 @@ struct RPCBenchmark: AsyncParsableCommand {
         commandName: "rpc",
         abstract: "Serial latency and pipelined throughput of SkynetRPC vs a raw NIO echo, plus Codable speed.",
         discussion: """
+            With --tls, each round also measures a TLS server (a certificate made on the spot)
+            and the report adds its figures against plaintext's from the same rounds.
+
             Examples:
               sky-bench rpc
+              sky-bench rpc --tls
             """)
 
     @Option(help: "Serial calls measured per round (after as many warm-up calls).")
@@ -33,6 +38,9 @@ struct RPCBenchmark: AsyncParsableCommand {
     @Option(help: "Where server handlers run: event-loop or global.")
     var handlers = "event-loop"
 
+    @Flag(help: "Also measure RPC over TLS, against plaintext in the same rounds.")
+    var tls = false
+
     static let payload = "0123456789abcdef"   // the 16-byte string echoed
 
     func run() async throws {
@@ -49,6 +57,9 @@ struct RPCBenchmark: AsyncParsableCommand {
         let raw = try await RawEchoBaseline.startServer(group: serverGroup)
         let rawPort = raw.localAddress!.port!
         let frame = RPCMessage.request(msgid: 1, method: "echo", params: [.string(Self.payload)]).encoded()
+        let secure = try await tls ? SecureEcho.start(router: router, execution: execution, group: serverGroup) : nil
+        var tlsSerial = LatencySamples(capacity: rounds * serialCalls)
+        var tlsRates: [Double] = []
 
         var rpcSerial = LatencySamples(capacity: rounds * serialCalls)
         var rawSerial = LatencySamples(capacity: rounds * serialCalls)
@@ -61,6 +72,10 @@ struct RPCBenchmark: AsyncParsableCommand {
             // Pipelined: several connections, many calls in flight on each.
             rpcRates.append(try await pipelinedRPC(port: port, group: group))
             rawRates.append(try await pipelinedRaw(port: rawPort, frame: frame, group: group))
+            if let secure {
+                tlsSerial.append(try await serialRPC(port: secure.port, group: group, tls: secure.client))
+                tlsRates.append(try await pipelinedRPC(port: secure.port, group: group, tls: secure.client))
+            }
         }
         let rpcRate = rpcRates.reduce(0, +) / Double(rounds)
         let rawRate = rawRates.reduce(0, +) / Double(rounds)
@@ -68,10 +83,11 @@ struct RPCBenchmark: AsyncParsableCommand {
 
         await server.shutdown()
         try await raw.close()
+        await secure?.stop()
 
         let serialP50 = rpcSerial.percentileMicroseconds(0.5)
         let rawP50 = rawSerial.percentileMicroseconds(0.5)
-        let report: [(String, Any)] = [
+        var report: [(String, Any)] = [
             ("scenario", "rpc"),
             ("serial_p50_us", rounded(serialP50)),
             ("serial_p99_us", rounded(rpcSerial.percentileMicroseconds(0.99))),
@@ -89,11 +105,23 @@ struct RPCBenchmark: AsyncParsableCommand {
             ("depth", depth),
             ("cores", ProcessInfo.processInfo.activeProcessorCount),
         ]
+        if secure != nil {
+            let tlsP50 = tlsSerial.percentileMicroseconds(0.5)
+            let tlsRate = tlsRates.reduce(0, +) / Double(rounds)
+            report += [
+                ("tls_serial_p50_us", rounded(tlsP50)),
+                ("tls_serial_p99_us", rounded(tlsSerial.percentileMicroseconds(0.99))),
+                ("tls_pipelined_calls_per_s", Int(tlsRate)),
+                ("tls_serial_ratio", rounded(tlsP50 / serialP50, 2)),
+                ("tls_pipelined_ratio", rounded(tlsRate / rpcRate, 2)),
+                ("tls_targets_met", tlsP50 <= 1.3 * serialP50 && tlsRate >= 0.7 * rpcRate),
+            ]
+        }
         print(JSONReport.render(report))
     }
 
-    private func serialRPC(port: Int, group: any EventLoopGroup) async throws -> LatencySamples {
-        let connection = try await RPCConnection.connect(host: "127.0.0.1", port: port, eventLoopGroup: group)
+    private func serialRPC(port: Int, group: any EventLoopGroup, tls: RPCTLS? = nil) async throws -> LatencySamples {
+        let connection = try await RPCConnection.connect(host: "127.0.0.1", port: port, configuration: .init(tls: tls), eventLoopGroup: group)
         defer { Task { await connection.close() } }
         var samples = LatencySamples(capacity: serialCalls)
         let clock = ContinuousClock()
@@ -146,9 +174,11 @@ struct RPCBenchmark: AsyncParsableCommand {
         return Double(total) / (clock.now - start).seconds
     }
 
-    private func pipelinedRPC(port: Int, group: any EventLoopGroup) async throws -> Double {
+    private func pipelinedRPC(port: Int, group: any EventLoopGroup, tls: RPCTLS? = nil) async throws -> Double {
         var clients: [RPCConnection] = []
-        for _ in 0..<connections { clients.append(try await RPCConnection.connect(host: "127.0.0.1", port: port, eventLoopGroup: group)) }
+        for _ in 0..<connections {
+            clients.append(try await RPCConnection.connect(host: "127.0.0.1", port: port, configuration: .init(tls: tls), eventLoopGroup: group))
+        }
         let rate = try await pipelined(clients) { connection in
             _ = try await connection.call("echo", Self.payload, returning: String.self)
         }
@@ -182,6 +212,28 @@ struct RPCBenchmark: AsyncParsableCommand {
             count += 1
         }
         return Double(count) / (clock.now - start).seconds
+    }
+}
+
+/// The echo router served over TLS, with a CA and certificate made for the run.
+struct SecureEcho {
+    let server: RPCServer
+    let port: Int
+    let client: RPCTLS
+    let certificates: TestCertificates
+
+    static func start(router: RPCRouter, execution: RPCServerConfiguration.HandlerExecution, group: any EventLoopGroup) async throws -> SecureEcho {
+        let certificates = try TestCertificates(name: "sky-bench CA")
+        let pair = try certificates.issue("sky-bench")
+        let serving = try RPCTLS(.init(certificatePath: pair.certificatePath, keyPath: pair.keyPath))
+        let server = RPCServer(configuration: .init(handlerExecution: execution, tls: serving), router: router, eventLoopGroup: group)
+        let port = try await server.start().port!
+        return SecureEcho(server: server, port: port, client: try RPCTLS(.init(caPath: certificates.caPath)), certificates: certificates)
+    }
+
+    func stop() async {
+        await server.shutdown()
+        certificates.remove()
     }
 }
 
