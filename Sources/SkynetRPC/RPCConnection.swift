@@ -125,6 +125,7 @@ public final class RPCConnection: Sendable {
         _ method: String, _ params: [MessagePackValue], timeout: Duration? = nil, metadata: RPCCallMetadata? = nil
     ) async throws -> MessagePackValue {
         guard !closing.isSet else { throw RPCError.notSent("connection to \(peer) is closing") }
+        if let reason = closing.lostReason { throw reason }
         let msgid = nextMsgid.wrappingAdd(1, ordering: .relaxed).newValue
         var buffer = channel.allocator.buffer(capacity: 64)
         RPCMessage.request(msgid: msgid, method: method, params: metadata.map { params + [$0.value] } ?? params).write(to: &buffer)
@@ -135,8 +136,10 @@ public final class RPCConnection: Sendable {
         let promise = channel.eventLoop.makePromise(of: MessagePackValue.self)
         let call = RPCOutboundCall(msgid: msgid, bytes: buffer, promise: promise, deadline: timeout.map { .now() + TimeAmount($0) })
         let peer = self.peer
+        let closing = self.closing
         channel.writeAndFlush(RPCOutbound.call(call)).whenFailure { error in
-            promise.fail(RPCError.notSent("cannot send to \(peer): \(error)"))
+            // A connection that failed says why (a TLS refusal), not only that it is closed.
+            promise.fail(closing.lostReason ?? RPCError.notSent("cannot send to \(peer): \(error)"))
         }
         return try await withTaskCancellationHandler {
             try await promise.futureResult.get()

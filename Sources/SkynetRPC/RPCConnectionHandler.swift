@@ -31,6 +31,15 @@ struct RPCDrainEvent {}
 /// go away. Shared by the connection and its handler.
 final class RPCClosingFlag: Sendable {
     private let value = Atomic<Bool>(false)
+    private let lost = Mutex<RPCError?>(nil)
+
+    /// Why the connection failed, once it did: what later calls on it are told.
+    var lostReason: RPCError? { lost.withLock { $0 } }
+
+    /// Records why the connection failed; the first reason stays.
+    func lose(_ reason: RPCError) {
+        lost.withLock { if $0 == nil { $0 = reason } }
+    }
 
     /// True once set.
     var isSet: Bool { value.load(ordering: .relaxed) }
@@ -146,6 +155,7 @@ final class RPCConnectionHandler: ChannelDuplexHandler {
             reason = RPCError(.unavailable, "connection to \(peer) failed: \(error)")
         }
         logger.debug("closing connection", metadata: ["error": "\(reason)"])
+        closing.lose(reason)
         failAll(reason)
         context.close(promise: nil)
     }
