@@ -179,6 +179,7 @@ let package = Package(
         .executableTarget(
             name: "sky",
             dependencies: [
+                "SkynetCertificates",
                 "SkynetCLI",
                 "Skynet",
                 "SkynetTimer",
@@ -261,14 +262,19 @@ let package = Package(
             dependencies: ["Skynet"],
             path: "examples/consumer/Sources/EchoClient"
         ),
-        // Helpers shared by the test targets and sky-bench (seeded randomness); not a product.
+        // A CA that makes a deployment's certificates: `sky tls`, the TLS tests, sky-bench.
         .target(
-            name: "SkynetTestSupport",
+            name: "SkynetCertificates",
             dependencies: [
                 .product(name: "X509", package: "swift-certificates"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "SwiftASN1", package: "swift-asn1"),
-            ],
+            ]
+        ),
+        // Helpers shared by the test targets and sky-bench (seeded randomness); not a product.
+        .target(
+            name: "SkynetTestSupport",
+            dependencies: ["SkynetCertificates"],
             path: "Tests/SkynetTestSupport"
         ),
         .testTarget(

@@ -61,6 +61,7 @@ extension GlobalOptions {
         var config = ClientConfig()
         config.coordinators = addresses
         config.timeout = timeoutDuration
+        config.tls = try tls()
         let client = Client(config: config, logger: logger)
         return try await client.service(name: TimerServer.serviceName).sendRaw(method, params, key: key, timeout: timeoutDuration, idempotent: method == "get" || method == "list", retries: true)
     }

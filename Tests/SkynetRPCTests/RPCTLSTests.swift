@@ -85,7 +85,7 @@ struct RPCTLSTests {
         let fixture = try Fixture()
         let stranger = try TestCertificates(name: "another CA")
         defer { fixture.certificates.remove(); stranger.remove() }
-        let otherHost = try fixture.certificates.issue("elsewhere", dnsNames: ["elsewhere.example"], ipAddresses: [[10, 9, 9, 9]])
+        let otherHost = try fixture.certificates.issue("elsewhere", dnsNames: ["elsewhere.example"], ipAddresses: ["10.9.9.9"])
         let expired = try fixture.certificates.issue("expired", validity: Date(timeIntervalSinceNow: -7200)...Date(timeIntervalSinceNow: -3600))
         let strangers = try stranger.issue("server")
         let cases: [(String, TestCertificates.Pair, String)] = [

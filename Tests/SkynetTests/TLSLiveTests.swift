@@ -6,15 +6,34 @@ import Testing
 
 @Suite("TLS end to end: skynetd, a service process, sky and a client", .serialized, .timeLimit(.minutes(3)))
 struct TLSLiveTests {
-    @Test("mutual TLS everywhere: a service registers and serves over TLS; sky and a client with certificates see and call it, without them they are refused; SIGHUP renews skynetd's certificate")
+    @Test("certificates from `sky tls`, mutual TLS everywhere: a service registers and serves over TLS; sky and a client with certificates see and call it, without them they are refused; SIGHUP renews skynetd's certificate")
     func mutualTLS() async throws {
-        let certificates = try TestCertificates()
-        let renewal = try TestCertificates(name: "renewal CA")
+        // The deployment's CA and certificates, made as a user would: with `sky tls`.
         let dir = temporaryPath("tls-live")
-        defer { certificates.remove(); renewal.remove() }
-        let server = try certificates.issue("skynetd"), echo = try certificates.issue("echo"), caller = try certificates.issue("caller")
+        let tlsDir = dir + "-certs", renewalDir = dir + "-renewal"
+        defer { for path in [tlsDir, renewalDir] { try? FileManager.default.removeItem(atPath: path) } }
+        for (arguments, made) in [
+            (["tls", "ca", "-dir", tlsDir], "ca.pem"), (["tls", "ca", "-dir", renewalDir, "-name", "renewal CA"], "ca.pem"),
+            (["tls", "cert", "-dir", tlsDir, "-name", "skynetd"], "skynetd.pem"), (["tls", "cert", "-dir", renewalDir, "-name", "skynetd"], "skynetd.pem"),
+            (["tls", "cert", "-dir", tlsDir, "-name", "echo", "-ip", "127.0.0.1"], "echo.pem"), (["tls", "cert", "-dir", tlsDir, "-name", "caller"], "caller.pem"),
+        ] {
+            let result = try await runSky(arguments)
+            #expect(result.status == 0 && result.out.contains(made), "sky \(arguments.joined(separator: " ")): \(result.err)")
+        }
+        let again = try await runSky(["tls", "cert", "-dir", tlsDir, "-name", "echo"])
+        #expect(again.status == 1 && again.err.contains("exists"), "files are never overwritten: \(again.err)")
+        let badAddress = try await runSky(["tls", "cert", "-dir", tlsDir, "-name", "x", "-ip", "300.1.1.1"])
+        #expect(badAddress.status == 1 && badAddress.err.contains("not an IPv4 or IPv6 address"), "\(badAddress.err)")
+        let mode = try FileManager.default.attributesOfItem(atPath: tlsDir + "/ca-key.pem")[.posixPermissions] as? Int
+        #expect(mode == 0o600, "private keys are readable by their owner only")
+        func pair(_ dir: String, _ name: String) -> TestCertificates.Pair {
+            TestCertificates.Pair(certificatePath: "\(dir)/\(name).pem", keyPath: "\(dir)/\(name)-key.pem")
+        }
+        struct CA { let caPath: String }
+        let certificates = CA(caPath: tlsDir + "/ca.pem"), renewal = CA(caPath: renewalDir + "/ca.pem")
+        let server = pair(tlsDir, "skynetd"), echo = pair(tlsDir, "echo"), caller = pair(tlsDir, "caller")
         // skynetd reads its certificate from files the test later replaces.
-        let live = TestCertificates.Pair(certificatePath: dir + "-server.pem", keyPath: dir + "-server-key.pem")
+        let live = TestCertificates.Pair(certificatePath: tlsDir + "/live.pem", keyPath: tlsDir + "/live-key.pem")
         func install(_ pair: TestCertificates.Pair) throws {
             for (from, to) in [(pair.certificatePath, live.certificatePath), (pair.keyPath, live.keyPath)] {
                 try? FileManager.default.removeItem(atPath: to)
@@ -55,7 +74,7 @@ struct TLSLiveTests {
 
         // Renewal: skynetd's files now hold a certificate from another CA; SIGHUP loads it
         // for new connections while the client's open one goes on.
-        try install(try renewal.issue("skynetd"))
+        try install(pair(renewalDir, "skynetd"))
         kill(daemon.process.processIdentifier, SIGHUP)
         let trustsRenewal = try RPCTLS(.init(certificatePath: caller.certificatePath, keyPath: caller.keyPath, caPath: renewal.caPath))
         let renewed = try await eventually {
