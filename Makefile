@@ -57,7 +57,7 @@ fuzz: deps
 # The benchmarks, in release mode; each prints one JSON object.
 bench: deps
 	$(SWIFT) build -c release
-	$$($(SWIFT) build -c release --show-bin-path)/sky-bench rpc
+	$$($(SWIFT) build -c release --show-bin-path)/sky-bench rpc --tls
 	$$($(SWIFT) build -c release --show-bin-path)/sky-bench coordinator
 	$$($(SWIFT) build -c release --show-bin-path)/sky-bench vs-etcd
 	$$($(SWIFT) build -c release --show-bin-path)/sky-bench service
