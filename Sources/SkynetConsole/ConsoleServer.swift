@@ -48,8 +48,9 @@ public final class ConsoleServer: ServiceLifecycle.Service, Sendable {
 
     /// A console on `host:port` (0 picks a free port) over the coordinator at
     /// `coordinators`; `timer` adds its HTTP API (create that instance with no HTTP address
-    /// of its own); `metrics` serves `/metrics`; `tls` secures its coordinator and admin
-    /// calls (the HTTP port itself stays plain). `onListening` runs once it listens, with
+    /// of its own); `metrics` serves `/metrics`; `tls` serves the HTTP port over TLS (the
+    /// same certificate, and client certificates when it requires them) and secures its
+    /// coordinator and admin calls. `onListening` runs once it listens, with
     /// the port.
     public init(
         host: String, port: Int, coordinators: [String], timer: TimerServer?, metrics: ConsoleMetrics?,
@@ -109,6 +110,7 @@ public final class ConsoleServer: ServiceLifecycle.Service, Sendable {
         state.timer?.addHTTPRoutes(to: router)
         let app = Application(
             router: router,
+            server: ReloadableTLSChannel.server(state.coordinator.configuration.tls),
             configuration: .init(address: .hostname(host, port: port), serverName: "skynetd"),
             onServerRunning: { channel in await self.listening(on: channel.localAddress?.port ?? 0) },
             logger: logger)

@@ -158,7 +158,7 @@ struct Skynetd: AsyncParsableCommand {
                 host: http.host, port: http.port, coordinators: [bound], timer: timer,
                 metrics: SkynetdMetrics.console(registry: registry, store: opened.store, timer: timer), tls: tls, logger: logger
             ) { port in
-                FileHandle.standardOutput.write(Data("skynetd dashboard http://\(http.host):\(port)/\n".utf8))
+                FileHandle.standardOutput.write(Data("skynetd dashboard \(tls == nil ? "http" : "https")://\(http.host):\(port)/\n".utf8))
             }
             consoleBox.value = console
             services.append(console)

@@ -1,4 +1,6 @@
+import AsyncHTTPClient
 import Foundation
+import NIOSSL
 import Skynet
 import SkynetRPC
 import SkynetTestSupport
@@ -42,7 +44,7 @@ struct TLSLiveTests {
         }
         try install(server)
         let daemon = try await offPool {
-            try SkynetdProcess(dataDir: dir, extra: ["--tls-cert", live.certificatePath, "--tls-key", live.keyPath, "--tls-ca", certificates.caPath, "--tls-client-auth"])
+            try SkynetdProcess(dataDir: dir, timer: true, extra: ["--tls-cert", live.certificatePath, "--tls-key", live.keyPath, "--tls-ca", certificates.caPath, "--tls-client-auth"])
         }
         defer { daemon.stop() }
         let service = try await offPool {
@@ -56,6 +58,27 @@ struct TLSLiveTests {
         #expect(seen.status == 0, "\(seen.err)")
         #expect(seen.out.contains(service.address), "sky lists the instance: \(seen.out)")
         #expect(!seen.out.contains("statsError"), "its figures came over the TLS admin port: \(seen.out)")
+
+        // skynetd's own timer service registered and serves over TLS too.
+        let timer = try await runSky(["timer", "create", "-delay", "600000", "-uri", "http://127.0.0.1:9/never", "--json", "--coordinators", daemon.address] + withCertificate)
+        #expect(timer.status == 0 && timer.out.contains("\"id\""), "\(timer.err)")
+
+        // The HTTP port: TLS with the same certificate, and a client certificate required.
+        var https = TLSConfiguration.makeClientConfiguration()
+        https.trustRoots = .file(certificates.caPath)
+        https.certificateChain = try NIOSSLCertificate.fromPEMFile(caller.certificatePath).map { .certificate($0) }
+        https.privateKey = .privateKey(try NIOSSLPrivateKey(file: caller.keyPath, format: .pem))
+        let http = HTTPClient(eventLoopGroupProvider: .singleton, configuration: .init(tlsConfiguration: https))
+        let page = try await http.execute(HTTPClientRequest(url: "https://127.0.0.1:\(daemon.httpPort!)/api/coordinator"), timeout: .seconds(30))
+        #expect(page.status == .ok)
+        try await http.shutdown()
+        var anonymousHTTPS = TLSConfiguration.makeClientConfiguration()
+        anonymousHTTPS.trustRoots = .file(certificates.caPath)
+        let stranger = HTTPClient(eventLoopGroupProvider: .singleton, configuration: .init(tlsConfiguration: anonymousHTTPS))
+        await #expect(throws: (any Error).self, "no client certificate, no dashboard") {
+            _ = try await stranger.execute(HTTPClientRequest(url: "https://127.0.0.1:\(daemon.httpPort!)/api/coordinator"), timeout: .seconds(30))
+        }
+        try await stranger.shutdown()
 
         let plain = try await runSky(["ls", "/", "--coordinators", daemon.address])
         #expect(plain.status == 1)

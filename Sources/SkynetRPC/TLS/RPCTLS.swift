@@ -37,7 +37,7 @@ public final class RPCTLS: Sendable {
     /// True when servers can use it: it has a certificate and key.
     public var canServe: Bool { contexts.withLock { $0.server != nil } }
 
-    var serverContext: NIOSSLContext? { contexts.withLock { $0.server } }
+    package var serverContext: NIOSSLContext? { contexts.withLock { $0.server } }
     var clientContext: NIOSSLContext { contexts.withLock { $0.client } }
 
     private static func build(_ settings: TLSSettings) throws(RPCTLSError) -> Contexts {
