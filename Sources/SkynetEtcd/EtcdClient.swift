@@ -38,11 +38,14 @@ public final class EtcdClient: Sendable {
 
     private let pairs: [(host: String, port: Int)]
     private let logger: Logger
+    private let tls: TLSSettings?
     private let connections: Mutex<Connections>
 
-    /// Connects (lazily) to the cluster whose members listen at `endpoints`. Host names are
-    /// resolved once, here. Throws `Unavailable` when a name does not resolve.
-    public init(endpoints: [EtcdEndpoint], callTimeout: Duration = .seconds(5), logger: Logger) throws {
+    /// Connects (lazily) to the cluster whose members listen at `endpoints`, over TLS when
+    /// given `tls` (its CA checks the members' certificates, against the members' IP
+    /// addresses; its certificate and key are shown when etcd asks, `--client-cert-auth`).
+    /// Host names are resolved once, here. Throws `Unavailable` when a name does not resolve.
+    public init(endpoints: [EtcdEndpoint], tls: TLSSettings? = nil, callTimeout: Duration = .seconds(5), logger: Logger) throws {
         precondition(!endpoints.isEmpty, "an etcd client needs at least one endpoint")
         self.endpoints = endpoints
         self.callTimeout = callTimeout
@@ -58,13 +61,25 @@ public final class EtcdClient: Sendable {
             }
         }
         self.pairs = pairs
-        let (client, task) = try Self.connect(pairs, logger: logger)
+        self.tls = tls
+        let (client, task) = try Self.connect(pairs, tls: tls, logger: logger)
         connections = Mutex(Connections(current: client, running: task))
     }
 
-    private static func connect(_ pairs: [(host: String, port: Int)], logger: Logger) throws -> (Client, Task<Void, Never>) {
+    private static func security(_ tls: TLSSettings?) -> HTTP2ClientTransport.Posix.TransportSecurity {
+        guard let tls else { return .plaintext }
+        return .tls { config in
+            if let ca = tls.caPath { config.trustRoots = .certificates([.file(path: ca, format: .pem)]) }
+            if let certificate = tls.certificatePath, let key = tls.keyPath {
+                config.certificateChain = [.file(path: certificate, format: .pem)]
+                config.privateKey = .file(path: key, format: .pem)
+            }
+        }
+    }
+
+    private static func connect(_ pairs: [(host: String, port: Int)], tls: TLSSettings?, logger: Logger) throws -> (Client, Task<Void, Never>) {
         let transport = try HTTP2ClientTransport.Posix(
-            target: .ipv4(pairs: pairs), transportSecurity: .plaintext,
+            target: .ipv4(pairs: pairs), transportSecurity: security(tls),
             config: .defaults { config in
                 // Find a restarted member again soon.
                 config.backoff = .init(initial: .milliseconds(100), max: .seconds(1), multiplier: 1.6, jitter: 0.2)
@@ -86,7 +101,7 @@ public final class EtcdClient: Sendable {
         let (client, retired): (Client, Client?) = connections.withLock { state in
             state.calls += 1
             guard state.calls > Self.callsPerConnection, !state.closed,
-                  let (fresh, task) = try? Self.connect(pairs, logger: logger)
+                  let (fresh, task) = try? Self.connect(pairs, tls: tls, logger: logger)
             else { return (state.current, nil) }
             let old = state.current
             state.current = fresh

@@ -78,6 +78,33 @@ struct Skynetd: AsyncParsableCommand {
     @Flag(help: "Serve only clients whose certificate --tls-ca signed: mutual TLS (default: $SKYNET_TLS_CLIENT_AUTH).")
     var tlsClientAuth = false
 
+    @Option(help: ArgumentHelp("With --store etcd://...: talk TLS to etcd, trusting this CA (PEM) (default: $SKYNET_ETCD_TLS_CA).", valueName: "file"))
+    var etcdTlsCa: String?
+
+    @Option(help: ArgumentHelp("The client certificate (PEM) shown to etcd, for its --client-cert-auth (default: $SKYNET_ETCD_TLS_CERT).", valueName: "file"))
+    var etcdTlsCert: String?
+
+    @Option(help: ArgumentHelp("That certificate's private key (PEM) (default: $SKYNET_ETCD_TLS_KEY).", valueName: "file"))
+    var etcdTlsKey: String?
+
+    /// TLS toward etcd from the flags, else `SKYNET_ETCD_TLS_*`; nil: plain. The files are
+    /// checked now, so a bad one stops skynetd at start, naming it.
+    private func etcdTLS() throws -> TLSSettings? {
+        let environment = ProcessInfo.processInfo.environment
+        func pick(_ flag: String?, _ variable: String) -> String? { flag ?? environment[variable].flatMap { $0.isEmpty ? nil : $0 } }
+        let settings = TLSSettings(
+            certificatePath: pick(etcdTlsCert, "SKYNET_ETCD_TLS_CERT"), keyPath: pick(etcdTlsKey, "SKYNET_ETCD_TLS_KEY"),
+            caPath: pick(etcdTlsCa, "SKYNET_ETCD_TLS_CA"))
+        guard settings.caPath != nil || settings.certificatePath != nil || settings.keyPath != nil else { return nil }
+        guard store != "embedded" else { throw ValidationError("--etcd-tls-* are for --store etcd://...") }
+        do {
+            _ = try RPCTLS(settings)
+        } catch {
+            throw ValidationError("--etcd-tls-*: \(error.message)")
+        }
+        return settings
+    }
+
     /// TLS from the flags, else `SKYNET_TLS_*`; nil: plain TCP. Reads the files.
     private func tls() throws(ServiceConfigError) -> RPCTLS? {
         var given = ["tls-cert": tlsCert, "tls-key": tlsKey, "tls-ca": tlsCa].compactMapValues { $0 }
@@ -96,6 +123,7 @@ struct Skynetd: AsyncParsableCommand {
         }
         _ = try LogLevelFlag.level(logLevel)
         do { _ = try tls() } catch { throw ValidationError("\(error)") }
+        _ = try etcdTLS()
         guard snapshotEvery > 0 else { throw ValidationError("--snapshot-every must be at least 1") }
         if store != "embedded", EtcdEndpoint.list(store) == nil || !store.hasPrefix("etcd://") {
             throw ValidationError("--store must be embedded or etcd://HOST:PORT[,HOST:PORT...], found \"\(store)\"")
@@ -187,7 +215,7 @@ struct Skynetd: AsyncParsableCommand {
             let client: EtcdClient
             // A write etcd cannot commit within two seconds (no quorum) fails as Unavailable
             // rather than holding its caller: on loopback or a LAN a commit takes milliseconds.
-            do { client = try EtcdClient(endpoints: endpoints, callTimeout: .seconds(2), logger: logger) } catch {
+            do { client = try EtcdClient(endpoints: endpoints, tls: try etcdTLS(), callTimeout: .seconds(2), logger: logger) } catch {
                 throw StartFailure(ErrorText.sentence(error))
             }
             let deadline = ContinuousClock.now + .seconds(10)

@@ -36,11 +36,17 @@ public final class EtcdCluster: Sendable {
     public enum Elections: Sendable { case fast, standard }
 
     private let elections: Elections
+    /// Client TLS for every member: its certificate, key, and the CA clients' certificates
+    /// must chain to (`--client-cert-auth`); nil serves plain HTTP/2.
+    private let tls: TestCertificates.Pair?
+    private let clientCA: String?
 
     /// Starts `size` members and waits (at most `timeout`) until each accepts connections
     /// on its client port. A member is not yet a quorum's: a first write should retry.
-    public init(size: Int = 3, elections: Elections = .fast, timeout: Duration = .seconds(20)) throws {
+    public init(size: Int = 3, elections: Elections = .fast, timeout: Duration = .seconds(20), tls: TestCertificates.Pair? = nil, clientCA: String? = nil) throws {
         self.elections = elections
+        self.tls = tls
+        self.clientCA = clientCA
         // SKYNET_KEEP_ETCD=DIR keeps the members' data and logs there, for a post-mortem.
         keep = ProcessInfo.processInfo.environment["SKYNET_KEEP_ETCD"]
         root = (keep ?? NSTemporaryDirectory()) + "/skynet-etcd-\(getpid())-\(UUID().uuidString.prefix(8))"
@@ -68,9 +74,9 @@ public final class EtcdCluster: Sendable {
 
     /// Starts a cluster as `init` does, waiting on a thread of its own: tests run on a
     /// cooperative pool of one thread per core, which a blocking wait would starve.
-    public static func start(size: Int = 3, elections: Elections = .fast) async throws -> EtcdCluster {
+    public static func start(size: Int = 3, elections: Elections = .fast, tls: TestCertificates.Pair? = nil, clientCA: String? = nil) async throws -> EtcdCluster {
         try await withCheckedThrowingContinuation { continuation in
-            Thread { continuation.resume(with: Result { try EtcdCluster(size: size, elections: elections) }) }.start()
+            Thread { continuation.resume(with: Result { try EtcdCluster(size: size, elections: elections, tls: tls, clientCA: clientCA) }) }.start()
         }
     }
 
@@ -83,19 +89,23 @@ public final class EtcdCluster: Sendable {
         members.map { "\($0.name)=http://127.0.0.1:\($0.peerPort)" }.joined(separator: ",")
     }
 
+    private var scheme: String { tls == nil ? "http" : "https" }
+
     private func launch(_ member: Member) throws {
         guard let binary = Self.binary else { throw StartError(description: "etcd is not installed (Debian: etcd-server)") }
         let process = Process()
         process.executableURL = URL(fileURLWithPath: binary)
         process.arguments = [
             "--name", member.name, "--data-dir", member.dataDir,
-            "--listen-client-urls", "http://127.0.0.1:\(member.clientPort)",
-            "--advertise-client-urls", "http://127.0.0.1:\(member.clientPort)",
+            "--listen-client-urls", "\(scheme)://127.0.0.1:\(member.clientPort)",
+            "--advertise-client-urls", "\(scheme)://127.0.0.1:\(member.clientPort)",
             "--listen-peer-urls", "http://127.0.0.1:\(member.peerPort)",
             "--initial-advertise-peer-urls", "http://127.0.0.1:\(member.peerPort)",
             "--initial-cluster", initialCluster, "--initial-cluster-state", "new",
             "--initial-cluster-token", token,
         ] + (elections == .fast ? ["--heartbeat-interval", "50", "--election-timeout", "500"] : [])
+            + (tls.map { ["--cert-file", $0.certificatePath, "--key-file", $0.keyPath] } ?? [])
+            + (clientCA.map { ["--trusted-ca-file", $0, "--client-cert-auth"] } ?? [])
         let log = root + "/\(member.name).log"
         FileManager.default.createFile(atPath: log, contents: nil)
         let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: log))

@@ -31,6 +31,31 @@ struct EtcdFaultTests {
         return false
     }
 
+    @Test("a front reaches etcd over mutual TLS; one without a client certificate does not start, and says why")
+    func etcdOverTLS() async throws {
+        let certificates = try TestCertificates(name: "etcd CA")
+        defer { certificates.remove() }
+        let member = try certificates.issue("etcd"), front = try certificates.issue("front")
+        let etcd = try await EtcdCluster.start(size: 1, tls: member, clientCA: certificates.caPath)
+        defer { etcd.stop() }
+        let secured = try await offPool {
+            try SkynetdProcess.front(etcd: etcd.clientAddresses, extra: [
+                "--etcd-tls-ca", certificates.caPath, "--etcd-tls-cert", front.certificatePath, "--etcd-tls-key", front.keyPath])
+        }
+        defer { secured.stop() }
+        let client = CoordinatorClient(configuration: .init(addresses: [secured.address], callTimeout: testCoordinatorTimeout), logger: quietLogger())
+        let rev = try await eventually { try await client.set("/tls/k", "v") }
+        #expect(try await client.get("/tls/k")?.stat.modRev == rev)
+        await client.close()
+        do {
+            let anonymous = try await offPool { try SkynetdProcess.front(etcd: etcd.clientAddresses, extra: ["--etcd-tls-ca", certificates.caPath]) }
+            anonymous.stop()
+            Issue.record("a front without a client certificate started")
+        } catch {
+            #expect("\(error)".contains("cannot reach the etcd cluster"), "\(error)")
+        }
+    }
+
     @Test("kill -9 of the etcd leader under writes through two fronts: writes resume by themselves, every acknowledged one is there")
     func leaderKilled() async throws {
         let etcd = try await EtcdCluster.start()

@@ -102,8 +102,8 @@ final class SkynetdProcess: TestChildProcess, @unchecked Sendable {
     var address: String { "127.0.0.1:\(port)" }
 
     /// A `skynetd` front over the etcd cluster at `etcd` (comma-separated client addresses).
-    static func front(etcd: String, port: Int = 0, timer: Bool = false) throws -> SkynetdProcess {
-        try SkynetdProcess(dataDir: temporaryPath("skynetd-front"), port: port, timer: timer, extra: ["--store", "etcd://\(etcd)"])
+    static func front(etcd: String, port: Int = 0, timer: Bool = false, extra: [String] = []) throws -> SkynetdProcess {
+        try SkynetdProcess(dataDir: temporaryPath("skynetd-front"), port: port, timer: timer, extra: ["--store", "etcd://\(etcd)"] + extra)
     }
 }
 
