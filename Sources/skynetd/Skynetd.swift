@@ -33,7 +33,7 @@ struct Skynetd: AsyncParsableCommand {
             Examples:
               skynetd --dev
               skynetd --dev --http 127.0.0.1:8080
-              skynetd --name n1 --listen 0.0.0.0:8046 --data-dir /var/lib/skynet
+              skynetd --name n1 --listen 10.0.0.5:8046 --data-dir /var/lib/skynet --tls-cert n1.pem --tls-key n1-key.pem
               skynetd --name front-a --store etcd://10.0.0.1:2379,10.0.0.2:2379,10.0.0.3:2379
               SKYNET_DATA_DIR=/var/lib/skynet skynetd --log-level notice
             """,
@@ -56,6 +56,9 @@ struct Skynetd: AsyncParsableCommand {
 
     @Option(help: ArgumentHelp("Where the HTTP port listens (dashboard, /api, /metrics, timers), HOST:PORT; port 0 picks a free one; \"none\" for no HTTP port.", valueName: "host:port"))
     var http = "127.0.0.1:8048"
+
+    @Flag(help: "Serve without TLS on addresses other machines reach (without --dev, plain ports are refused anywhere but loopback).")
+    var insecure = false
 
     @Flag(help: "Do not run the timer service (skynet.timer) in-process.")
     var noTimer = false
@@ -86,6 +89,21 @@ struct Skynetd: AsyncParsableCommand {
 
     @Option(help: ArgumentHelp("That certificate's private key (PEM) (default: $SKYNET_ETCD_TLS_KEY).", valueName: "file"))
     var etcdTlsKey: String?
+
+    /// `--dev` serves loopback only; otherwise a plain port other machines reach needs
+    /// `--insecure`.
+    private func checkExposure(tls: Bool) throws {
+        var ports = [("the client port", try ListenAddress(listen).host, "--listen")]
+        if http != "none" { ports.append(("the HTTP port", try TimerHTTPAddress(http).host, "--http")) }
+        for (what, host, flag) in ports {
+            if dev, !ExposurePolicy.isLoopback(host) {
+                throw ValidationError("--dev serves without TLS or auth, so it listens on loopback only; for \(flag) \(host), drop --dev and give --tls-cert and --tls-key (or --insecure)")
+            }
+            if let refusal = ExposurePolicy.refusal(what, host: host, tls: tls, insecure: insecure, tlsFlags: "--tls-cert and --tls-key", insecureFlag: "--insecure") {
+                throw ValidationError(refusal)
+            }
+        }
+    }
 
     /// TLS toward etcd from the flags, else `SKYNET_ETCD_TLS_*`; nil: plain. The files are
     /// checked now, so a bad one stops skynetd at start, naming it.
@@ -122,8 +140,10 @@ struct Skynetd: AsyncParsableCommand {
             do { _ = try TimerHTTPAddress(http) } catch { throw ValidationError("--\(error)") }
         }
         _ = try LogLevelFlag.level(logLevel)
-        do { _ = try tls() } catch { throw ValidationError("\(error)") }
+        let secured: Bool
+        do { secured = try tls() != nil } catch { throw ValidationError("\(error)") }
         _ = try etcdTLS()
+        try checkExposure(tls: secured)
         guard snapshotEvery > 0 else { throw ValidationError("--snapshot-every must be at least 1") }
         if store != "embedded", EtcdEndpoint.list(store) == nil || !store.hasPrefix("etcd://") {
             throw ValidationError("--store must be embedded or etcd://HOST:PORT[,HOST:PORT...], found \"\(store)\"")
@@ -143,6 +163,7 @@ struct Skynetd: AsyncParsableCommand {
         let logger = Logger(label: "skynetd")
         let address = try ListenAddress(listen)
         let tls = try self.tls()
+        if dev { logger.notice("development mode: no TLS and no auth, so it listens on loopback only") }
         let opened = try await openStore(logger: logger)
         let server = CoordinatorServer(store: opened.store, host: address.host, port: address.port, tls: tls, logger: logger)
         let bound: String

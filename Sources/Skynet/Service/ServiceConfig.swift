@@ -43,6 +43,9 @@ public struct ServiceConfig: Sendable {
     /// TLS for the service and admin ports and the coordinator link (SIGHUP re-reads its
     /// files); nil: plain TCP.
     public var tls: RPCTLS?
+    /// Serve in plain TCP on an address other machines reach. Off by default: without TLS
+    /// such a service refuses to start, since anyone reaching its admin port could stop it.
+    public var insecure = false
 
     /// The flags `overriding(environment:arguments:)` and `commandLine` understand.
     public static var flags: Set<String> { Set(flagTable.map(\.name)) }
@@ -59,7 +62,12 @@ public struct ServiceConfig: Sendable {
         ConfigFlag("load-ceiling", "SKYNET_LOAD_CEILING", value: "FRACTION", help: "leave rotation while load stays over it (0.9: 90% busy)"),
         ConfigFlag("load-floor", "SKYNET_LOAD_FLOOR", value: "FRACTION", help: "return to rotation once load stays under it"),
         ConfigFlag("metrics", "SKYNET_METRICS", value: "HOST:PORT", help: "serve Prometheus /metrics there"),
-    ] + TLSFlags.table
+    ] + TLSFlags.table + [
+        ConfigFlag("insecure", "SKYNET_INSECURE", value: "", help: "serve without TLS on an address other machines reach"),
+    ]
+
+    /// The flags that take no value.
+    package static let booleanFlags: Set<String> = TLSFlags.booleans.union(["insecure"])
 
     /// Creates and checks a configuration.
     public init(
@@ -145,7 +153,7 @@ public struct ServiceConfig: Sendable {
     /// then flags from `arguments` (without the program name). Errors name the variable or
     /// flag at fault; an argument that is not a flag is one.
     public func overriding(environment: [String: String], arguments: [String] = []) throws(ServiceConfigError) -> ServiceConfig {
-        let flags = try GoFlags(arguments, known: Self.flags, booleans: TLSFlags.booleans)
+        let flags = try GoFlags(arguments, known: Self.flags, booleans: Self.booleanFlags)
         try flags.requireOnlyFlags()
         func pick(_ flag: String, _ variable: String) -> (String, String)? {
             flags.value(flag, orVariable: variable, in: environment)
@@ -172,7 +180,26 @@ public struct ServiceConfig: Sendable {
             healthCheckInterval: healthCheckInterval, metricsAddress: metrics, logger: logger)
         overridden.coordinatorTimeout = coordinatorTimeout
         overridden.tls = try TLSFlags.tls(flags, environment: environment, current: tls)
+        overridden.insecure = insecure
+        if let (text, source) = pick("insecure", "SKYNET_INSECURE") {
+            switch text.lowercased() {
+            case "true", "1", "yes": overridden.insecure = true
+            case "false", "0", "no": overridden.insecure = false
+            default: throw ServiceConfigError(field: source, "expected true or false, found \"\(text)\"")
+            }
+        }
+        try overridden.checkExposure()
         return overridden
+    }
+
+    /// Throws naming the address when the service or admin port would be plain TCP on an
+    /// address other machines reach, without `insecure` (checked again when binding).
+    func checkExposure() throws(ServiceConfigError) {
+        for (field, what, range) in [("serviceAddress", "calls", serviceAddress), ("adminAddress", "admin calls", adminAddress)] {
+            if let refusal = ExposurePolicy.refusal(what, host: range.host, tls: tls != nil, insecure: insecure, tlsFlags: "-tls-cert and -tls-key", insecureFlag: "-insecure") {
+                throw ServiceConfigError(field: field, refusal)
+            }
+        }
     }
 
     /// The path of this service's instance file once bound to `port`.
