@@ -20,6 +20,7 @@ from .errors import (
 from .registry import Query, ServiceInfo, instance_glob, instance_path
 from .rpc import Connection, Router, RPCServer
 from .service import Service
+from .tls import TLS, TLSError
 
 __version__ = "0.1.0"
 
@@ -28,5 +29,5 @@ __all__ = [
     "compare", "op_del", "op_get", "op_set", "CODES", "BadPath", "BadRequest", "Compacted", "DeadlineExceeded",
     "Forbidden", "Internal", "NoInstances", "NoSuchMethod", "NotFound", "NotLeader", "ResourceExhausted", "RevMismatch",
     "SessionNotFound", "SkynetError", "SlowConsumer", "TooLarge", "Unauthorized", "Unavailable", "Query", "ServiceInfo",
-    "instance_glob", "instance_path", "Connection", "Router", "RPCServer", "Service",
+    "instance_glob", "instance_path", "Connection", "Router", "RPCServer", "Service", "TLS", "TLSError",
 ]

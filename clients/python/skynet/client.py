@@ -14,6 +14,7 @@ from .errors import DeadlineExceeded, NoInstances, SkynetError, Unavailable
 from .pool import Instance, InstancePool, RetryBudget
 from .registry import Query, ServiceInfo
 from .rpc import Connection
+from .tls import TLS
 
 log = logging.getLogger("skynet.client")
 
@@ -44,8 +45,10 @@ class Client:
         timeout: float = 5.0,
         load_ceiling: float | None = None,
         rng: random.Random | None = None,
+        tls: TLS | None = None,
     ) -> None:
-        self.coordinator = Coordinator(coordinators, timeout=timeout, rng=rng)
+        self.coordinator = Coordinator(coordinators, timeout=timeout, rng=rng, tls=tls)
+        self.tls = self.coordinator.tls
         self.region = region if region is not None else os.environ.get("SKYNET_REGION")
         self.host = host if host is not None else os.environ.get("SKYNET_HOST")
         self.timeout = timeout
@@ -145,7 +148,7 @@ class ServiceClient:
         try:
             while not self._closed and address in self.pool.instances:
                 try:
-                    connection = await Connection.open(address, self.client.timeout, self._notification, self._lost)
+                    connection = await Connection.open(address, self.client.timeout, self._notification, self._lost, tls=self.client.tls)
                 except Unavailable:
                     await asyncio.sleep(backoff.next())
                     continue

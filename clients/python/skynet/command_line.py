@@ -1,6 +1,7 @@
 """A Python service's command line, read the way Swift services read theirs: the seed's
 Go-style flags (``-name -version -region -host -l -admin -coordinators``; ``-f=v``, ``-f v``,
-``--f v``) over ``SKYNET_*`` variables over the code's defaults; ``help``, ``-h``, ``-help``,
+``--f v``; the TLS flags ``-tls-cert -tls-key -tls-ca -tls-client-auth`` and ``-insecure``)
+over ``SKYNET_*`` variables over the code's defaults; ``help``, ``-h``, ``-help``,
 ``--help`` print the usage and exit 0; a usage error is one line on stderr and exit 2."""
 
 from __future__ import annotations
@@ -19,7 +20,15 @@ FLAGS = [
     ("l", "SKYNET_SERVICE_ADDR", "HOST:PORT[-PORT]", "where it serves calls: the first free port of the range"),
     ("admin", "SKYNET_ADMIN_ADDR", "HOST:PORT[-PORT]", "where it serves admin calls: the first free port of the range"),
     ("coordinators", "SKYNET_COORDINATORS", "HOST:PORT,...", "the coordinator addresses"),
+    ("tls-cert", "SKYNET_TLS_CERT", "FILE", "this process's certificate (PEM): with -tls-key its ports serve TLS"),
+    ("tls-key", "SKYNET_TLS_KEY", "FILE", "that certificate's private key (PEM)"),
+    ("tls-ca", "SKYNET_TLS_CA", "FILE", "the CA (PEM) peers' certificates must chain to; given, calls go over TLS"),
+    ("tls-client-auth", "SKYNET_TLS_CLIENT_AUTH", "", "serve only callers whose certificate -tls-ca signed (mutual TLS)"),
+    ("insecure", "SKYNET_INSECURE", "", "serve without TLS on an address other machines reach"),
 ]
+
+#: flags that take no value: alone they mean true
+BOOLEANS = {"tls-client-auth", "insecure"}
 
 
 class UsageError(ValueError):
@@ -49,7 +58,9 @@ def read(arguments: Sequence[str], environ: dict[str, str] | None = None) -> Com
         name, equals, value = argument.lstrip("-").partition("=")
         if name not in variables:
             raise UsageError(f"flag provided but not defined: -{name}")
-        if not equals:
+        if not equals and name in BOOLEANS:
+            value = "true"
+        elif not equals:
             index += 1
             if index == len(arguments):
                 raise UsageError(f"flag needs an argument: -{name}")

@@ -13,6 +13,7 @@ from typing import Any, AsyncIterator, Sequence
 
 from .errors import BadRequest, DeadlineExceeded, SessionNotFound, SkynetError, SlowConsumer, Unavailable, from_wire
 from .rpc import Connection
+from .tls import TLS
 
 log = logging.getLogger("skynet.coordinator")
 
@@ -165,8 +166,10 @@ class Coordinator:
         timeout: float = 5.0,
         max_buffered_updates: int = 1024,
         rng: random.Random | None = None,
+        tls: TLS | None = None,
     ) -> None:
         self.addresses = addresses_from(addresses)
+        self.tls = TLS.from_environment() if tls is None else tls
         self.timeout = timeout
         self.max_buffered_updates = max_buffered_updates
         self._rng = rng or random.Random()
@@ -208,7 +211,7 @@ class Coordinator:
             address = self.addresses[self._next_address % len(self.addresses)]
             self._next_address += 1
             try:
-                connection = await Connection.open(address, self.timeout, self._notification, self._lost)
+                connection = await Connection.open(address, self.timeout, self._notification, self._lost, tls=self.tls)
             except Unavailable as error:
                 self._last_error = error.message
                 if self._next_address % len(self.addresses) == 0:

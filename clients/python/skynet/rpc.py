@@ -12,6 +12,7 @@ import asyncio
 import heapq
 import inspect
 import logging
+import ssl
 import types
 import typing
 from dataclasses import dataclass
@@ -19,6 +20,8 @@ from typing import Any, Callable, Union
 
 import msgpack
 
+from .tls import TLS
+from .tls import describe as describe_tls
 from .errors import BadRequest, DeadlineExceeded, Internal, NoSuchMethod, SkynetError, TooLarge, Unavailable, from_wire
 
 REQUEST, RESPONSE, NOTIFICATION = 0, 1, 2
@@ -98,6 +101,7 @@ class Connection:
         self._next_id = 0
         self._active = True
         self._closed = False
+        self._lost: SkynetError | None = None
         self._loop = asyncio.get_running_loop()
         self.closed = self._loop.create_future()
         self._read_task = self._loop.create_task(self._read_loop())
@@ -109,11 +113,19 @@ class Connection:
         timeout: float = 5.0,
         on_notification: Callable[[Connection, str, Any], None] | None = None,
         on_close: Callable[[Connection], None] | None = None,
+        tls: TLS | None = None,
     ) -> Connection:
-        """Connects to ``address`` (``host:port``); :class:`Unavailable` when it cannot."""
+        """Connects to ``address`` (``host:port``), over TLS when given ``tls`` (the
+        handshake included in ``timeout``); :class:`Unavailable` when it cannot."""
         host, port = split_address(address)
         try:
-            reader, writer = await asyncio.wait_for(asyncio.open_connection(host, port, limit=_READ), timeout)
+            if tls is None:
+                reader, writer = await asyncio.wait_for(asyncio.open_connection(host, port, limit=_READ), timeout)
+            else:
+                reader, writer = await asyncio.wait_for(asyncio.open_connection(
+                    host, port, limit=_READ, ssl=tls.client_context(), server_hostname=host), timeout)
+        except ssl.SSLError as error:
+            raise Unavailable(f"TLS with {address} failed: {describe_tls(error)}", {"notSent": True}) from None
         except (OSError, asyncio.TimeoutError) as error:
             raise Unavailable(f"cannot connect to {address}: {error or 'timed out'}", {"notSent": True}) from None
         return cls(reader, writer, address, on_notification, on_close)
@@ -131,6 +143,8 @@ class Connection:
     def call_nowait(self, method: str, params: list[Any], timeout: float | None = None) -> asyncio.Future[Any]:
         """Sends a request; the future holds the result or the error. What :meth:`call` awaits."""
         if not self._active:
+            if self._lost is not None:  # why it failed (a TLS refusal), not only that it is closed
+                raise Unavailable(self._lost.message, {"notSent": True})
             raise Unavailable(f"connection to {self.address} is closed", {"notSent": True})
         self._next_id = (self._next_id + 1) % _MAX_MSGID
         msgid = self._next_id
@@ -244,6 +258,8 @@ class Connection:
                     self._receive(message)
         except (msgpack.UnpackException, ValueError) as error:
             reason = Unavailable(f"connection to {self.address} lost: the server sent bytes that are not MessagePack-RPC ({error})")
+        except ssl.SSLError as error:  # under TLS 1.3 a refused client certificate shows here
+            reason = Unavailable(f"TLS with {self.address} failed: {describe_tls(error)}")
         except (OSError, asyncio.CancelledError):
             pass
         except Exception as error:  # a notification the consumer could not take: never leave calls hanging
@@ -277,6 +293,7 @@ class Connection:
     def _shut(self, reason: SkynetError) -> None:
         if self._closed:
             return
+        self._lost = reason
         self._flush()
         self._closed = True
         self._active = False
@@ -502,10 +519,11 @@ class RPCServer:
         self._server: asyncio.base_events.Server | None = None
         self.address = ""
 
-    async def listen(self, host: str, port: int) -> str:
-        """Binds ``host:port`` (0 picks a free port); returns the bound ``host:port``.
-        Raises ``OSError`` when the port is taken."""
-        self._server = await asyncio.start_server(self._serve, host, port, limit=_READ)
+    async def listen(self, host: str, port: int, tls: TLS | None = None) -> str:
+        """Binds ``host:port`` (0 picks a free port), serving TLS when given ``tls``;
+        returns the bound ``host:port``. Raises ``OSError`` when the port is taken."""
+        context = tls.server_context() if tls is not None else None
+        self._server = await asyncio.start_server(self._serve, host, port, limit=_READ, ssl=context)
         bound = self._server.sockets[0].getsockname()
         self.address = f"{host}:{bound[1]}"
         return self.address

@@ -21,6 +21,7 @@ from .coordinator import Backoff, Coordinator, Session
 from .errors import BadRequest, DeadlineExceeded, SkynetError, Unavailable
 from .registry import ServiceInfo, validate_segment
 from .rpc import Handler, Router, RPCServer, split_address
+from .tls import TLS
 
 log = logging.getLogger("skynet.service")
 
@@ -104,6 +105,8 @@ class Service:
         load_interval: float = 1.0,
         health_check_interval: float = 3.0,
         environ: dict[str, str] | None = None,
+        tls: TLS | None = None,
+        insecure: bool = False,
     ) -> None:
         env = os.environ if environ is None else environ
         self.name = validate_segment(env.get("SKYNET_NAME") or name, "name")
@@ -114,6 +117,15 @@ class Service:
         chosen_host = env.get("SKYNET_HOST") or host
         self.host = validate_segment(chosen_host, "host") if chosen_host else None
         self.coordinators = coordinators if env.get("SKYNET_COORDINATORS") is None else env["SKYNET_COORDINATORS"]
+        self.tls = TLS.from_environment(env) if tls is None else tls
+        self.insecure = insecure or (env.get("SKYNET_INSECURE") or "").lower() in ("true", "1", "yes")
+        for (address_host, _, _), what in ((self.listen, "calls"), (self.admin, "admin calls")):
+            if self.tls is None and not self.insecure and not is_loopback(address_host):
+                raise ValueError(
+                    f"refusing to serve {what} on {address_host} in plain TCP, where anyone who reaches it can use it: give it TLS "
+                    "(SKYNET_TLS_CERT and SKYNET_TLS_KEY; `sky tls` makes a CA and certificates), or insecure=True (SKYNET_INSECURE=true)")
+        if self.tls is not None and not self.tls.can_serve:
+            raise ValueError("serving TLS needs a certificate and its key (SKYNET_TLS_CERT and SKYNET_TLS_KEY)")
         self.metadata = {"language": "python", **(metadata or {})}
         self.health_check = health_check
         self.load = load
@@ -184,10 +196,10 @@ class Service:
         record. ``OSError`` when a port range is exhausted. With no coordinator answering:
         :class:`Unavailable` at once, or with ``wait`` (what :meth:`start` and :meth:`run`
         do) a retry with backoff until one answers or :meth:`stop` is called."""
-        service_address = await self._listen(self._server, self.listen, "service address")
-        admin_address = await self._listen(self._admin, self.admin, "admin address")
+        service_address = await self._listen(self._server, self.listen, "service address", self.tls)
+        admin_address = await self._listen(self._admin, self.admin, "admin address", self.tls)
         host = self.host or service_address.rpartition(":")[0]
-        self.coordinator = Coordinator(self.coordinators)
+        self.coordinator = Coordinator(self.coordinators, tls=self.tls)
         self.info = ServiceInfo(
             str(uuid.uuid4()), self.name, self.version, self.region, host, service_address, admin_address,
             os.getpid(), self._started_at, True, None, dict(self.metadata),
@@ -442,13 +454,18 @@ class Service:
         return router
 
     @staticmethod
-    async def _listen(server: RPCServer, address: tuple[str, int, int], what: str) -> str:
+    async def _listen(server: RPCServer, address: tuple[str, int, int], what: str, tls: TLS | None) -> str:
         host, low, high = address
         last: OSError | None = None
         for port in range(low, high + 1):
             try:
-                return await server.listen(host, port)
+                return await server.listen(host, port, tls)
             except OSError as error:
                 last = error
         raise OSError(f"{what}: no free port in {host}:{low}-{high} ({last})")
 
+
+
+def is_loopback(host: str) -> bool:
+    """True for addresses only this machine reaches: 127.0.0.0/8, ::1 and ``localhost``."""
+    return host in ("localhost", "::1", "[::1]") or host.startswith("127.")
