@@ -22,7 +22,7 @@ struct ServiceMetricsTests {
         try await withCoordinator { server, _ in
             let port = server.localAddress!.port!
             let registry = PrometheusCollectorRegistry()
-            var config = ClientConfig(coordinators: ["127.0.0.1:\(port)"], region: "elsewhere", host: "elsewhere", timeout: .seconds(5),
+            var config = ClientConfig(coordinators: ["127.0.0.1:\(port)"], region: "elsewhere", host: "elsewhere", timeout: testCoordinatorTimeout,
                                       metricsFactory: PrometheusMetricsFactory(registry: registry))
             config.coordinatorTimeout = testCoordinatorTimeout
             let client = Client(config: config, logger: quietLogger())

@@ -41,15 +41,17 @@ func startService(
     return service
 }
 
-/// A client of the coordinator at `port`, preferring nothing in particular.
-func makeClient(coordinatorPort: Int, timeout: Duration = .seconds(5)) -> Client {
+/// A client of the coordinator at `port`, preferring nothing in particular. Calls wait
+/// `testCoordinatorTimeout` unless the test is about their deadline.
+func makeClient(coordinatorPort: Int, timeout: Duration = testCoordinatorTimeout) -> Client {
     var config = ClientConfig(coordinators: ["127.0.0.1:\(coordinatorPort)"], region: "elsewhere", host: "elsewhere", timeout: timeout)
     config.coordinatorTimeout = testCoordinatorTimeout
     return Client(config: config, logger: quietLogger())
 }
 
-/// The coordinator call timeout of the services and clients tests make: the in-process
-/// coordinator can stall past the 5 s default while 72 suites start at once on 2 cores.
+/// The coordinator call timeout (and default call timeout) of the services and clients
+/// tests make: the in-process coordinator and services can stall past the 5 s default
+/// while 74 suites and a package build start at once on 2 cores.
 let testCoordinatorTimeout: Duration = .seconds(30)
 
 /// Reads a query's watch until `done` holds for the matching set.

@@ -143,7 +143,8 @@ struct ServiceTests {
         try await withCoordinator { server, _ in
             let port = server.localAddress!.port!
             let service = try await startService("a", coordinatorPort: port)
-            let config = ClientConfig(coordinators: ["127.0.0.1:\(port)"], timeout: .seconds(5))
+            var config = ClientConfig(coordinators: ["127.0.0.1:\(port)"], timeout: testCoordinatorTimeout)
+            config.coordinatorTimeout = testCoordinatorTimeout
             let (first, kept) = try await Client.withClient(config: config, logger: quietLogger()) { (client: Client) async throws -> (ServiceClient, ServiceClient) in
                 let first = client.service(name: "echo")
                 #expect(client.service(name: "echo") === first, "one watch and one set of connections per criteria")
