@@ -80,6 +80,7 @@ let package = Package(
             name: "SkynetCoordinator",
             dependencies: [
                 "SkynetTree",
+                "SkynetCertificates",
                 "CCRC32C",
                 "SkynetRPC",
                 "MessagePack",

@@ -70,7 +70,7 @@ enum ConsoleAPI {
         }
         router.get("/api/tree") { request, _ in
             await answer {
-                let path = try treePath(request)
+                let path = try treePath(request, console)
                 guard let stat = try await console.coordinator.stat(path.string) else {
                     throw RPCError(.notFound, "nothing at \(path.string)")
                 }
@@ -86,7 +86,7 @@ enum ConsoleAPI {
         }
         router.get("/api/tree/events") { request, _ in
             await answer {
-                let path = try treePath(request)
+                let path = try treePath(request, console)
                 return eventStream(TreeFollower.follow(console.coordinator, path.string == "/" ? "/**" : path.string + "/**"))
             }
         }
@@ -117,7 +117,12 @@ enum ConsoleAPI {
             body: ResponseBody(asyncSequence: frames))
     }
 
-    private static func treePath(_ request: Request) throws -> TreePath {
+    /// The path a tree request names. With auth on the tree is not browsed here: the HTTP
+    /// port takes no tokens, and the console's own token reads everything.
+    private static func treePath(_ request: Request, _ console: ConsoleState) throws -> TreePath {
+        if console.coordinator.configuration.token != nil {
+            throw RPCError(.forbidden, "the tree browser is off while the coordinator has auth on; read the tree with `sky get` and a token")
+        }
         guard let text = request.uri.queryParameters["path"].map(String.init) else { throw RPCError(.badRequest, "path: missing (for example ?path=/skynet)") }
         do {
             return try TreePath(text)
@@ -137,6 +142,8 @@ enum ConsoleAPI {
             switch error.code {
             case .badRequest, .tooLarge: status = .badRequest
             case .notFound: status = .notFound
+            case .unauthorized: status = .unauthorized
+            case .forbidden: status = .forbidden
             case .unavailable, .notLeader: status = .serviceUnavailable
             case .deadlineExceeded: status = .gatewayTimeout
             default: status = .internalServerError

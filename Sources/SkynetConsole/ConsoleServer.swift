@@ -50,18 +50,21 @@ public final class ConsoleServer: ServiceLifecycle.Service, Sendable {
     /// `coordinators`; `timer` adds its HTTP API (create that instance with no HTTP address
     /// of its own); `metrics` serves `/metrics`; `tls` serves the HTTP port over TLS (the
     /// same certificate, and client certificates when it requires them) and secures its
-    /// coordinator and admin calls. `onListening` runs once it listens, with
-    /// the port.
+    /// coordinator and admin calls. `token` is what it presents to a coordinator with auth
+    /// on; then the tree browser is off (the HTTP port takes no tokens, so it would show
+    /// everything to anyone), and instance actions go out without a token, so instances
+    /// refuse them. `onListening` runs once it listens, with the port.
     public init(
         host: String, port: Int, coordinators: [String], timer: TimerServer?, metrics: ConsoleMetrics?,
-        adminTimeout: Duration = .seconds(2), tls: RPCTLS? = nil, logger: Logger, onListening: @escaping @Sendable (_ port: Int) async -> Void = { _ in }
+        adminTimeout: Duration = .seconds(2), tls: RPCTLS? = nil, token: String? = nil, logger: Logger,
+        onListening: @escaping @Sendable (_ port: Int) async -> Void = { _ in }
     ) {
         self.onListening = onListening
         self.host = host
         self.port = port
         self.metrics = metrics
         self.logger = logger
-        let coordinator = CoordinatorClient(configuration: .init(addresses: coordinators, tls: tls), logger: logger)
+        let coordinator = CoordinatorClient(configuration: .init(addresses: coordinators, tls: tls, token: token), logger: logger)
         state = ConsoleState(feed: RegistryFeed(coordinator: coordinator, logger: logger), coordinator: coordinator, timer: timer, adminTimeout: adminTimeout)
     }
 

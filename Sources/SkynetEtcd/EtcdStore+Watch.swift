@@ -5,9 +5,9 @@ import SkynetRPC
 import SkynetTree
 
 extension EtcdStore {
-    public func watch(connection: RPCServerConnection, clientID: UInt64, glob: TreeGlob, fromRev: Int64) async throws -> Int64 {
+    public func watch(connection: RPCServerConnection, clientID: UInt64, glob: TreeGlob, fromRev: Int64, filter: WatchFilter?) async throws -> Int64 {
         let (revision, routed, first) = try watching.withLock { (state) throws(SkynetRPC.RPCError) in
-            let (routed, first) = try state.watchers.watch(connection: connection, clientID: clientID, glob: glob, fromRev: fromRev, hub: &state.hub)
+            let (routed, first) = try state.watchers.watch(connection: connection, clientID: clientID, glob: glob, fromRev: fromRev, filter: filter, hub: &state.hub)
             return (state.hub.revision, routed, first)
         }
         if first {

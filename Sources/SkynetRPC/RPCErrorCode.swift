@@ -23,8 +23,11 @@ public struct RPCErrorCode: RawRepresentable, Hashable, Sendable, ExpressibleByS
     public static let unavailable: RPCErrorCode = "Unavailable"
     /// The call's deadline passed before an answer arrived.
     public static let deadlineExceeded: RPCErrorCode = "DeadlineExceeded"
-    /// The caller may not do this.
+    /// No credentials, or credentials that are wrong, expired or revoked.
     public static let unauthorized: RPCErrorCode = "Unauthorized"
+    /// The caller is authenticated but not allowed this (the message names the path and
+    /// the permission missing).
+    public static let forbidden: RPCErrorCode = "Forbidden"
     /// A message or value is over a size, depth or length limit.
     public static let tooLarge: RPCErrorCode = "TooLarge"
     /// A limit on what one caller may hold is reached (connections, watches on a

@@ -60,6 +60,9 @@ struct Skynetd: AsyncParsableCommand {
     @Flag(help: "Serve without TLS on addresses other machines reach (without --dev, plain ports are refused anywhere but loopback).")
     var insecure = false
 
+    @Option(help: ArgumentHelp("Turn auth on: callers need a token, checked against roles in the tree. At first start the file's tokens (one per line) become root tokens (admin on everything); a missing file is created with a new token, mode 0600 (default: $SKYNET_AUTH_BOOTSTRAP). A store that holds auth records keeps auth on without it.", valueName: "file"))
+    var authBootstrap: String?
+
     @Flag(help: "Do not run the timer service (skynet.timer) in-process.")
     var noTimer = false
 
@@ -90,16 +93,16 @@ struct Skynetd: AsyncParsableCommand {
     @Option(help: ArgumentHelp("That certificate's private key (PEM) (default: $SKYNET_ETCD_TLS_KEY).", valueName: "file"))
     var etcdTlsKey: String?
 
-    /// `--dev` serves loopback only; otherwise a plain port other machines reach needs
-    /// `--insecure`.
+    /// `--dev` serves loopback only; otherwise a port other machines reach needs TLS or auth
+    /// (the HTTP port, whose dashboard does not take tokens, needs TLS), or `--insecure`.
     private func checkExposure(tls: Bool) throws {
-        var ports = [("the client port", try ListenAddress(listen).host, "--listen")]
-        if http != "none" { ports.append(("the HTTP port", try TimerHTTPAddress(http).host, "--http")) }
-        for (what, host, flag) in ports {
+        var ports = [("the client port", try ListenAddress(listen).host, "--listen", bootstrapFile != nil)]
+        if http != "none" { ports.append(("the HTTP port", try TimerHTTPAddress(http).host, "--http", false)) }
+        for (what, host, flag, auth) in ports {
             if dev, !ExposurePolicy.isLoopback(host) {
-                throw ValidationError("--dev serves without TLS or auth, so it listens on loopback only; for \(flag) \(host), drop --dev and give --tls-cert and --tls-key (or --insecure)")
+                throw ValidationError("--dev serves without TLS or auth, so it listens on loopback only; for \(flag) \(host), drop --dev and give --tls-cert and --tls-key or --auth-bootstrap (or --insecure)")
             }
-            if let refusal = ExposurePolicy.refusal(what, host: host, tls: tls, insecure: insecure, tlsFlags: "--tls-cert and --tls-key", insecureFlag: "--insecure") {
+            if let refusal = ExposurePolicy.refusal(what, host: host, tls: tls, auth: auth, insecure: insecure, tlsFlags: "--tls-cert and --tls-key", authFlag: "--auth-bootstrap", insecureFlag: "--insecure") {
                 throw ValidationError(refusal)
             }
         }
@@ -121,6 +124,23 @@ struct Skynetd: AsyncParsableCommand {
             throw ValidationError("--etcd-tls-*: \(error.message)")
         }
         return settings
+    }
+
+    /// The bootstrap token file, from the flag or `SKYNET_AUTH_BOOTSTRAP`.
+    private var bootstrapFile: String? {
+        authBootstrap ?? ProcessInfo.processInfo.environment["SKYNET_AUTH_BOOTSTRAP"].flatMap { $0.isEmpty ? nil : $0 }
+    }
+
+    /// The tokens of the bootstrap file, creating it with a new token when it is missing.
+    private func bootstrapTokens(logger: Logger) throws -> [String]? {
+        guard let path = bootstrapFile else { return nil }
+        do {
+            let tokens = try AuthBootstrapFile.tokens(at: path)
+            if tokens.created { logger.notice("auth: wrote a new root token to \(path) (mode 0600); give it to sky with --token @\(path)") }
+            return tokens.tokens
+        } catch {
+            throw StartFailure("--auth-bootstrap \(path): \(error)")
+        }
     }
 
     /// TLS from the flags, else `SKYNET_TLS_*`; nil: plain TCP. Reads the files.
@@ -163,9 +183,18 @@ struct Skynetd: AsyncParsableCommand {
         let logger = Logger(label: "skynetd")
         let address = try ListenAddress(listen)
         let tls = try self.tls()
-        if dev { logger.notice("development mode: no TLS and no auth, so it listens on loopback only") }
+        if dev { logger.notice(bootstrapFile == nil ? "development mode: no TLS and no auth, so it listens on loopback only" : "development mode: it listens on loopback only") }
+        let bootstrap = try bootstrapTokens(logger: logger)
         let opened = try await openStore(logger: logger)
-        let server = CoordinatorServer(store: opened.store, host: address.host, port: address.port, tls: tls, logger: logger)
+        let access: AccessControl?
+        do {
+            access = try await AccessControl.load(store: opened.store, bootstrapTokens: bootstrap, logger: logger)
+        } catch {
+            await opened.store.close()
+            throw StartFailure("cannot read the auth records: \(ErrorText.sentence(error))")
+        }
+        if access != nil { logger.notice("auth on: every caller needs a token") }
+        let server = CoordinatorServer(store: opened.store, host: address.host, port: address.port, tls: tls, access: access, logger: logger)
         let bound: String
         do {
             let local = try await server.start()
@@ -189,6 +218,7 @@ struct Skynetd: AsyncParsableCommand {
                     name: TimerServer.serviceName, serviceAddress: "\(address.host):0", adminAddress: "\(address.host):0",
                     coordinators: [bound], logger: timerLogger)
                 config.tls = tls
+                config.token = access?.localToken
             } catch {
                 throw StartFailure("cannot configure the timer service: \(error)")
             }
@@ -205,7 +235,8 @@ struct Skynetd: AsyncParsableCommand {
         if let http {
             let console = ConsoleServer(
                 host: http.host, port: http.port, coordinators: [bound], timer: timer,
-                metrics: SkynetdMetrics.console(registry: registry, store: opened.store, timer: timer), tls: tls, logger: logger
+                metrics: SkynetdMetrics.console(registry: registry, store: opened.store, timer: timer), tls: tls,
+                token: access?.localToken, logger: logger
             ) { port in
                 FileHandle.standardOutput.write(Data("skynetd dashboard \(tls == nil ? "http" : "https")://\(http.host):\(port)/\n".utf8))
             }

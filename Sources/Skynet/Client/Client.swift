@@ -26,7 +26,7 @@ public final class Client: ServiceLifecycle.Service, Sendable {
     public init(config: ClientConfig = .init(), logger: Logger = Logger(label: "skynet.client")) {
         self.config = config
         self.logger = logger
-        coordinator = CoordinatorClient(configuration: .init(addresses: config.coordinators, callTimeout: config.coordinatorTimeout, tls: config.tls), logger: logger)
+        coordinator = CoordinatorClient(configuration: .init(addresses: config.coordinators, callTimeout: config.coordinatorTimeout, tls: config.tls, token: config.token), logger: logger)
     }
 
     /// Runs `body` with a new client and closes it afterwards, however `body` ends.

@@ -21,6 +21,8 @@ public struct ClientConfig: Sendable {
     public var coordinatorTimeout: Duration = .seconds(5)
     /// TLS for calls to instances and the coordinator; nil: plain TCP.
     public var tls: RPCTLS?
+    /// The token presented to a coordinator with auth on; nil: anonymous.
+    public var token: String?
 
     /// Creates a configuration.
     public init(
@@ -35,12 +37,14 @@ public struct ClientConfig: Sendable {
         self.pool = pool
     }
 
-    /// The defaults with `SKYNET_COORDINATORS`, `SKYNET_REGION` and `SKYNET_HOST` applied.
+    /// The defaults with `SKYNET_COORDINATORS`, `SKYNET_REGION`, `SKYNET_HOST` and
+    /// `SKYNET_TOKEN` applied.
     public static func fromEnvironment(_ environment: [String: String]) -> ClientConfig {
         var config = ClientConfig()
         if let list = environment["SKYNET_COORDINATORS"], !list.isEmpty { config.coordinators = list.split(separator: ",").map(String.init) }
         if let region = environment["SKYNET_REGION"], !region.isEmpty { config.region = region }
         if let host = environment["SKYNET_HOST"], !host.isEmpty { config.host = host }
+        if let token = environment["SKYNET_TOKEN"], !token.isEmpty { config.token = token }
         return config
     }
 }

@@ -7,7 +7,7 @@ extension ClientConfig {
         ConfigFlag("region", "SKYNET_REGION", value: "REGION", help: "the caller's region: instances there are preferred"),
         ConfigFlag("host", "SKYNET_HOST", value: "HOST", help: "the caller's host: instances there are preferred most"),
         ConfigFlag("timeout", "SKYNET_TIMEOUT", value: "SECONDS", help: "how long a call may take over all its attempts"),
-    ] + TLSFlags.table
+    ] + TLSFlags.table + [TokenFlag.flag]
 
     /// The flags `commandLine` understands.
     public static var flags: Set<String> { Set(flagTable.map(\.name)) }
@@ -33,7 +33,7 @@ extension ClientConfig {
         if CommandLineHelp.isRequested(arguments) {
             let values = [
                 "coordinators": defaults.coordinators.joined(separator: ","), "region": defaults.region, "host": defaults.host,
-                "timeout": "\(defaults.timeout.seconds)",
+                "timeout": "\(defaults.timeout.seconds)", "token": defaults.token == nil ? "none" : "set",
             ].merging(TLSFlags.defaults(defaults.tls)) { first, _ in first }
             return .help(CommandLineHelp.render(
                 tool: tool,
@@ -79,6 +79,7 @@ extension ClientConfig {
             config.timeout = .milliseconds(Int((seconds * 1000).rounded()))
         }
         config.tls = try TLSFlags.tls(flags, environment: environment, current: tls)
+        config.token = try TokenFlag.token(pick("token", "SKYNET_TOKEN")) ?? token
         return config
     }
 }

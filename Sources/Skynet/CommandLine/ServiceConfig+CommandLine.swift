@@ -45,7 +45,7 @@ extension ServiceConfig {
                 "l": "\(base.serviceAddress)", "admin": "\(base.adminAddress)", "coordinators": base.coordinators.joined(separator: ","),
                 "load-ceiling": base.loadCeiling.map { "\($0)" } ?? "none", "load-floor": base.loadFloor.map { "\($0)" } ?? "80% of the ceiling",
                 "metrics": base.metricsAddress.map { "\($0)" } ?? "off",
-                "insecure": "\(base.insecure)",
+                "insecure": "\(base.insecure)", "token": base.token == nil ? "none" : "set",
             ].merging(TLSFlags.defaults(base.tls)) { first, _ in first }
             return .help(CommandLineHelp.render(
                 tool: tool,

@@ -154,6 +154,14 @@ public final class CoordinatorClient: Sendable {
         }
     }
 
+    /// Whether `token` may do `permission` (`read`, `write`, `admin`) on `path`, as the
+    /// coordinator's roles say; `enabled` is false when it has no auth (then anything goes).
+    /// Throws `Unauthorized` for a token it does not know.
+    package func checkAccess(token: String, path: String, permission: String) async throws -> (enabled: Bool, allowed: Bool, reason: String?) {
+        let answer = try await call("checkAccess", [.string(token), .string(path), .string(permission)], idempotent: true)
+        return (answer["enabled"] == .bool(true), answer["allowed"] == .bool(true), answer["reason"]?.stringValue)
+    }
+
     /// The coordinator's status map (name, revision, files, sessions, members, leader, ...).
     public func status() async throws -> MessagePackValue {
         try await call("status", [], idempotent: true)
@@ -322,6 +330,19 @@ public final class CoordinatorClient: Sendable {
                 }
                 do {
                     let connection = try await RPCConnection.connect(host: target.host, port: target.port, configuration: connectConfiguration, eventLoopGroup: group, logger: logger)
+                    if let token = configuration.token {
+                        do {
+                            _ = try await connection.call("auth", [.string(token)], timeout: configuration.callTimeout)
+                        } catch let error as RPCError where error.code == .unauthorized {
+                            // Wrong credentials: another address or another try will not help.
+                            await connection.close()
+                            refused(error)
+                            return
+                        } catch {
+                            await connection.close()
+                            throw error
+                        }
+                    }
                     adopt(connection, address: address)
                     return
                 } catch {
@@ -342,6 +363,18 @@ public final class CoordinatorClient: Sendable {
             try? await Task.sleep(for: backoff.next(using: &random))
         }
         state.withLock { $0.connecting = false }
+    }
+
+    /// The coordinator refused this client's token: whoever waits for a connection hears why.
+    private func refused(_ error: RPCError) {
+        let waiters = state.withLock { state in
+            state.connecting = false
+            state.connectTask = nil
+            state.lastError = error.message
+            return state.takeWaiters()
+        }
+        logger.error("the coordinator refused this client's token", metadata: ["reason": "\(error.message)"])
+        for waiter in waiters { waiter.resume(throwing: error) }
     }
 
     private func adopt(_ connection: RPCConnection, address: String) {

@@ -90,7 +90,7 @@ public final class Service: ServiceLifecycle.Service, Sendable {
         self.loadInterval = loadInterval
         self.drainDelay = drainDelay
         logger = Mutex(config.logger)
-        coordinator = CoordinatorClient(configuration: .init(addresses: config.coordinators, callTimeout: config.coordinatorTimeout, tls: config.tls), logger: config.logger)
+        coordinator = CoordinatorClient(configuration: .init(addresses: config.coordinators, callTimeout: config.coordinatorTimeout, tls: config.tls, token: config.token), logger: config.logger)
     }
 
     /// The instance record as last published (nil before `start`).
@@ -160,14 +160,14 @@ public final class Service: ServiceLifecycle.Service, Sendable {
         }
         let rpc: RPCServer, port: Int
         do {
-            (rpc, port) = try await Self.bind(config.serviceAddress, field: "serviceAddress", router: router, skipping: nil, tls: config.tls, insecure: config.insecure, logger: log)
+            (rpc, port) = try await Self.bind(config.serviceAddress, field: "serviceAddress", router: router, skipping: nil, tls: config.tls, auth: config.token != nil, insecure: config.insecure, logger: log)
         } catch {
             state.withLock { $0.phase = .idle }
             throw error
         }
         let admin: RPCServer, adminPort: Int
         do {
-            (admin, adminPort) = try await Self.bind(config.adminAddress, field: "adminAddress", router: AdminMethods.router(for: self), skipping: port, tls: config.tls, insecure: config.insecure, logger: log)
+            (admin, adminPort) = try await Self.bind(config.adminAddress, field: "adminAddress", router: AdminMethods.router(for: self), skipping: port, tls: config.tls, auth: config.token != nil, insecure: config.insecure, logger: log)
         } catch {
             await rpc.shutdown()
             state.withLock { $0.phase = .idle }
@@ -582,13 +582,13 @@ public final class Service: ServiceLifecycle.Service, Sendable {
     }
 
     /// Binds the first free port of `range`; throws naming the range when none is.
-    private static func bind(_ range: AddressRange, field: String, router: RPCRouter, skipping: Int?, tls: RPCTLS?, insecure: Bool, logger: Logger) async throws -> (RPCServer, Int) {
+    private static func bind(_ range: AddressRange, field: String, router: RPCRouter, skipping: Int?, tls: RPCTLS?, auth: Bool, insecure: Bool, logger: Logger) async throws -> (RPCServer, Int) {
         if let tls, !tls.canServe {
             throw ServiceConfigError(field: "tls", "serving TLS needs a certificate and its key (-tls-cert and -tls-key, or SKYNET_TLS_CERT and SKYNET_TLS_KEY)")
         }
         if let refusal = ExposurePolicy.refusal(
-            field == "adminAddress" ? "admin calls" : "calls", host: range.host, tls: tls != nil, insecure: insecure,
-            tlsFlags: "-tls-cert and -tls-key", insecureFlag: "-insecure") {
+            field == "adminAddress" ? "admin calls" : "calls", host: range.host, tls: tls != nil, auth: auth, insecure: insecure,
+            tlsFlags: "-tls-cert and -tls-key", authFlag: "-token", insecureFlag: "-insecure") {
             throw ServiceConfigError(field: field, refusal)
         }
         var lastError = ""

@@ -46,6 +46,10 @@ public struct ServiceConfig: Sendable {
     /// Serve in plain TCP on an address other machines reach. Off by default: without TLS
     /// such a service refuses to start, since anyone reaching its admin port could stop it.
     public var insecure = false
+    /// The token the service presents to the coordinator (auth on). With it, its admin
+    /// calls (`register`, `unregister`, `stop`, `logLevel`) obey only callers whose token
+    /// holds `admin` on the instance's path.
+    public var token: String?
 
     /// The flags `overriding(environment:arguments:)` and `commandLine` understand.
     public static var flags: Set<String> { Set(flagTable.map(\.name)) }
@@ -63,6 +67,7 @@ public struct ServiceConfig: Sendable {
         ConfigFlag("load-floor", "SKYNET_LOAD_FLOOR", value: "FRACTION", help: "return to rotation once load stays under it"),
         ConfigFlag("metrics", "SKYNET_METRICS", value: "HOST:PORT", help: "serve Prometheus /metrics there"),
     ] + TLSFlags.table + [
+        TokenFlag.flag,
         ConfigFlag("insecure", "SKYNET_INSECURE", value: "", help: "serve without TLS on an address other machines reach"),
     ]
 
@@ -181,6 +186,7 @@ public struct ServiceConfig: Sendable {
         overridden.coordinatorTimeout = coordinatorTimeout
         overridden.tls = try TLSFlags.tls(flags, environment: environment, current: tls)
         overridden.insecure = insecure
+        overridden.token = try TokenFlag.token(pick("token", "SKYNET_TOKEN")) ?? token
         if let (text, source) = pick("insecure", "SKYNET_INSECURE") {
             switch text.lowercased() {
             case "true", "1", "yes": overridden.insecure = true
@@ -193,10 +199,11 @@ public struct ServiceConfig: Sendable {
     }
 
     /// Throws naming the address when the service or admin port would be plain TCP on an
-    /// address other machines reach, without `insecure` (checked again when binding).
+    /// address other machines reach, with neither a token nor `insecure` (checked again
+    /// when binding).
     func checkExposure() throws(ServiceConfigError) {
         for (field, what, range) in [("serviceAddress", "calls", serviceAddress), ("adminAddress", "admin calls", adminAddress)] {
-            if let refusal = ExposurePolicy.refusal(what, host: range.host, tls: tls != nil, insecure: insecure, tlsFlags: "-tls-cert and -tls-key", insecureFlag: "-insecure") {
+            if let refusal = ExposurePolicy.refusal(what, host: range.host, tls: tls != nil, auth: token != nil, insecure: insecure, tlsFlags: "-tls-cert and -tls-key", authFlag: "-token", insecureFlag: "-insecure") {
                 throw ServiceConfigError(field: field, refusal)
             }
         }

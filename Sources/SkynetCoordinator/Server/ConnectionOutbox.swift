@@ -19,15 +19,24 @@ struct ConnectionOutbox {
     private var trailer: [RPCMessage] = []
     /// Idle watches told the same revision share one `progress` notification.
     private var progress: [Int64: [UInt64]] = [:]
+    /// Charges of deliveries the connection's filter emptied: freed without a write.
+    private var silentCharges: [(WatchID, Int)] = []
 
     init(connection: RPCServerConnection) {
         self.connection = connection
     }
 
-    mutating func add(_ clientID: UInt64, _ action: WatchAction) {
+    /// Adds an action for watch `clientID`; deliveries keep only the events `filter` lets through.
+    mutating func add(_ clientID: UInt64, _ action: WatchAction, filter: WatchFilter? = nil) {
         switch action {
-        case let .deliver(id, events):
-            let charge = (id, events.reduce(0) { $0 + WatchHub.size(of: $1) })
+        case let .deliver(id, all):
+            // The hub charged every event it handed out; the charge goes back whole.
+            let charge = (id, all.reduce(0) { $0 + WatchHub.size(of: $1) })
+            let events = filter.map { filter in all.filter { filter($0.path) } } ?? all
+            guard !events.isEmpty else {
+                silentCharges.append(charge)
+                return
+            }
             let key = EventsKey(events: events)
             if let index = groups[key] {
                 deliveries[index].ids.append(clientID)
@@ -46,7 +55,7 @@ struct ConnectionOutbox {
     /// The encoded notifications and the budget charges to report once they are written.
     func encode() -> ([UInt8], [(WatchID, Int)]) {
         let writer = MessagePackWriter(capacity: 4096)
-        var charges: [(WatchID, Int)] = []
+        var charges = silentCharges
         let ordered = deliveries.enumerated().sorted { a, b in
             (a.element.events[0].rev, a.offset) < (b.element.events[0].rev, b.offset)
         }

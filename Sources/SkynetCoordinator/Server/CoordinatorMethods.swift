@@ -11,54 +11,76 @@ enum CoordinatorMethods {
     /// (a page holds at least one file, and a value is at most 1 MiB).
     static let maxWalkBytes = 3 << 20
 
-    static func router(for store: any CoordinatorStore) -> RPCRouter {
+    static func router(for store: any CoordinatorStore, access: AccessControl? = nil) -> RPCRouter {
         let limits = store.limits
         var router = RPCRouter()
 
-        router.registerRaw("get") { values, _ in
+        router.registerRaw("get") { values, context in
             let params = try CoordinatorParams("get", values, names: ["path", "atRev", "serializable"], limits: limits)
             let path = try params.path(0)
+            try access?.require(.read, path, context.connection, "get")
             let atRev = try params.int(1, "atRev", default: 0)
             guard atRev >= 0 else { throw RPCError(.badRequest, "get: params[1] (atRev) must be 0 (now) or a revision, found \(atRev)") }
             let (rev, file) = try await store.get(path, atRev: atRev == 0 ? nil : atRev)
             return .map(["rev": .int(rev), "file": file?.wireValue ?? .nil])
         }
 
-        registerWrite("set", &router, store) { (values) throws(RPCError) in
+        registerWrite("set", &router, store, access) { (values) throws(RPCError) in
             let params = try CoordinatorParams("set", values, names: ["path", "value", "ifRev", "session"], limits: limits)
             let session = params.optional(3) == nil ? 0 : try params.uint(3, "session")
             let operation = TreeOperation.set(path: try params.path(0), value: try params.bytes(1, "value"), ifRev: try params.ifRev(2), session: session == 0 ? nil : session)
             return ([], [operation], [])
         } answer: { result in .map(["rev": .int(result.revision)]) }
 
-        registerWrite("del", &router, store) { (values) throws(RPCError) in
+        registerWrite("del", &router, store, access) { (values) throws(RPCError) in
             let params = try CoordinatorParams("del", values, names: ["path", "ifRev"], limits: limits)
             return ([], [.del(path: try params.path(0), ifRev: try params.ifRev(1))], [])
         } answer: { result in .map(["rev": .int(result.revision)]) }
 
-        router.registerRaw("getdir") { values, _ in
+        router.registerRaw("getdir") { values, context in
             let params = try CoordinatorParams("getdir", values, names: ["path"], limits: limits)
             let path = try params.path(0)
-            let (rev, names) = try await store.getdir(path)
+            let visible = try access.map { access throws(RPCError) in try readable(below: path, access, context, "getdir") }
+            var (rev, names) = try await store.getdir(path)
+            if let visible {
+                // Only the names under which the caller may read something.
+                names = names.filter { name in (try? TreePath(path.isRoot ? "/\(name)" : "\(path)/\(name)")).map(visible) ?? false }
+            }
             return .map(["rev": .int(rev), "names": .array(names.map { .string($0) })])
         }
 
-        router.registerRaw("walk") { values, _ in
+        router.registerRaw("walk") { values, context in
             let params = try CoordinatorParams("walk", values, names: ["glob", "after"], limits: limits)
             let glob = try params.glob(0)
-            let after = params.optional(1) == nil ? nil : try params.path(1, "after")
-            let (rev, files, more) = try await store.walk(glob, after: after, maxBytes: maxWalkBytes)
-            return .map(["rev": .int(rev), "files": .array(files.map(\.wireValue)), "more": .bool(more)])
+            var after = params.optional(1) == nil ? nil : try params.path(1, "after")
+            guard let access else {
+                let (rev, files, more) = try await store.walk(glob, after: after, maxBytes: maxWalkBytes)
+                return .map(["rev": .int(rev), "files": .array(files.map(\.wireValue)), "more": .bool(more)])
+            }
+            let (principal, _) = try access.authenticated(context.connection, "walk")
+            // Filtered, not failed: pages of files the caller may not read are skipped, so
+            // a page comes back empty only at the end.
+            while true {
+                let (rev, files, more) = try await store.walk(glob, after: after, maxBytes: maxWalkBytes)
+                let policy = access.policy
+                let visible = files.filter { policy.decide(principal, .read, $0.path) == .allowed }
+                if visible.isEmpty, more, let last = files.last {
+                    after = last.path
+                    continue
+                }
+                return .map(["rev": .int(rev), "files": .array(visible.map(\.wireValue)), "more": .bool(more)])
+            }
         }
 
-        router.registerRaw("stat") { values, _ in
+        router.registerRaw("stat") { values, context in
             let params = try CoordinatorParams("stat", values, names: ["path"], limits: limits)
             let path = try params.path(0)
+            if let access { _ = try readable(below: path, access, context, "stat") }
             let (rev, stat) = try await store.stat(path)
             return .map(["rev": .int(rev), "stat": stat?.wireValue ?? .nil])
         }
 
-        registerWrite("txn", &router, store) { (values) throws(RPCError) in
+        registerWrite("txn", &router, store, access) { (values) throws(RPCError) in
             let params = try CoordinatorParams("txn", values, names: ["compares", "success", "failure"], limits: limits)
             func parse<T>(_ index: Int, _ name: String, _ make: (MessagePackValue, String) throws(WireError) -> T) throws(RPCError) -> [T] {
                 var parsed: [T] = []
@@ -87,7 +109,9 @@ enum CoordinatorMethods {
             let glob = try params.glob(1)
             let fromRev = try params.int(2, "fromRev", default: 0)
             guard fromRev >= 0 else { throw RPCError(.badRequest, "watch: params[2] (fromRev) must be 0 (from now) or a revision, found \(fromRev)") }
-            let rev = try await store.watch(connection: context.connection, clientID: id, glob: glob, fromRev: fromRev)
+            if let access { _ = try access.authenticated(context.connection, "watch") }
+            let filter = access?.readFilter(context.connection)
+            let rev = try await store.watch(connection: context.connection, clientID: id, glob: glob, fromRev: fromRev, filter: filter)
             return .map(["watchId": .uint(id), "rev": .int(rev)])
         }
 
@@ -96,7 +120,8 @@ enum CoordinatorMethods {
             return .bool(await store.unwatch(connection: context.connection, clientID: try params.uint(0, "watchId")))
         }
 
-        router.registerRaw("openSession") { values, _ in
+        router.registerRaw("openSession") { values, context in
+            if let access { _ = try access.authenticated(context.connection, "openSession") }
             let params = try CoordinatorParams("openSession", values, names: ["ttlMs"], limits: limits)
             let ttl = try params.int(0, "ttlMs", default: 5_000)
             let range = store.sessionTTLRange
@@ -107,13 +132,15 @@ enum CoordinatorMethods {
             return .map(["session": .uint(id), "ttlMs": .int(milliseconds(granted))])
         }
 
-        router.registerRaw("keepAlive") { values, _ in
+        router.registerRaw("keepAlive") { values, context in
+            if let access { _ = try access.authenticated(context.connection, "keepAlive") }
             let params = try CoordinatorParams("keepAlive", values, names: ["session"], limits: limits)
             let ttl = try await store.keepAlive(try params.uint(0, "session"))
             return .map(["ttlMs": .int(milliseconds(ttl))])
         }
 
-        router.registerRaw("closeSession") { values, _ in
+        router.registerRaw("closeSession") { values, context in
+            if let access { _ = try access.authenticated(context.connection, "closeSession") }
             let params = try CoordinatorParams("closeSession", values, names: ["session"], limits: limits)
             let (rev, deleted) = try await store.closeSession(try params.uint(0, "session"))
             return .map(["rev": .int(rev), "deleted": .int(Int64(deleted))])
@@ -139,25 +166,108 @@ enum CoordinatorMethods {
                 }),
             ])
         }
+        registerAuth(&router, access)
         RPCMethodMetrics(server: "coordinator").instrument(&router)
         return router
+    }
+
+    /// `auth` (a connection presents its token) and `checkAccess` (may this token do that?,
+    /// what a service asks before obeying an admin call). Without access control both
+    /// answer `enabled: false`: a client configured with a token works on an open coordinator.
+    private static func registerAuth(_ router: inout RPCRouter, _ access: AccessControl?) {
+        router.registerRaw("auth") { values, context in
+            let params = try CoordinatorParams("auth", values, names: ["token"], limits: .default)
+            let token = try params.string(0, "token")
+            guard let access else { return .map(["enabled": .bool(false)]) }
+            let principal = try access.authenticate(token, connection: context.connection)
+            return .map(["enabled": .bool(true), "principal": .string(access.policy.describe(principal))])
+        }
+        router.registerRaw("checkAccess") { values, _ in
+            let params = try CoordinatorParams("checkAccess", values, names: ["token", "path", "permission"], limits: .default)
+            let token = try params.string(0, "token")
+            let path = try params.path(1)
+            let name = try params.string(2, "permission")
+            guard let permission = AccessPermission(rawValue: name) else {
+                throw RPCError(.badRequest, "checkAccess: params[2] (permission) must be read, write or admin, found \"\(name)\"")
+            }
+            guard let access else { return .map(["enabled": .bool(false), "allowed": .bool(true)]) }
+            let principal = try access.resolve(token)
+            let policy = access.policy
+            do throws(RPCError) {
+                try AccessControl.check(policy.decide(principal, permission, path), path, principal: principal, policy: policy, method: "checkAccess")
+                return .map(["enabled": .bool(true), "allowed": .bool(true), "principal": .string(policy.describe(principal))])
+            } catch {
+                return .map(["enabled": .bool(true), "allowed": .bool(false), "principal": .string(policy.describe(principal)), "reason": .string(error.message)])
+            }
+        }
+    }
+
+    /// Throws unless the caller may read `path` or something below it; returns the test of
+    /// which paths below it the caller may see.
+    private static func readable(below path: TreePath, _ access: AccessControl, _ context: RPCCallContext, _ method: String) throws(RPCError) -> @Sendable (TreePath) -> Bool {
+        let (principal, policy) = try access.authenticated(context.connection, method)
+        guard policy.mayRead(principal, atOrBelow: path) else {
+            try AccessControl.check(.denied(AuthPaths.isReserved(path) ? .admin : .read), path, principal: principal, policy: policy, method: method)
+            return { _ in false }
+        }
+        return { policy.mayRead(principal, atOrBelow: $0) }
+    }
+
+    /// Throws unless the caller may run the transaction: `read` on what it compares and
+    /// gets, `write` on what it sets and deletes; records written under the reserved prefix
+    /// must parse. True when it writes there (the policy is re-read before answering).
+    private static func authorize(
+        _ txn: (compares: [TxnCompare], success: [TreeOperation], failure: [TreeOperation]),
+        _ access: AccessControl, _ connection: RPCServerConnection, _ method: String
+    ) throws(RPCError) -> Bool {
+        let (principal, policy) = try access.authenticated(connection, method)
+        func check(_ permission: AccessPermission, _ path: TreePath) throws(RPCError) {
+            try AccessControl.check(policy.decide(principal, permission, path), path, principal: principal, policy: policy, method: method)
+        }
+        var touchesAuth = false
+        for compare in txn.compares { try check(.read, compare.path) }
+        for operation in txn.success + txn.failure {
+            try check(operation.isWrite ? .write : .read, operation.path)
+            guard operation.isWrite, AuthPaths.isReserved(operation.path) else { continue }
+            touchesAuth = true
+            if case let .set(path, value, _, _) = operation {
+                do throws(AccessRecordError) { try AccessRecords.validate(value, at: path) } catch {
+                    throw RPCError(.badRequest, "\(method): \(path): \(error.message)")
+                }
+            }
+        }
+        return touchesAuth
     }
 
     /// Registers a write method: `parse` turns its params into a transaction, `answer` the
     /// transaction's result into the reply. Answered from the store's completion (for the
     /// embedded store, the batch its fsync made durable), with no task per write.
     private static func registerWrite(
-        _ method: String, _ router: inout RPCRouter, _ store: any CoordinatorStore,
+        _ method: String, _ router: inout RPCRouter, _ store: any CoordinatorStore, _ access: AccessControl?,
         parse: @escaping @Sendable ([MessagePackValue]) throws(RPCError) -> (compares: [TxnCompare], success: [TreeOperation], failure: [TreeOperation]),
         answer: @escaping @Sendable (TxnResult) -> MessagePackValue
     ) {
-        router.registerReplying(method) { values, _, reply in
+        router.registerReplying(method) { values, context, reply in
             let txn: (compares: [TxnCompare], success: [TreeOperation], failure: [TreeOperation])
-            do throws(RPCError) { txn = try parse(values) } catch {
+            var touchesAuth = false
+            do throws(RPCError) {
+                txn = try parse(values)
+                if let access { touchesAuth = try authorize(txn, access, context.connection, method) }
+            } catch {
                 reply(.failure(error))
                 return
             }
-            store.txn(compares: txn.compares, success: txn.success, failure: txn.failure) { result in reply(result.map(answer)) }
+            guard touchesAuth, let access else {
+                store.txn(compares: txn.compares, success: txn.success, failure: txn.failure) { result in reply(result.map(answer)) }
+                return
+            }
+            // A change to roles or tokens is in force on this coordinator once acknowledged.
+            store.txn(compares: txn.compares, success: txn.success, failure: txn.failure) { result in
+                Task {
+                    await access.refresh(from: store)
+                    reply(result.map(answer))
+                }
+            }
         }
     }
 

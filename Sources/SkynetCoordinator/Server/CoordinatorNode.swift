@@ -268,9 +268,9 @@ public final class CoordinatorNode: Sendable {
     /// Starts watch `clientID` of `connection` on `glob` from `fromRev` (0 = from the next
     /// revision). Events and progress are pushed as notifications on that connection; the
     /// watch ends when it is cancelled or the connection closes. Returns the current revision.
-    public func watch(connection: RPCServerConnection, clientID: UInt64, glob: TreeGlob, fromRev: Int64) throws(RPCError) -> Int64 {
+    public func watch(connection: RPCServerConnection, clientID: UInt64, glob: TreeGlob, fromRev: Int64, filter: WatchFilter? = nil) throws(RPCError) -> Int64 {
         let (revision, routed, first) = try state.withLock { (state) throws(RPCError) in
-            let (routed, first) = try state.watchers.watch(connection: connection, clientID: clientID, glob: glob, fromRev: fromRev, hub: &state.replica.hub)
+            let (routed, first) = try state.watchers.watch(connection: connection, clientID: clientID, glob: glob, fromRev: fromRev, filter: filter, hub: &state.replica.hub)
             metrics.watches.record(state.replica.hub.watchCount)
             return (state.replica.hub.revision, routed, first)
         }

@@ -51,6 +51,11 @@ struct CoordinatorParams {
         do { return try TreeGlob(string, limits: limits) } catch { throw error.rpcError }
     }
 
+    func string(_ index: Int, _ name: String) throws(RPCError) -> String {
+        let value = try required(index, name)
+        return try wrap { () throws(WireError) in try value.wireString(context(index, name)) }
+    }
+
     func bytes(_ index: Int, _ name: String) throws(RPCError) -> [UInt8] {
         let value = try required(index, name)
         return try wrap { () throws(WireError) in try value.wireBytes(context(index, name)) }

@@ -15,7 +15,9 @@ public final class CoordinatorServer: Service, Sendable {
     /// The embedded node, when that is the store.
     public var node: CoordinatorNode? { store as? CoordinatorNode }
     private let rpc: RPCServer
-    private let timers = Mutex<Task<Void, Never>?>(nil)
+    /// Access control, when auth is on.
+    package let access: AccessControl?
+    private let timers = Mutex<[Task<Void, Never>]>([])
     private let expiry = Mutex(ExpiryTimer())
     private let timerLoop: any EventLoop
     private let logger: Logger
@@ -28,26 +30,50 @@ public final class CoordinatorServer: Service, Sendable {
         self.init(store: node, host: host, port: port, tls: tls, eventLoopGroup: eventLoopGroup, logger: logger)
     }
 
+    /// How often the auth records are re-read, for changes made through another front of
+    /// the same store (changes through this one are in force when acknowledged).
+    static let authRefreshInterval = Duration.seconds(1)
+
     /// Creates a server for `store` on `host:port` (port 0 picks a free one), serving TLS
     /// when given it.
-    public init(
+    public convenience init(
         store: any CoordinatorStore, host: String = "127.0.0.1", port: Int = 8046, tls: RPCTLS? = nil,
         eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton, logger: Logger
     ) {
+        self.init(store: store, host: host, port: port, tls: tls, access: nil, eventLoopGroup: eventLoopGroup, logger: logger)
+    }
+
+    /// Creates a server that, with `access`, requires every caller to authenticate (`auth`)
+    /// and checks each call against the roles in the store (`AccessControl.load`).
+    package init(
+        store: any CoordinatorStore, host: String = "127.0.0.1", port: Int = 8046, tls: RPCTLS? = nil, access: AccessControl?,
+        eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton, logger: Logger
+    ) {
         self.store = store
+        self.access = access
         self.logger = logger
         timerLoop = eventLoopGroup.next()
         rpc = RPCServer(
             // Clients with sessions or watches are never idle (keepalives, progress), so five
             // minutes without traffic means a connection nobody uses.
             configuration: .init(host: host, port: port, gracePeriod: .seconds(5), idleTimeout: .seconds(300), tls: tls),
-            router: CoordinatorMethods.router(for: store), eventLoopGroup: eventLoopGroup, logger: logger)
+            router: CoordinatorMethods.router(for: store, access: access), eventLoopGroup: eventLoopGroup, logger: logger)
     }
 
     /// Binds and starts serving; returns the bound address.
     @discardableResult
     public func start() async throws -> SocketAddress {
         let address = try await rpc.start()
+        if let access {
+            let store = self.store
+            let refresh = Task {
+                while !Task.isCancelled {
+                    try? await Task.sleep(for: Self.authRefreshInterval)
+                    await access.refresh(from: store)
+                }
+            }
+            timers.withLock { $0.append(refresh) }
+        }
         guard let node else { return address }   // other stores keep their own time
         let interval = node.configuration.progressInterval
         let task = Task {
@@ -56,7 +82,7 @@ public final class CoordinatorServer: Service, Sendable {
                 node.progressTick()
             }
         }
-        timers.withLock { $0 = task }
+        timers.withLock { $0.append(task) }
         node.setExpiryAlarm { [weak self] deadline in self?.armExpiry(at: deadline) }
         return address
     }
@@ -100,7 +126,7 @@ public final class CoordinatorServer: Service, Sendable {
     /// Stops serving (draining in-flight calls), stops the timers and closes the node's log.
     public func shutdown() async {
         await rpc.shutdown()
-        timers.withLock { $0?.cancel() }
+        timers.withLock { $0.forEach { $0.cancel() } }
         expiry.withLock { armed in
             armed.stopped = true
             armed.timer?.cancel()

@@ -57,8 +57,9 @@ public protocol CoordinatorStore: Sendable {
 
     /// Starts watch `clientID` of `connection` on `glob` from `fromRev` (0: from the next
     /// revision); events and progress go to the connection as notifications until the watch
-    /// is cancelled or the connection closes. Returns the current revision.
-    func watch(connection: RPCServerConnection, clientID: UInt64, glob: TreeGlob, fromRev: Int64) async throws -> Int64
+    /// is cancelled or the connection closes. Returns the current revision. With `filter`,
+    /// only events on paths it accepts reach the connection (the caller's read permission).
+    func watch(connection: RPCServerConnection, clientID: UInt64, glob: TreeGlob, fromRev: Int64, filter: WatchFilter?) async throws -> Int64
 
     /// Ends watch `clientID` of `connection`; false when there is no such watch.
     func unwatch(connection: RPCServerConnection, clientID: UInt64) async -> Bool

@@ -6,12 +6,18 @@ import SkynetTree
 /// log it applies, the etcd store from one etcd watch stream).
 ///
 /// A value kept under the same lock as its hub; the sending (`send`) happens outside it.
+/// Which events a connection may see: its caller's read permission, asked per event at
+/// delivery, so a token revoked or a role narrowed takes effect on open watches at once.
+public typealias WatchFilter = @Sendable (TreePath) -> Bool
+
 package struct WatchConnections {
     /// A watch action with the connection and client id it goes to.
     package struct Routed {
         package var connection: RPCServerConnection
         package var clientID: UInt64
         package var action: WatchAction
+        /// The connection's read filter, when access control is on.
+        package var filter: WatchFilter?
     }
 
     /// The connections that hold watches, by the number their watches' tags carry
@@ -19,6 +25,8 @@ package struct WatchConnections {
     private var connections: [UInt32: RPCServerConnection] = [:]
     private var owners: [ObjectIdentifier: UInt32] = [:]
     private var byConnection: [UInt32: [UInt64: WatchID]] = [:]
+    /// Read filters of connections that have one (access control on).
+    private var filters: [UInt32: WatchFilter] = [:]
     private var nextOwner: UInt32 = 0
     private let maxWatchesPerConnection: Int
 
@@ -30,7 +38,7 @@ package struct WatchConnections {
     /// and whether this is the connection's first watch (the caller then arranges for
     /// `drop(_:hub:)` when it closes).
     package mutating func watch(
-        connection: RPCServerConnection, clientID: UInt64, glob: TreeGlob, fromRev: Int64, hub: inout WatchHub
+        connection: RPCServerConnection, clientID: UInt64, glob: TreeGlob, fromRev: Int64, filter: WatchFilter? = nil, hub: inout WatchHub
     ) throws(RPCError) -> (routed: [Routed], first: Bool) {
         let known = owners[connection.id]
         if let known, byConnection[known]?[clientID] != nil {
@@ -48,6 +56,7 @@ package struct WatchConnections {
         if known == nil {
             owners[connection.id] = owner
             connections[owner] = connection
+            filters[owner] = filter
         }
         byConnection[owner, default: [:]][clientID] = id
         return (route(actions, hub: &hub), known == nil)
@@ -71,6 +80,7 @@ package struct WatchConnections {
     package mutating func drop(_ connection: ObjectIdentifier, hub: inout WatchHub) {
         guard let owner = owners.removeValue(forKey: connection) else { return }
         connections[owner] = nil
+        filters[owner] = nil
         for id in (byConnection.removeValue(forKey: owner) ?? [:]).values { hub.cancel(id) }
     }
 
@@ -81,7 +91,7 @@ package struct WatchConnections {
             switch action {
             case .deliver(let id, _), .progress(let id, _):
                 guard let tag = hub.tag(of: id), let connection = connections[tag.owner] else { return nil }
-                return Routed(connection: connection, clientID: tag.clientID, action: action)
+                return Routed(connection: connection, clientID: tag.clientID, action: action, filter: filters[tag.owner])
             case .cancel(let id, _):
                 guard let tag = hub.tag(of: id) else { return nil }
                 hub.forgetCancelled(id)
@@ -102,10 +112,15 @@ package struct WatchConnections {
         guard !routed.isEmpty else { return }
         var outbox: [ObjectIdentifier: ConnectionOutbox] = [:]
         for item in routed {
-            outbox[item.connection.id, default: ConnectionOutbox(connection: item.connection)].add(item.clientID, item.action)
+            outbox[item.connection.id, default: ConnectionOutbox(connection: item.connection)].add(item.clientID, item.action, filter: item.filter)
         }
         for box in outbox.values {
             let (bytes, charges) = box.encode()
+            guard !bytes.isEmpty else {
+                // Every event was filtered out: nothing to write, but the hub's budget is freed.
+                if !charges.isEmpty { sent(charges) }
+                continue
+            }
             box.connection.writeEncoded(bytes) { written in
                 guard written, !charges.isEmpty else { return }
                 sent(charges)

@@ -1,0 +1,169 @@
+import Logging
+import SkynetCertificates
+import SkynetRPC
+import SkynetTree
+import Synchronization
+
+/// A coordinator's access control: who each connection speaks for, and whether that
+/// principal may do what it asks, by the current `AccessPolicy`.
+///
+/// The shell around the policy: it keeps the principal of each authenticated connection,
+/// re-reads the records under `AuthPaths.prefix` from the store (`refresh`) after a write
+/// there through this coordinator and periodically (writes through another front), and
+/// turns decisions into `Unauthorized` and `Forbidden` errors that name the path and the
+/// permission, never a value. A principal is checked against the policy on every call, so
+/// a revoked token stops working on connections that authenticated with it.
+package final class AccessControl: Sendable {
+    private struct State {
+        var policy: AccessPolicy
+        var principals: [ObjectIdentifier: AccessPrincipal] = [:]
+    }
+
+    private let state: Mutex<State>
+    /// The secret the coordinator's own in-process clients (its timer service, its
+    /// dashboard) present; it lives only in this process's memory.
+    package let localToken: String
+    private let logger: Logger
+
+    package init(policy: AccessPolicy, logger: Logger) {
+        state = Mutex(State(policy: policy))
+        localToken = AccessToken.generate()
+        self.logger = logger
+    }
+
+    /// The policy in force.
+    package var policy: AccessPolicy { state.withLock { $0.policy } }
+
+    // MARK: Start
+
+    /// Access control for `store`, or nil when auth is off: it is on when `bootstrapTokens`
+    /// are given (they are written as `root` tokens if the store has no `root` role yet) or
+    /// when the store already holds auth records (a coordinator restarted without the flag
+    /// stays locked).
+    package static func load(store: any CoordinatorStore, bootstrapTokens: [String]?, logger: Logger) async throws -> AccessControl? {
+        if let bootstrapTokens {
+            if try await bootstrap(store: store, tokens: bootstrapTokens) {
+                logger.notice("auth bootstrapped: role \(AuthPaths.rootRole) and \(bootstrapTokens.count) token(s) written")
+            }
+        }
+        let policy = try await read(from: store)
+        guard bootstrapTokens != nil || !policy.isEmpty else { return nil }
+        for problem in policy.problems { logger.warning("auth record skipped: \(problem)") }
+        return AccessControl(policy: policy, logger: logger)
+    }
+
+    /// Writes the `root` role (`admin` on everything) and a token record for each of
+    /// `tokens`, unless the store has a `root` role already. True when it wrote them.
+    package static func bootstrap(store: any CoordinatorStore, tokens: [String]) async throws -> Bool {
+        let rootPath = try AuthPaths.path(.roles, AuthPaths.rootRole)
+        var writes: [TreeOperation] = [.set(path: rootPath, value: AccessRecords.encode(AccessRole(rules: [AccessRule(glob: try TreeGlob("/**"), permissions: [.admin])])), ifRev: 0, session: nil)]
+        for (index, token) in tokens.enumerated() {
+            let record = AccessTokenRecord(name: tokens.count == 1 ? "bootstrap" : "bootstrap-\(index + 1)", sha256: AccessToken.sha256(token), roles: [AuthPaths.rootRole])
+            writes.append(.set(path: try AuthPaths.path(.tokens, AccessToken.id(token)), value: AccessRecords.encode(record), ifRev: -1, session: nil))
+        }
+        let result = try await store.txn(compares: [TxnCompare(rootPath, .exists(false))], success: writes, failure: [])
+        return result.succeeded
+    }
+
+    /// The records under the reserved prefix, read from the store.
+    private static func read(from store: any CoordinatorStore) async throws -> AccessPolicy {
+        var files: [TreeFile] = []
+        var after: TreePath?
+        var revision: Int64 = 0
+        while true {
+            let page = try await store.walk(AuthPaths.all, after: after, maxBytes: 1 << 20)
+            if revision == 0 { revision = page.revision }
+            files += page.files
+            guard page.more, let last = page.files.last else { break }
+            after = last.path
+        }
+        return AccessPolicy(files: files, revision: revision)
+    }
+
+    /// Re-reads the records; a read older than the policy in force is dropped.
+    package func refresh(from store: any CoordinatorStore) async {
+        do {
+            let fresh = try await Self.read(from: store)
+            let installed = state.withLock { state -> Bool in
+                guard fresh.revision >= state.policy.revision else { return false }
+                state.policy = fresh
+                return true
+            }
+            if installed { for problem in fresh.problems { logger.debug("auth record skipped: \(problem)") } }
+        } catch {
+            logger.warning("could not re-read auth records: \(error)")
+        }
+    }
+
+    // MARK: Connections
+
+    /// Authenticates `connection` with `token`; returns who it now speaks for.
+    package func authenticate(_ token: String, connection: RPCServerConnection) throws(RPCError) -> AccessPrincipal {
+        let principal = try resolve(token)
+        let first = state.withLock { state in
+            defer { state.principals[connection.id] = principal }
+            return state.principals[connection.id] == nil
+        }
+        if first {
+            let id = connection.id
+            connection.onClose { [weak self] in self?.state.withLock { _ = $0.principals.removeValue(forKey: id) } }
+        }
+        return principal
+    }
+
+    /// The principal a token speaks for, without binding it to a connection.
+    package func resolve(_ token: String) throws(RPCError) -> AccessPrincipal {
+        if AccessPolicy.constantTimeEqual(token, localToken) { return .local }
+        guard token.utf8.count >= AccessToken.minimumLength, token.utf8.count <= 512,
+              let principal = policy.principal(tokenID: AccessToken.id(token), sha256: AccessToken.sha256(token)) else {
+            throw RPCError(.unauthorized, "auth: the token is not valid (unknown, revoked or mistyped)")
+        }
+        return principal
+    }
+
+    /// Throws `Unauthorized` unless the connection authenticated with a principal still on
+    /// record; returns the principal and the policy to decide by.
+    package func authenticated(_ connection: RPCServerConnection, _ method: String) throws(RPCError) -> (AccessPrincipal, AccessPolicy) {
+        let (principal, policy) = state.withLock { ($0.principals[connection.id], $0.policy) }
+        guard let principal else {
+            throw RPCError(.unauthorized, "\(method): this coordinator requires authentication; call auth with a token first (sky --token, SKYNET_TOKEN)")
+        }
+        guard policy.knows(principal) else {
+            throw RPCError(.unauthorized, "\(method): \(principal) is no longer valid (revoked); authenticate with another token")
+        }
+        return (principal, policy)
+    }
+
+    /// Throws unless the connection's principal may do `permission` on `path`.
+    package func require(_ permission: AccessPermission, _ path: TreePath, _ connection: RPCServerConnection, _ method: String) throws(RPCError) {
+        let (principal, policy) = try authenticated(connection, method)
+        try Self.check(policy.decide(principal, permission, path), path, principal: principal, policy: policy, method: method)
+    }
+
+    /// Turns a decision into nothing (allowed) or the error that says why not.
+    package static func check(_ decision: AccessDecision, _ path: TreePath, principal: AccessPrincipal, policy: AccessPolicy, method: String) throws(RPCError) {
+        switch decision {
+        case .allowed:
+            return
+        case .denied(let needed):
+            let who = policy.describe(principal)
+            let reserved = AuthPaths.isReserved(path) ? " (\(AuthPaths.prefix) is reserved for admin)" : ""
+            throw RPCError(.forbidden, "\(method): \(who) lacks \(needed.rawValue) on \(path)\(reserved)")
+        case .unknownPrincipal:
+            throw RPCError(.unauthorized, "\(method): \(principal) is no longer valid (revoked); authenticate with another token")
+        }
+    }
+
+    /// What the connection may read, asked per path when events are delivered (a
+    /// principal revoked later sees nothing more).
+    package func readFilter(_ connection: RPCServerConnection) -> WatchFilter {
+        let id = connection.id
+        return { [weak self] path in
+            guard let self else { return false }
+            return state.withLock { state in
+                guard let principal = state.principals[id] else { return false }
+                return state.policy.decide(principal, .read, path) == .allowed
+            }
+        }
+    }
+}

@@ -1,0 +1,38 @@
+/// Where a coordinator keeps its roles, tokens and certificate bindings: a reserved
+/// prefix of the tree that only `admin` may read or write.
+///
+/// - `/skynet/auth/roles/<name>`: an `AccessRole` as JSON.
+/// - `/skynet/auth/tokens/<id>`: an `AccessTokenRecord` as JSON; the id is derived from
+///   the token (the first 16 hex digits of its SHA-256), the token itself is never stored.
+/// - `/skynet/auth/certs/<name>`: the roles of a client certificate whose common name is
+///   `<name>` (mutual TLS), as JSON `{"roles": [...]}`.
+public enum AuthPaths {
+    /// The reserved prefix.
+    public static let prefix = "/skynet/auth"
+    /// Every file under the prefix.
+    public static let all = try! TreeGlob("/skynet/auth/**")
+    /// The role every bootstrap token holds: `admin` on everything.
+    public static let rootRole = "root"
+
+    /// Kinds of records under the prefix.
+    public enum Kind: String, Sendable {
+        case roles, tokens, certs
+    }
+
+    /// The path of record `name` of `kind`.
+    public static func path(_ kind: Kind, _ name: String) throws(TreeError) -> TreePath {
+        try TreePath("\(prefix)/\(kind.rawValue)/\(name)")
+    }
+
+    /// True for paths in the reserved prefix (the prefix itself included).
+    public static func isReserved(_ path: TreePath) -> Bool {
+        path.string == prefix || path.string.hasPrefix(prefix + "/")
+    }
+
+    /// The kind and name of a record path, nil for anything else.
+    public static func record(at path: TreePath) -> (kind: Kind, name: String)? {
+        let segments = path.segments
+        guard segments.count == 4, segments[0] == "skynet", segments[1] == "auth", let kind = Kind(rawValue: String(segments[2])) else { return nil }
+        return (kind, String(segments[3]))
+    }
+}
