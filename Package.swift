@@ -290,7 +290,7 @@ let package = Package(
         ),
         .testTarget(
             name: "SkynetCoordinatorTests",
-            dependencies: ["SkynetCoordinator", "SkynetTree", "MessagePack", "SkynetTestSupport"]
+            dependencies: ["SkynetCoordinator", "SkynetTree", "SkynetCertificates", "MessagePack", "SkynetTestSupport"]
         ),
         .testTarget(
             name: "SkynetTests",

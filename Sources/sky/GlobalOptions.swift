@@ -24,6 +24,9 @@ struct GlobalOptions: ParsableArguments {
     @Option(help: ArgumentHelp("That certificate's private key (PEM) (default: $SKYNET_TLS_KEY).", valueName: "file"))
     var tlsKey: String?
 
+    @Option(help: ArgumentHelp("The token sky presents to a coordinator with auth on, or @FILE to read it from (default: $SKYNET_TOKEN).", valueName: "token|@file"))
+    var token: String?
+
     func validate() throws {
         guard timeout > 0 else { throw ValidationError("--timeout must be a positive number of seconds, found \(timeout)") }
         if let coordinators, coordinators.split(separator: ",").contains(where: { HostPort(String($0).trimmingCharacters(in: .whitespaces)) == nil }) {
@@ -31,9 +34,16 @@ struct GlobalOptions: ParsableArguments {
         }
         do {
             _ = try tls()
+            _ = try resolvedToken()
         } catch {
             throw ValidationError("\(error)")
         }
+    }
+
+    /// The token from the flag (or its file), else `SKYNET_TOKEN`; nil: anonymous.
+    func resolvedToken() throws(ServiceConfigError) -> String? {
+        let picked = token.map { ($0, "--token") } ?? ProcessInfo.processInfo.environment["SKYNET_TOKEN"].flatMap { $0.isEmpty ? nil : ($0, "SKYNET_TOKEN") }
+        return try TokenFlag.token(picked)
     }
 
     /// TLS from the flags, else `SKYNET_TLS_*`; nil: plain TCP. Reads the files.
@@ -56,7 +66,7 @@ struct GlobalOptions: ParsableArguments {
         var logger = Logger(label: "sky")
         logger.logLevel = .critical
         return CoordinatorClient(
-            configuration: .init(addresses: addresses, callTimeout: timeoutDuration, connectTimeout: timeoutDuration, failFast: true, tls: try tls()),
+            configuration: .init(addresses: addresses, callTimeout: timeoutDuration, connectTimeout: timeoutDuration, failFast: true, tls: try tls(), token: try resolvedToken()),
             logger: logger)
     }
 }

@@ -28,7 +28,7 @@ func operate(_ global: GlobalOptions, _ filters: InstanceFilters, method: String
         var result = OperationResult(address: info.serviceAddress, admin: info.adminAddress, service: info.name, version: info.version,
                                      region: info.region, host: info.host, ok: false)
         do {
-            let answer = try await AdminCalls.call(info.adminAddress, method, params, timeout: global.timeoutDuration, tls: coordinator.configuration.tls)
+            let answer = try await AdminCalls.call(info.adminAddress, method, params, timeout: global.timeoutDuration, tls: coordinator.configuration.tls, token: coordinator.configuration.token)
             result.ok = true
             result.result = answer.stringValue ?? past
         } catch let error as RPCError {

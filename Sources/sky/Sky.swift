@@ -10,7 +10,7 @@ struct Sky: AsyncParsableCommand {
         ("The config tree", [GetFile.self, SetFile.self, DelFile.self, Ls.self, Walk.self, Watch.self]),
         ("The coordinator", [Status.self, Members.self]),
         ("Timers", [TimerCommand.self]),
-        ("Security", [TLSCommand.self]),
+        ("Security", [TLSCommand.self, AuthCommand.self]),
         ("This tool", [VersionCommand.self]),
     ]
 
@@ -27,7 +27,7 @@ struct Sky: AsyncParsableCommand {
     /// The overview `sky`, `sky help`, `sky -h`, `sky -help` and `sky --help` print: every
     /// command with its description and flags, read from the command definitions.
     static func overview() -> String {
-        let shared = Set(["coordinators", "json", "timeout", "tls-ca", "tls-cert", "tls-key"])
+        let shared = Set(["coordinators", "json", "timeout", "tls-ca", "tls-cert", "tls-key", "token"])
         let commands: String
         do {
             commands = try CommandIndex(Sky.self, shared: shared)
@@ -47,6 +47,7 @@ struct Sky: AsyncParsableCommand {
               -timeout=SECONDS              how long to wait for the coordinator and each instance (default 3)
               -tls-ca=FILE                  talk TLS, trusting this CA (default: $SKYNET_TLS_CA)
               -tls-cert=FILE -tls-key=FILE  the certificate to show servers that require one
+              -token=TOKEN|@FILE            the token for a coordinator with auth on (default: $SKYNET_TOKEN)
 
             Flags are Go-style as in the seed: -region=us, -region us and --region us are the same.
             Exit status: 0 ok, 1 the operation failed, 2 usage error.
@@ -58,6 +59,7 @@ struct Sky: AsyncParsableCommand {
               sky watch '/skynet/services/**'
               sky timer create -delay=5000 -uri=http://127.0.0.1:8080/hook
               sky tls ca -dir=tls && sky tls cert -dir=tls -name=skynetd
+              sky -token=@root.token auth token create -name=deploy -role=deployer
             """
     }
 }

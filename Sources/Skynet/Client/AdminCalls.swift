@@ -5,11 +5,13 @@ import SkynetRPC
 /// connection per call, with a deadline over connecting and answering, so an instance that
 /// hangs costs its caller a slow cell, not a stuck view.
 package enum AdminCalls {
-    /// Calls `method` on the admin port at `address`, within `timeout`.
-    package static func call(_ address: String, _ method: String, _ params: [MessagePackValue] = [], timeout: Duration, tls: RPCTLS? = nil) async throws -> MessagePackValue {
+    /// Calls `method` on the admin port at `address`, within `timeout`, presenting `token`
+    /// first (`auth`) when given.
+    package static func call(_ address: String, _ method: String, _ params: [MessagePackValue] = [], timeout: Duration, tls: RPCTLS? = nil, token: String? = nil) async throws -> MessagePackValue {
         guard let target = HostPort(address) else { throw RPCError(.badRequest, "bad admin address \(address)") }
         let connection = try await RPCConnection.connect(host: target.host, port: target.port, configuration: .init(connectTimeout: timeout, tls: tls))
         do {
+            if let token { _ = try await connection.call("auth", [.string(token)], timeout: timeout) }
             let answer = try await connection.call(method, params, timeout: timeout)
             await connection.close()
             return answer

@@ -21,7 +21,8 @@ public enum AuthPaths {
 
     /// The path of record `name` of `kind`.
     public static func path(_ kind: Kind, _ name: String) throws(TreeError) -> TreePath {
-        try TreePath("\(prefix)/\(kind.rawValue)/\(name)")
+        guard !name.isEmpty, !name.contains("/") else { throw .badPath(path: name, rule: "a record name is one path segment") }
+        return try TreePath("\(prefix)/\(kind.rawValue)/\(name)")
     }
 
     /// True for paths in the reserved prefix (the prefix itself included).
