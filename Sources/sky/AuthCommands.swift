@@ -13,9 +13,9 @@ struct AuthCommand: AsyncParsableCommand {
             and is the only one that reaches /skynet/auth). A token holds roles.
 
             Examples:
-              sky -token=@root.token auth role add app-config 'read,write:/skynet/config/app/**'
-              sky -token=@root.token auth token create -name=deploy -role=app-config
-              sky -token=@root.token auth token revoke deploy
+              sky auth role add app-config 'read,write:/skynet/config/app/**' -token=@root.token
+              sky auth token create -name=deploy -role=app-config -token=@root.token
+              sky auth token revoke deploy -token=@root.token
             """,
         subcommands: [AuthRole.self, AuthToken.self])
 }
@@ -23,13 +23,25 @@ struct AuthCommand: AsyncParsableCommand {
 /// `sky auth role ...`.
 struct AuthRole: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "role", abstract: "Add, remove and list roles.", subcommands: [AuthRoleAdd.self, AuthRoleRemove.self, AuthRoleList.self])
+        commandName: "role", abstract: "Add, remove and list roles.",
+        discussion: """
+            Examples:
+              sky auth role add reader 'read:/skynet/**'
+              sky auth role list
+            """,
+        subcommands: [AuthRoleAdd.self, AuthRoleRemove.self, AuthRoleList.self])
 }
 
 /// `sky auth token ...`.
 struct AuthToken: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "token", abstract: "Create, revoke and list tokens.", subcommands: [AuthTokenCreate.self, AuthTokenRevoke.self, AuthTokenList.self])
+        commandName: "token", abstract: "Create, revoke and list tokens.",
+        discussion: """
+            Examples:
+              sky auth token create -name=deploy -role=reader
+              sky auth token revoke deploy
+            """,
+        subcommands: [AuthTokenCreate.self, AuthTokenRevoke.self, AuthTokenList.self])
 }
 
 /// `sky auth role add NAME RULE...`.
@@ -68,7 +80,7 @@ struct AuthRoleAdd: AsyncParsableCommand {
 struct AuthRoleRemove: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "rm", abstract: "Remove a role (tokens that name it lose its rules).",
-        discussion: "Example:\n  sky auth role rm reader")
+        discussion: "Examples:\n  sky auth role rm reader")
     @OptionGroup var global: GlobalOptions
     @Argument(help: "The role's name.") var name: String
 
@@ -85,7 +97,7 @@ struct AuthRoleRemove: AsyncParsableCommand {
 
 /// `sky auth role list`.
 struct AuthRoleList: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "list", abstract: "List roles and their rules.", discussion: "Example:\n  sky auth role list -json")
+    static let configuration = CommandConfiguration(commandName: "list", abstract: "List roles and their rules.", discussion: "Examples:\n  sky auth role list -json")
     @OptionGroup var global: GlobalOptions
 
     struct Row: Codable {
@@ -166,7 +178,7 @@ struct AuthTokenRevoke: AsyncParsableCommand {
 
 /// `sky auth token list`.
 struct AuthTokenList: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "list", abstract: "List tokens (ids, names, roles; never the tokens).", discussion: "Example:\n  sky auth token list")
+    static let configuration = CommandConfiguration(commandName: "list", abstract: "List tokens (ids, names, roles; never the tokens).", discussion: "Examples:\n  sky auth token list")
     @OptionGroup var global: GlobalOptions
 
     struct Row: Codable {

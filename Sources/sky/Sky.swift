@@ -59,7 +59,7 @@ struct Sky: AsyncParsableCommand {
               sky watch '/skynet/services/**'
               sky timer create -delay=5000 -uri=http://127.0.0.1:8080/hook
               sky tls ca -dir=tls && sky tls cert -dir=tls -name=skynetd
-              sky -token=@root.token auth token create -name=deploy -role=deployer
+              sky auth token create -name=deploy -role=deployer -token=@root.token
             """
     }
 }

@@ -45,20 +45,24 @@ struct HelpTests {
     @Test("sky help CMD and sky CMD -h, -help, --help: that command's flags with examples, exit 0")
     func skyCommandHelp() async throws {
         let tool = try await declared("sky")
-        // A group (`sky timer`) lists its commands; each of those is checked like a top-level one.
+        // A group (`sky timer`, `sky auth role`) lists its commands, with examples; each
+        // command under it, at any depth, is checked like a top-level one.
         var commands: [(path: [String], command: ToolDescription.Command)] = []
-        for command in (tool.command.subcommands ?? []) where command.shouldDisplay && command.commandName != "help" {
+        var groups: [(path: [String], command: ToolDescription.Command)] = (tool.command.subcommands ?? [])
+            .filter { $0.shouldDisplay && $0.commandName != "help" }.map { ([$0.commandName], $0) }
+        while let (path, command) = groups.popLast() {
             let children = (command.subcommands ?? []).filter { $0.shouldDisplay && $0.commandName != "help" }
-            if children.isEmpty {
-                commands.append(([command.commandName], command))
-            } else {
-                let run = try await runTool("sky", [command.commandName, "--help"])
-                #expect(run.status == 0, "sky \(command.commandName) --help: \(run.err)")
-                #expect(run.out.contains("Examples:\n  sky \(command.commandName)"), "sky \(command.commandName) --help shows examples")
-                for child in children {
-                    #expect(run.out.contains(child.commandName), "sky \(command.commandName) --help lists \(child.commandName)")
-                    commands.append(([command.commandName, child.commandName], child))
-                }
+            guard !children.isEmpty else {
+                commands.append((path, command))
+                continue
+            }
+            let name = path.joined(separator: " ")
+            let run = try await runTool("sky", path + ["--help"])
+            #expect(run.status == 0, "sky \(name) --help: \(run.err)")
+            #expect(run.out.contains("Examples:\n  sky \(name)"), "sky \(name) --help shows examples")
+            for child in children {
+                #expect(run.out.contains(child.commandName), "sky \(name) --help lists \(child.commandName)")
+                groups.append((path + [child.commandName], child))
             }
         }
         for (path, command) in commands {
@@ -150,7 +154,7 @@ struct HelpTests {
         ("echo-service", ["-tls-ca", "/nonexistent/ca.pem"], "does not exist"),
         ("echo-service", ["-insecure=maybe"], "-insecure"),
         ("echo-service", ["-l", "10.1.2.3:9000"], "-insecure"),
-        ("echo-service", ["-admin", "0.0.0.0:9100"], "in plain TCP"),
+        ("echo-service", ["-admin", "0.0.0.0:9100"], "with neither TLS nor auth"),
         ("skynet-timer", ["--http", "127.0.0.1:99999"], "99999"),
         ("skynet-timer", ["--log-level", "loud"], "loud"),
         ("sky", ["timer", "create", "-delay=0", "-uri=http://h/x"], "timeout"),
