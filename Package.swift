@@ -237,6 +237,7 @@ let package = Package(
                 "EtcdAPI",
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
                 "SkynetTestSupport",
+                "SkynetCertificates",
                 "SkynetTimer",
                 "MessagePack",
                 "SkynetRPC",

@@ -52,6 +52,21 @@ struct AccessPolicyTests {
         #expect(policy.decide(root, .write, other) == .allowed)
     }
 
+    @Test("compiled grants agree with the globs: subtrees end at a segment boundary, wildcards are matched")
+    func grants() throws {
+        let grant = AccessGrant([try AccessRule(parsing: "read,write:/skynet/config/app/**"), try AccessRule(parsing: "read:/skynet/config/*/public/**"), try AccessRule(parsing: "write:/x/?")])
+        for (path, permission, expected) in [
+            ("/skynet/config/app", AccessPermission.read, true), ("/skynet/config/app/a/b", .write, true),
+            ("/skynet/config/apple", .read, false), ("/skynet/config/ap", .read, false),
+            ("/skynet/config/billing/public/x", .read, true), ("/skynet/config/billing/public/x", .write, false),
+            ("/skynet/config/billing/private/x", .read, false), ("/x/a", .write, true), ("/x/ab", .write, false),
+            ("/x/a", .read, false), ("/skynet/config/app/a", .admin, false),
+        ] {
+            #expect(grant.allows(permission, try TreePath(path)) == expected, "\(permission) on \(path)")
+        }
+        #expect(AccessGrant([try AccessRule(parsing: "admin:/**")]).allows(.write, try TreePath("/any/where")))
+    }
+
     @Test("the reserved prefix needs admin, whatever a read or write rule on /** says")
     func reserved() throws {
         let policy = AccessPolicy(files: try Self.files(), revision: 5)

@@ -13,6 +13,7 @@ struct CoordinatorBenchmark: AsyncParsableCommand {
         discussion: """
             Examples:
               sky-bench coordinator
+              sky-bench coordinator --auth
             """)
 
     @Option(help: "Seconds each throughput phase runs.")
@@ -42,7 +43,11 @@ struct CoordinatorBenchmark: AsyncParsableCommand {
     @Option(help: ArgumentHelp("embedded: one skynetd --dev; etcd: a 3-member etcd with two skynetd fronts, against the same workload sent straight to etcd.", valueName: "embedded|etcd"))
     var store = "embedded"
 
+    @Flag(help: "Measure what auth costs: puts and gets against a skynetd with auth on and one without, in alternating rounds.")
+    var auth = false
+
     func validate() throws {
+        if auth, store != "embedded" { throw ValidationError("--auth measures the embedded store") }
         guard ["embedded", "etcd"].contains(store) else { throw ValidationError("--store must be embedded or etcd, found \"\(store)\"") }
     }
 
@@ -55,6 +60,7 @@ struct CoordinatorBenchmark: AsyncParsableCommand {
 
     func run() async throws {
         if store == "etcd" { return try await ClusterBenchmark(options: self).run() }
+        if auth { return try await AuthBenchmark(options: self).run() }
         let raw = try RawFsyncBaseline.measure(seconds: 2)
         let daemon = try DaemonProcess()
         defer { daemon.stop() }

@@ -16,7 +16,18 @@ import Synchronization
 package final class AccessControl: Sendable {
     private struct State {
         var policy: AccessPolicy
-        var principals: [ObjectIdentifier: AccessPrincipal] = [:]
+        /// Bumped whenever a new policy is installed: connections' cached grants older
+        /// than it are looked up again.
+        var generation: UInt64 = 0
+        var connections: [ObjectIdentifier: Caller] = [:]
+    }
+
+    /// An authenticated connection: its principal and that principal's grant as of
+    /// `generation` (nil: revoked).
+    private struct Caller {
+        var principal: AccessPrincipal
+        var grant: AccessGrant?
+        var generation: UInt64
     }
 
     private let state: Mutex<State>
@@ -87,6 +98,7 @@ package final class AccessControl: Sendable {
             let installed = state.withLock { state -> Bool in
                 guard fresh.revision >= state.policy.revision else { return false }
                 state.policy = fresh
+                state.generation &+= 1
                 return true
             }
             if installed { for problem in fresh.problems { logger.debug("auth record skipped: \(problem)") } }
@@ -101,12 +113,12 @@ package final class AccessControl: Sendable {
     package func authenticate(_ token: String, connection: RPCServerConnection) throws(RPCError) -> AccessPrincipal {
         let principal = try resolve(token)
         let first = state.withLock { state in
-            defer { state.principals[connection.id] = principal }
-            return state.principals[connection.id] == nil
+            defer { state.connections[connection.id] = Caller(principal: principal, grant: state.policy.grant(for: principal), generation: state.generation) }
+            return state.connections[connection.id] == nil
         }
         if first {
             let id = connection.id
-            connection.onClose { [weak self] in self?.state.withLock { _ = $0.principals.removeValue(forKey: id) } }
+            connection.onClose { [weak self] in self?.state.withLock { _ = $0.connections.removeValue(forKey: id) } }
         }
         return principal
     }
@@ -122,22 +134,38 @@ package final class AccessControl: Sendable {
     }
 
     /// Throws `Unauthorized` unless the connection authenticated with a principal still on
-    /// record; returns the principal and the policy to decide by.
-    package func authenticated(_ connection: RPCServerConnection, _ method: String) throws(RPCError) -> (AccessPrincipal, AccessPolicy) {
-        let (principal, policy) = state.withLock { ($0.principals[connection.id], $0.policy) }
-        guard let principal else {
+    /// record; returns the principal and its grant. Costs one lock and one table lookup:
+    /// the grant is cached per connection until the policy changes.
+    package func authenticated(_ connection: RPCServerConnection, _ method: String) throws(RPCError) -> (AccessPrincipal, AccessGrant) {
+        let caller = state.withLock { state -> Caller? in
+            guard var caller = state.connections[connection.id] else { return nil }
+            if caller.generation != state.generation {
+                caller.grant = state.policy.grant(for: caller.principal)
+                caller.generation = state.generation
+                state.connections[connection.id] = caller
+            }
+            return caller
+        }
+        guard let caller else {
             throw RPCError(.unauthorized, "\(method): this coordinator requires authentication; call auth with a token first (sky --token, SKYNET_TOKEN)")
         }
-        guard policy.knows(principal) else {
-            throw RPCError(.unauthorized, "\(method): \(principal) is no longer valid (revoked); authenticate with another token")
+        guard let grant = caller.grant else {
+            throw RPCError(.unauthorized, "\(method): \(caller.principal) is no longer valid (revoked); authenticate with another token")
         }
-        return (principal, policy)
+        return (caller.principal, grant)
     }
 
     /// Throws unless the connection's principal may do `permission` on `path`.
     package func require(_ permission: AccessPermission, _ path: TreePath, _ connection: RPCServerConnection, _ method: String) throws(RPCError) {
-        let (principal, policy) = try authenticated(connection, method)
-        try Self.check(policy.decide(principal, permission, path), path, principal: principal, policy: policy, method: method)
+        let (principal, grant) = try authenticated(connection, method)
+        let decision = AccessPolicy.decide(grant, permission, path)
+        if decision != .allowed { try check(decision, path, principal: principal, method: method) }
+    }
+
+    /// Throws the error for a decision that is not `.allowed`, naming the principal by the
+    /// policy in force.
+    package func check(_ decision: AccessDecision, _ path: TreePath, principal: AccessPrincipal, method: String) throws(RPCError) {
+        try Self.check(decision, path, principal: principal, policy: policy, method: method)
     }
 
     /// Turns a decision into nothing (allowed) or the error that says why not.
@@ -161,8 +189,8 @@ package final class AccessControl: Sendable {
         return { [weak self] path in
             guard let self else { return false }
             return state.withLock { state in
-                guard let principal = state.principals[id] else { return false }
-                return state.policy.decide(principal, .read, path) == .allowed
+                guard let caller = state.connections[id] else { return false }
+                return state.policy.decide(caller.principal, .read, path) == .allowed
             }
         }
     }

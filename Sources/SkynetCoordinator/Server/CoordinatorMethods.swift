@@ -57,13 +57,12 @@ enum CoordinatorMethods {
                 let (rev, files, more) = try await store.walk(glob, after: after, maxBytes: maxWalkBytes)
                 return .map(["rev": .int(rev), "files": .array(files.map(\.wireValue)), "more": .bool(more)])
             }
-            let (principal, _) = try access.authenticated(context.connection, "walk")
             // Filtered, not failed: pages of files the caller may not read are skipped, so
             // a page comes back empty only at the end.
             while true {
+                let (_, grant) = try access.authenticated(context.connection, "walk")
                 let (rev, files, more) = try await store.walk(glob, after: after, maxBytes: maxWalkBytes)
-                let policy = access.policy
-                let visible = files.filter { policy.decide(principal, .read, $0.path) == .allowed }
+                let visible = files.filter { AccessPolicy.decide(grant, .read, $0.path) == .allowed }
                 if visible.isEmpty, more, let last = files.last {
                     after = last.path
                     continue
@@ -205,9 +204,10 @@ enum CoordinatorMethods {
     /// Throws unless the caller may read `path` or something below it; returns the test of
     /// which paths below it the caller may see.
     private static func readable(below path: TreePath, _ access: AccessControl, _ context: RPCCallContext, _ method: String) throws(RPCError) -> @Sendable (TreePath) -> Bool {
-        let (principal, policy) = try access.authenticated(context.connection, method)
+        let (principal, _) = try access.authenticated(context.connection, method)
+        let policy = access.policy
         guard policy.mayRead(principal, atOrBelow: path) else {
-            try AccessControl.check(.denied(AuthPaths.isReserved(path) ? .admin : .read), path, principal: principal, policy: policy, method: method)
+            try access.check(.denied(AuthPaths.isReserved(path) ? .admin : .read), path, principal: principal, method: method)
             return { _ in false }
         }
         return { policy.mayRead(principal, atOrBelow: $0) }
@@ -220,15 +220,15 @@ enum CoordinatorMethods {
         _ txn: (compares: [TxnCompare], success: [TreeOperation], failure: [TreeOperation]),
         _ access: AccessControl, _ connection: RPCServerConnection, _ method: String
     ) throws(RPCError) -> Bool {
-        let (principal, policy) = try access.authenticated(connection, method)
+        let (principal, grant) = try access.authenticated(connection, method)
         func check(_ permission: AccessPermission, _ path: TreePath) throws(RPCError) {
-            try AccessControl.check(policy.decide(principal, permission, path), path, principal: principal, policy: policy, method: method)
+            let decision = AccessPolicy.decide(grant, permission, path)
+            if decision != .allowed { try access.check(decision, path, principal: principal, method: method) }
         }
         var touchesAuth = false
-        for compare in txn.compares { try check(.read, compare.path) }
-        for operation in txn.success + txn.failure {
+        func check(_ operation: TreeOperation) throws(RPCError) {
             try check(operation.isWrite ? .write : .read, operation.path)
-            guard operation.isWrite, AuthPaths.isReserved(operation.path) else { continue }
+            guard operation.isWrite, AuthPaths.isReserved(operation.path) else { return }
             touchesAuth = true
             if case let .set(path, value, _, _) = operation {
                 do throws(AccessRecordError) { try AccessRecords.validate(value, at: path) } catch {
@@ -236,6 +236,9 @@ enum CoordinatorMethods {
                 }
             }
         }
+        for compare in txn.compares { try check(.read, compare.path) }
+        for operation in txn.success { try check(operation) }
+        for operation in txn.failure { try check(operation) }
         return touchesAuth
     }
 

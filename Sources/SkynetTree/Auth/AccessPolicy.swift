@@ -12,15 +12,15 @@ public struct AccessPolicy: Sendable {
     /// Records that were skipped, with why.
     public private(set) var problems: [String] = []
     private var tokens: [String: AccessTokenRecord] = [:]
-    /// Each known principal's rules, flattened from its roles.
-    private var grants: [AccessPrincipal: [AccessRule]] = [:]
+    /// Each known principal's rules, flattened from its roles and compiled.
+    private var grants: [AccessPrincipal: AccessGrant] = [:]
     /// Names of roles, for listing.
     public private(set) var roles: [String: AccessRole] = [:]
 
     /// An empty policy: nobody but `.local` may do anything.
     public init(revision: Int64 = 0) {
         self.revision = revision
-        grants[.local] = [AccessRule(glob: try! TreeGlob("/**"), permissions: [.admin])]
+        grants[.local] = AccessGrant([AccessRule(glob: try! TreeGlob("/**"), permissions: [.admin])])
     }
 
     /// The policy the records among `files` describe (other files are ignored).
@@ -48,8 +48,8 @@ public struct AccessPolicy: Sendable {
                 return role.rules
             }
         }
-        for (id, record) in tokens { grants[.token(id: id)] = rules(record.roles, of: "token \(id)") }
-        for (name, record) in certificates { grants[.certificate(name: name)] = rules(record.roles, of: "certificate \(name)") }
+        for (id, record) in tokens { grants[.token(id: id)] = AccessGrant(rules(record.roles, of: "token \(id)")) }
+        for (name, record) in certificates { grants[.certificate(name: name)] = AccessGrant(rules(record.roles, of: "certificate \(name)")) }
     }
 
     /// The principal a token with this id and SHA-256 (hex) speaks for; nil when no such
@@ -79,21 +79,26 @@ public struct AccessPolicy: Sendable {
     /// True while the principal's record exists.
     public func knows(_ principal: AccessPrincipal) -> Bool { grants[principal] != nil }
 
+    /// The principal's compiled rules; nil when it is not (or no longer) on record.
+    public func grant(for principal: AccessPrincipal) -> AccessGrant? { grants[principal] }
+
     /// What `principal` may do on `path`.
     public func decide(_ principal: AccessPrincipal, _ permission: AccessPermission, _ path: TreePath) -> AccessDecision {
-        guard let rules = grants[principal] else { return .unknownPrincipal }
+        guard let grant = grants[principal] else { return .unknownPrincipal }
+        return Self.decide(grant, permission, path)
+    }
+
+    /// What a holder of `grant` may do on `path`: paths under the reserved prefix need `admin`.
+    public static func decide(_ grant: AccessGrant, _ permission: AccessPermission, _ path: TreePath) -> AccessDecision {
         let needed = AuthPaths.isReserved(path) ? AccessPermission.admin : permission
-        return rules.contains { $0.allows(needed, path) } ? .allowed : .denied(needed)
+        return grant.allows(needed, path) ? .allowed : .denied(needed)
     }
 
     /// True when `principal` may read `path` or something below it (for listing directories).
     public func mayRead(_ principal: AccessPrincipal, atOrBelow path: TreePath) -> Bool {
-        guard let rules = grants[principal] else { return false }
+        guard let grant = grants[principal] else { return false }
         // Within the reserved prefix only `admin` reads; above it, any reader may see the name.
-        let needed: AccessPermission = AuthPaths.isReserved(path) ? .admin : .read
-        return rules.contains { rule in
-            rule.permissions.contains { $0.includes(needed) } && (rule.glob.matches(path) || rule.glob.mayMatchBelow(path))
-        }
+        return grant.mayAllow(AuthPaths.isReserved(path) ? .admin : .read, atOrBelow: path)
     }
 
     /// Compares two strings in time that depends only on their lengths.

@@ -33,11 +33,6 @@ public struct AccessRule: Hashable, Sendable, CustomStringConvertible {
         }
     }
 
-    /// True when the rule lets its holder do `permission` on `path`.
-    public func allows(_ permission: AccessPermission, _ path: TreePath) -> Bool {
-        permissions.contains { $0.includes(permission) } && glob.matches(path)
-    }
-
     /// `read,write:/glob`, permissions in a fixed order.
     public var description: String {
         "\(permissions.sorted().map(\.rawValue).joined(separator: ",")):\(glob.pattern)"
