@@ -13,6 +13,9 @@ public struct RPCCallContext: Sendable {
     public var deadline: ContinuousClock.Instant?
     /// The peer's address.
     public var remoteAddress: SocketAddress?
+    /// The common name of the client certificate the peer presented, when the port serves
+    /// mutual TLS (so the certificate was verified against its CA); nil otherwise.
+    public var peerCertificateName: String?
     /// The connection the call came on, for pushing notifications back.
     public var connection: RPCServerConnection
     /// The connection's logger; `logger` adds this call's metadata to it.

@@ -120,7 +120,8 @@ public final class RPCServer: Service, Sendable {
                             router: router, executor: executor, ring: loop.ring, mailbox: loop.mailbox,
                             maxInFlight: configuration.maxInFlightPerConnection,
                             maxPerTurn: configuration.maxRequestsPerTurn,
-                            goAwayLinger: configuration.goAwayLinger, logger: logger),
+                            goAwayLinger: configuration.goAwayLinger,
+                            verifiesPeers: configuration.tls?.settings.requireClientCertificates == true, logger: logger),
                     ]
                 }
                 let tls = configuration.tls?.serverContext

@@ -1,6 +1,7 @@
 import Logging
 import MessagePack
 import NIOCore
+import NIOSSL
 
 /// Serves one connection: starts a task per request (a replying handler runs with none and
 /// answers through its `RPCReply`), writes each response when its handler finishes (so
@@ -40,7 +41,14 @@ final class RPCServerConnectionHandler: ChannelDuplexHandler {
     private var context: ChannelHandlerContext?
     private var remoteAddress: SocketAddress?
 
-    init(router: RPCRouter, executor: EventLoopTaskExecutor?, ring: RPCTurnRing, mailbox: RPCReplyMailbox, maxInFlight: Int, maxPerTurn: Int, goAwayLinger: Duration, logger: Logger) {
+    /// True when the port verifies client certificates (mutual TLS): only then does a
+    /// peer's certificate name mean anything.
+    private let verifiesPeers: Bool
+    /// The peer certificate's common name, once looked up (`.some(nil)`: it has none).
+    private var peerName: String??
+
+    init(router: RPCRouter, executor: EventLoopTaskExecutor?, ring: RPCTurnRing, mailbox: RPCReplyMailbox, maxInFlight: Int, maxPerTurn: Int, goAwayLinger: Duration, verifiesPeers: Bool = false, logger: Logger) {
+        self.verifiesPeers = verifiesPeers
         self.router = router
         self.ring = ring
         self.mailbox = mailbox
@@ -161,8 +169,19 @@ final class RPCServerConnectionHandler: ChannelDuplexHandler {
         RPCCallContext(
             method: method, msgid: msgid, metadata: metadata,
             deadline: metadata?.timeout.map { ContinuousClock.now + $0 },
-            remoteAddress: remoteAddress, connection: RPCServerConnection(channel: context.channel),
-            connectionLogger: logger)
+            remoteAddress: remoteAddress, peerCertificateName: peerCertificateName(context),
+            connection: RPCServerConnection(channel: context.channel), connectionLogger: logger)
+    }
+
+    /// The verified client certificate's common name, read from the TLS handler once per
+    /// connection (requests arrive only after the handshake).
+    private func peerCertificateName(_ context: ChannelHandlerContext) -> String? {
+        guard verifiesPeers else { return nil }
+        if let known = peerName { return known }
+        let certificate = (try? context.pipeline.syncOperations.handler(type: NIOSSLServerHandler.self))?.peerCertificate
+        let name = certificate?.subjectName.first { $0.type == .commonName }?.value
+        peerName = .some(name)
+        return name
     }
 
     /// Answers arriving together from the mailbox: one flush for them all at the end.

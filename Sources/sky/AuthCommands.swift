@@ -17,7 +17,21 @@ struct AuthCommand: AsyncParsableCommand {
               sky auth token create -name=deploy -role=app-config -token=@root.token
               sky auth token revoke deploy -token=@root.token
             """,
-        subcommands: [AuthRole.self, AuthToken.self])
+        subcommands: [AuthRole.self, AuthToken.self, AuthCert.self])
+}
+
+/// `sky auth cert ...`.
+struct AuthCert: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "cert", abstract: "Give client certificates (mutual TLS) roles, by common name.",
+        discussion: """
+            A caller whose verified client certificate has common name NAME holds NAME's roles without a token.
+
+            Examples:
+              sky auth cert add deploy-bot -role=app-config
+              sky auth cert list
+            """,
+        subcommands: [AuthCertAdd.self, AuthCertRemove.self, AuthCertList.self])
 }
 
 /// `sky auth role ...`.
@@ -197,10 +211,72 @@ struct AuthTokenList: AsyncParsableCommand {
     }
 }
 
+/// `sky auth cert add NAME -role R`.
+struct AuthCertAdd: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "add", abstract: "Give the certificates with this common name roles (replacing any).",
+        discussion: "Examples:\n  sky auth cert add deploy-bot -role=app-config\n  sky auth cert add echo -role=echo-service")
+    @OptionGroup var global: GlobalOptions
+    @Argument(help: "The certificates' common name (sky tls cert -name).") var name: String
+    @Option(help: "A role it holds (repeat for more).") var role: [String] = []
+
+    func validate() throws {
+        _ = try AuthNames.path(.certs, name)
+        guard !role.isEmpty else { throw ValidationError("give the certificate at least one -role") }
+        for role in role { _ = try AuthNames.path(.roles, role) }
+    }
+
+    func run() async throws {
+        let coordinator = try global.client()
+        for role in role where try await coordinator.stat(try AuthNames.path(.roles, role).string) == nil {
+            throw SkyFailure("no role \(role) (sky auth role add \(role) ...)")
+        }
+        let rev = try await coordinator.set(try AuthNames.path(.certs, name).string, AccessRecords.encode(AccessCertificateRecord(roles: role)))
+        if global.json { try Output.json(["rev": rev]) } else { print("certificate \(name): \(role.joined(separator: ",")) (rev \(rev))") }
+    }
+}
+
+/// `sky auth cert rm NAME`.
+struct AuthCertRemove: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "rm", abstract: "Take the roles of certificates with this common name away.", discussion: "Examples:\n  sky auth cert rm deploy-bot")
+    @OptionGroup var global: GlobalOptions
+    @Argument(help: "The certificates' common name.") var name: String
+
+    func validate() throws { _ = try AuthNames.path(.certs, name) }
+
+    func run() async throws {
+        let coordinator = try global.client()
+        let path = try AuthNames.path(.certs, name).string
+        guard try await coordinator.stat(path) != nil else { throw SkyFailure("no certificate \(name) on record") }
+        let rev = try await coordinator.del(path)
+        if global.json { try Output.json(["rev": rev]) } else { print("certificate \(name) removed (rev \(rev))") }
+    }
+}
+
+/// `sky auth cert list`.
+struct AuthCertList: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "list", abstract: "List certificate names and their roles.", discussion: "Examples:\n  sky auth cert list -json")
+    @OptionGroup var global: GlobalOptions
+
+    struct Row: Codable {
+        var name: String
+        var roles: [String]
+    }
+
+    func run() async throws {
+        let rows = try await global.client().walk("\(AuthPaths.prefix)/certs/*").map { file in
+            Row(name: String(file.path.name), roles: (try? AccessRecords.certificate(from: file.value))?.roles ?? ["(unreadable record)"])
+        }
+        if global.json { try Output.json(rows) } else { Output.table(["CERTIFICATE", "ROLES"], rows.map { [$0.name, $0.roles.joined(separator: ",")] }) }
+    }
+}
+
 /// Record paths from names given on the command line, refused with a usage error when a
 /// name is not a path segment.
 enum AuthNames {
     static func path(_ kind: AuthPaths.Kind, _ name: String) throws -> TreePath {
-        do { return try AuthPaths.path(kind, name) } catch { throw ValidationError("\(kind == .roles ? "role" : "token") name \"\(name)\": \(error)") }
+        let what = switch kind { case .roles: "role"; case .tokens: "token"; case .certs: "certificate" }
+        do { return try AuthPaths.path(kind, name) } catch { throw ValidationError("\(what) name \"\(name)\": \(error)") }
     }
 }

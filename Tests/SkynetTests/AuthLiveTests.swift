@@ -7,22 +7,22 @@ import Testing
 @Suite("Auth end to end: skynetd with tokens and roles, sky, a service's admin port", .serialized, .timeLimit(.minutes(3)))
 struct AuthLiveTests {
     /// A skynetd with auth on from a bootstrap file it creates, and its root token.
-    static func start(_ label: String) async throws -> (daemon: SkynetdProcess, root: String, dir: String) {
+    static func start(_ label: String, extra: [String] = []) async throws -> (daemon: SkynetdProcess, root: String, dir: String) {
         let dir = temporaryPath(label)
         let tokenFile = dir + "-root.token"
-        let daemon = try await offPool { try SkynetdProcess(dataDir: dir, extra: ["--auth-bootstrap", tokenFile]) }
+        let daemon = try await offPool { try SkynetdProcess(dataDir: dir, extra: ["--auth-bootstrap", tokenFile] + extra) }
         let mode = try FileManager.default.attributesOfItem(atPath: tokenFile)[.posixPermissions] as? Int
         #expect(mode == 0o600, "the root token file is its owner's only")
         let root = try String(contentsOfFile: tokenFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
         return (daemon, root, dir)
     }
 
-    static func sky(_ daemon: SkynetdProcess, _ arguments: [String], token: String?) async throws -> (status: Int32, out: String, err: String) {
-        try await runSky(arguments + ["--coordinators", daemon.address] + (token.map { ["--token", $0] } ?? []))
+    static func sky(_ daemon: SkynetdProcess, _ arguments: [String], token: String?, tls: [String] = []) async throws -> (status: Int32, out: String, err: String) {
+        try await runSky(arguments + ["--coordinators", daemon.address] + (token.map { ["--token", $0] } ?? []) + tls)
     }
 
-    static func client(_ daemon: SkynetdProcess, token: String?) -> CoordinatorClient {
-        CoordinatorClient(configuration: .init(addresses: [daemon.address], callTimeout: testCoordinatorTimeout, token: token), logger: quietLogger())
+    static func client(_ daemon: SkynetdProcess, token: String?, tls: RPCTLS? = nil) -> CoordinatorClient {
+        CoordinatorClient(configuration: .init(addresses: [daemon.address], callTimeout: testCoordinatorTimeout, tls: tls, token: token), logger: quietLogger())
     }
 
     static func code(_ body: () async throws -> Void) async -> (RPCErrorCode, String)? {
@@ -150,6 +150,56 @@ struct AuthLiveTests {
         let stopped = try await Self.sky(daemon, ["stop", "-service", "echo"], token: tokens["echo-ops"])
         #expect(stopped.status == 0, "\(stopped.out) \(stopped.err)")
         #expect(await offPoolStatus(service) == 0, "the instance stopped cleanly")
+    }
+}
+
+extension AuthLiveTests {
+    @Test("mutual TLS identities in ACLs: a client certificate whose name has roles needs no token, one without roles is refused; sky stops an instance with a certificate holding admin on it")
+    func certificateIdentities() async throws {
+        let certificates = try TestCertificates()
+        defer { certificates.remove() }
+        let server = try certificates.issue("skynetd"), echo = try certificates.issue("echo"), root = try certificates.issue("root-holder")
+        let reader = try certificates.issue("reader"), ops = try certificates.issue("ops"), stranger = try certificates.issue("stranger")
+        let mutual = ["--tls-cert", server.certificatePath, "--tls-key", server.keyPath, "--tls-ca", certificates.caPath, "--tls-client-auth"]
+        let (daemon, rootToken, dir) = try await Self.start("auth-mtls", extra: mutual)
+        defer {
+            daemon.stop()
+            try? FileManager.default.removeItem(atPath: dir + "-root.token")
+        }
+        func flags(_ pair: TestCertificates.Pair) -> [String] { ["--tls-ca", certificates.caPath, "--tls-cert", pair.certificatePath, "--tls-key", pair.keyPath] }
+        for (role, rule) in [("reader", "read:/skynet/**"), ("echo-ops", "admin:/skynet/services/echo/**"), ("echo-service", "read,write:/skynet/services/echo/**")] {
+            let added = try await Self.sky(daemon, ["auth", "role", "add", role, rule], token: rootToken, tls: flags(root))
+            #expect(added.status == 0, "\(added.err)")
+        }
+        for (name, role) in [("reader", "reader"), ("ops", "echo-ops"), ("echo", "echo-service")] {
+            let bound = try await Self.sky(daemon, ["auth", "cert", "add", name, "-role", role], token: rootToken, tls: flags(root))
+            #expect(bound.status == 0, "\(bound.err)")
+        }
+        let listed = try await Self.sky(daemon, ["auth", "cert", "list"], token: rootToken, tls: flags(root))
+        #expect(listed.out.contains("ops") && listed.out.contains("echo-ops"), "\(listed.out)")
+
+        // No token: the certificate speaks for itself.
+        let asReader = Self.client(daemon, token: nil, tls: try RPCTLS(.init(certificatePath: reader.certificatePath, keyPath: reader.keyPath, caPath: certificates.caPath)))
+        #expect(try await asReader.getdir("/skynet").contains("auth") == false, "no admin, no reserved prefix in listings")
+        let write = await Self.code { _ = try await asReader.set("/skynet/config/x", "1") }
+        #expect(write?.0 == .forbidden && write?.1.contains("certificate \"reader\"") == true, "\(String(describing: write))")
+        let asStranger = Self.client(daemon, token: nil, tls: try RPCTLS(.init(certificatePath: stranger.certificatePath, keyPath: stranger.keyPath, caPath: certificates.caPath)))
+        let refused = await Self.code { _ = try await asStranger.get("/skynet/config/x") }
+        #expect(refused?.0 == .unauthorized && refused?.1.contains("certificate \"stranger\" has no roles") == true, "\(String(describing: refused))")
+
+        // A service on mutual TLS registers with its certificate's roles; its admin port
+        // obeys the certificate that holds admin on it and no other.
+        let service = try await offPool {
+            try EchoServiceProcess(coordinator: daemon.address, logDirectory: dir, label: "echo",
+                                   extra: ["-tls-cert", echo.certificatePath, "-tls-key", echo.keyPath, "-tls-ca", certificates.caPath, "-tls-client-auth"])
+        }
+        defer { service.stop() }
+        let denied = try await Self.sky(daemon, ["stop", "-service", "echo"], token: nil, tls: flags(reader))
+        #expect(denied.status == 1 && denied.err.contains("lacks admin on /skynet/services/echo/"), "\(denied.out) \(denied.err)")
+        let stopped = try await Self.sky(daemon, ["stop", "-service", "echo"], token: nil, tls: flags(ops))
+        #expect(stopped.status == 0, "\(stopped.out) \(stopped.err)")
+        #expect(await offPoolStatus(service) == 0, "the instance stopped cleanly")
+        for client in [asReader, asStranger] { await client.close() }
     }
 }
 

@@ -156,9 +156,11 @@ public final class CoordinatorClient: Sendable {
 
     /// Whether `token` may do `permission` (`read`, `write`, `admin`) on `path`, as the
     /// coordinator's roles say; `enabled` is false when it has no auth (then anything goes).
-    /// Throws `Unauthorized` for a token it does not know.
-    package func checkAccess(token: String, path: String, permission: String) async throws -> (enabled: Bool, allowed: Bool, reason: String?) {
-        let answer = try await call("checkAccess", [.string(token), .string(path), .string(permission)], idempotent: true)
+    /// Throws `Unauthorized` for a token it does not know. With an empty token and a
+    /// `certificate` name, asks about a client certificate the caller verified.
+    package func checkAccess(token: String, path: String, permission: String, certificate: String? = nil) async throws -> (enabled: Bool, allowed: Bool, reason: String?) {
+        let params: [MessagePackValue] = [.string(token), .string(path), .string(permission)] + (certificate.map { [.string($0)] } ?? [])
+        let answer = try await call("checkAccess", params, idempotent: true)
         return (answer["enabled"] == .bool(true), answer["allowed"] == .bool(true), answer["reason"]?.stringValue)
     }
 

@@ -4,8 +4,9 @@ import SkynetRPC
 /// Who may make an instance's state-changing admin calls (`register`, `unregister`,
 /// `stop`, `logLevel`) when its coordinator has auth on.
 ///
-/// A caller presents its token once per admin connection (`auth`); before obeying, the
-/// instance asks the coordinator whether that token holds `admin` on the instance's path
+/// A caller presents its token once per admin connection (`auth`), or a client
+/// certificate when the admin port serves mutual TLS; before obeying, the instance asks
+/// the coordinator whether that token (or certificate name) holds `admin` on the instance's path
 /// (`checkAccess`), and remembers the answer for `cacheFor`, so a burst of calls costs one
 /// question and a revoked token stops working within that time. On a coordinator without
 /// auth every caller is obeyed, as before.
@@ -37,16 +38,17 @@ final class AdminAuthority: Sendable {
         connection.onClose { [weak self] in self?.state.withLock { _ = $0.tokens.removeValue(forKey: id) } }
     }
 
-    /// Throws `Unauthorized` or `Forbidden` unless the token of `connection` holds `admin`
-    /// on `path` (or the coordinator has no auth).
-    func require(_ method: String, path: String, connection: RPCServerConnection, coordinator: CoordinatorClient) async throws {
-        let token = state.withLock { $0.tokens[connection.id] }
-        let key = (token ?? "") + "\n" + path
+    /// Throws `Unauthorized` or `Forbidden` unless the caller's token (or else its verified
+    /// client certificate) holds `admin` on `path` (or the coordinator has no auth).
+    func require(_ method: String, path: String, context: RPCCallContext, coordinator: CoordinatorClient) async throws {
+        let token = state.withLock { $0.tokens[context.connection.id] }
+        let certificate = token == nil ? context.peerCertificateName : nil
+        let key = (token ?? "") + "\n" + (certificate.map { "cert:" + $0 } ?? "") + "\n" + path
         let now = ContinuousClock.now
         var answer = state.withLock { state in state.answers[key].flatMap { $0.until > now ? $0 : nil } }
         if answer == nil {
             do {
-                let result = try await coordinator.checkAccess(token: token ?? "", path: path, permission: "admin")
+                let result = try await coordinator.checkAccess(token: token ?? "", path: path, permission: "admin", certificate: certificate)
                 answer = Answer(allowed: !result.enabled || result.allowed, reason: result.reason ?? "", until: now + Self.cacheFor)
             } catch let error as RPCError where error.code == .unauthorized {
                 answer = Answer(allowed: false, reason: "", until: now + Self.cacheFor)
@@ -57,7 +59,7 @@ final class AdminAuthority: Sendable {
             }
         }
         guard let answer, !answer.allowed else { return }
-        guard token != nil, !answer.reason.isEmpty else {
+        guard token != nil || certificate != nil, !answer.reason.isEmpty else {
             throw RPCError(.unauthorized, "\(method): this instance obeys admin calls only from a token with admin on \(path): call auth with one first (sky --token)")
         }
         throw RPCError(.forbidden, "\(method): \(answer.reason)")

@@ -57,7 +57,7 @@ enum AdminMethods {
             return { values, context in
                 let service = try service()
                 guard let path = service.info?.path else { throw RPCError(.unavailable, "service not started") }
-                try await authority.require(name, path: path, connection: context.connection, coordinator: service.coordinator)
+                try await authority.require(name, path: path, context: context, coordinator: service.coordinator)
                 return try await handler(values, context)
             }
         }

@@ -112,6 +112,12 @@ package final class AccessControl: Sendable {
     /// Authenticates `connection` with `token`; returns who it now speaks for.
     package func authenticate(_ token: String, connection: RPCServerConnection) throws(RPCError) -> AccessPrincipal {
         let principal = try resolve(token)
+        bind(principal, to: connection)
+        return principal
+    }
+
+    /// Makes `principal` who `connection` speaks for from now on.
+    private func bind(_ principal: AccessPrincipal, to connection: RPCServerConnection) {
         let first = state.withLock { state in
             defer { state.connections[connection.id] = Caller(principal: principal, grant: state.policy.grant(for: principal), generation: state.generation) }
             return state.connections[connection.id] == nil
@@ -120,7 +126,6 @@ package final class AccessControl: Sendable {
             let id = connection.id
             connection.onClose { [weak self] in self?.state.withLock { _ = $0.connections.removeValue(forKey: id) } }
         }
-        return principal
     }
 
     /// The principal a token speaks for, without binding it to a connection.
@@ -136,7 +141,14 @@ package final class AccessControl: Sendable {
     /// Throws `Unauthorized` unless the connection authenticated with a principal still on
     /// record; returns the principal and its grant. Costs one lock and one table lookup:
     /// the grant is cached per connection until the policy changes.
-    package func authenticated(_ connection: RPCServerConnection, _ method: String) throws(RPCError) -> (AccessPrincipal, AccessGrant) {
+    /// A connection that presented a verified client certificate (mutual TLS) whose name
+    /// is on record (`/skynet/auth/certs/<name>`) speaks for it without `auth`.
+    package func authenticated(_ context: RPCCallContext, _ method: String) throws(RPCError) -> (AccessPrincipal, AccessGrant) {
+        let connection = context.connection
+        if let name = context.peerCertificateName, state.withLock({ $0.connections[connection.id] == nil }),
+           let principal = policy.principal(certificate: name) {
+            bind(principal, to: connection)
+        }
         let caller = state.withLock { state -> Caller? in
             guard var caller = state.connections[connection.id] else { return nil }
             if caller.generation != state.generation {
@@ -147,6 +159,9 @@ package final class AccessControl: Sendable {
             return caller
         }
         guard let caller else {
+            if let name = context.peerCertificateName {
+                throw RPCError(.unauthorized, "\(method): this coordinator requires authentication, and certificate \"\(name)\" has no roles (sky auth cert add \(name) -role=...); or call auth with a token")
+            }
             throw RPCError(.unauthorized, "\(method): this coordinator requires authentication; call auth with a token first (sky --token, SKYNET_TOKEN)")
         }
         guard let grant = caller.grant else {
@@ -156,8 +171,8 @@ package final class AccessControl: Sendable {
     }
 
     /// Throws unless the connection's principal may do `permission` on `path`.
-    package func require(_ permission: AccessPermission, _ path: TreePath, _ connection: RPCServerConnection, _ method: String) throws(RPCError) {
-        let (principal, grant) = try authenticated(connection, method)
+    package func require(_ permission: AccessPermission, _ path: TreePath, _ context: RPCCallContext, _ method: String) throws(RPCError) {
+        let (principal, grant) = try authenticated(context, method)
         let decision = AccessPolicy.decide(grant, permission, path)
         if decision != .allowed { try check(decision, path, principal: principal, method: method) }
     }

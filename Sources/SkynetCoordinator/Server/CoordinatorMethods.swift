@@ -18,7 +18,7 @@ enum CoordinatorMethods {
         router.registerRaw("get") { values, context in
             let params = try CoordinatorParams("get", values, names: ["path", "atRev", "serializable"], limits: limits)
             let path = try params.path(0)
-            try access?.require(.read, path, context.connection, "get")
+            try access?.require(.read, path, context, "get")
             let atRev = try params.int(1, "atRev", default: 0)
             guard atRev >= 0 else { throw RPCError(.badRequest, "get: params[1] (atRev) must be 0 (now) or a revision, found \(atRev)") }
             let (rev, file) = try await store.get(path, atRev: atRev == 0 ? nil : atRev)
@@ -60,7 +60,7 @@ enum CoordinatorMethods {
             // Filtered, not failed: pages of files the caller may not read are skipped, so
             // a page comes back empty only at the end.
             while true {
-                let (_, grant) = try access.authenticated(context.connection, "walk")
+                let (_, grant) = try access.authenticated(context, "walk")
                 let (rev, files, more) = try await store.walk(glob, after: after, maxBytes: maxWalkBytes)
                 let visible = files.filter { AccessPolicy.decide(grant, .read, $0.path) == .allowed }
                 if visible.isEmpty, more, let last = files.last {
@@ -108,7 +108,7 @@ enum CoordinatorMethods {
             let glob = try params.glob(1)
             let fromRev = try params.int(2, "fromRev", default: 0)
             guard fromRev >= 0 else { throw RPCError(.badRequest, "watch: params[2] (fromRev) must be 0 (from now) or a revision, found \(fromRev)") }
-            if let access { _ = try access.authenticated(context.connection, "watch") }
+            if let access { _ = try access.authenticated(context, "watch") }
             let filter = access?.readFilter(context.connection)
             let rev = try await store.watch(connection: context.connection, clientID: id, glob: glob, fromRev: fromRev, filter: filter)
             return .map(["watchId": .uint(id), "rev": .int(rev)])
@@ -120,7 +120,7 @@ enum CoordinatorMethods {
         }
 
         router.registerRaw("openSession") { values, context in
-            if let access { _ = try access.authenticated(context.connection, "openSession") }
+            if let access { _ = try access.authenticated(context, "openSession") }
             let params = try CoordinatorParams("openSession", values, names: ["ttlMs"], limits: limits)
             let ttl = try params.int(0, "ttlMs", default: 5_000)
             let range = store.sessionTTLRange
@@ -132,14 +132,14 @@ enum CoordinatorMethods {
         }
 
         router.registerRaw("keepAlive") { values, context in
-            if let access { _ = try access.authenticated(context.connection, "keepAlive") }
+            if let access { _ = try access.authenticated(context, "keepAlive") }
             let params = try CoordinatorParams("keepAlive", values, names: ["session"], limits: limits)
             let ttl = try await store.keepAlive(try params.uint(0, "session"))
             return .map(["ttlMs": .int(milliseconds(ttl))])
         }
 
         router.registerRaw("closeSession") { values, context in
-            if let access { _ = try access.authenticated(context.connection, "closeSession") }
+            if let access { _ = try access.authenticated(context, "closeSession") }
             let params = try CoordinatorParams("closeSession", values, names: ["session"], limits: limits)
             let (rev, deleted) = try await store.closeSession(try params.uint(0, "session"))
             return .map(["rev": .int(rev), "deleted": .int(Int64(deleted))])
@@ -181,8 +181,8 @@ enum CoordinatorMethods {
             let principal = try access.authenticate(token, connection: context.connection)
             return .map(["enabled": .bool(true), "principal": .string(access.policy.describe(principal))])
         }
-        router.registerRaw("checkAccess") { values, _ in
-            let params = try CoordinatorParams("checkAccess", values, names: ["token", "path", "permission"], limits: .default)
+        router.registerRaw("checkAccess") { values, context in
+            let params = try CoordinatorParams("checkAccess", values, names: ["token", "path", "permission", "certificate"], limits: .default)
             let token = try params.string(0, "token")
             let path = try params.path(1)
             let name = try params.string(2, "permission")
@@ -190,8 +190,20 @@ enum CoordinatorMethods {
                 throw RPCError(.badRequest, "checkAccess: params[2] (permission) must be read, write or admin, found \"\(name)\"")
             }
             guard let access else { return .map(["enabled": .bool(false), "allowed": .bool(true)]) }
-            let principal = try access.resolve(token)
             let policy = access.policy
+            let principal: AccessPrincipal
+            if token.isEmpty, params.optional(3) != nil {
+                // Asked by an instance about a caller's verified client certificate: only
+                // an authenticated caller may ask about a name, which proves nothing itself.
+                _ = try access.authenticated(context, "checkAccess")
+                let name = try params.string(3, "certificate")
+                guard let known = policy.principal(certificate: name) else {
+                    throw RPCError(.unauthorized, "checkAccess: certificate \"\(name)\" has no roles")
+                }
+                principal = known
+            } else {
+                principal = try access.resolve(token)
+            }
             do throws(RPCError) {
                 try AccessControl.check(policy.decide(principal, permission, path), path, principal: principal, policy: policy, method: "checkAccess")
                 return .map(["enabled": .bool(true), "allowed": .bool(true), "principal": .string(policy.describe(principal))])
@@ -204,7 +216,7 @@ enum CoordinatorMethods {
     /// Throws unless the caller may read `path` or something below it; returns the test of
     /// which paths below it the caller may see.
     private static func readable(below path: TreePath, _ access: AccessControl, _ context: RPCCallContext, _ method: String) throws(RPCError) -> @Sendable (TreePath) -> Bool {
-        let (principal, _) = try access.authenticated(context.connection, method)
+        let (principal, _) = try access.authenticated(context, method)
         let policy = access.policy
         guard policy.mayRead(principal, atOrBelow: path) else {
             try access.check(.denied(AuthPaths.isReserved(path) ? .admin : .read), path, principal: principal, method: method)
@@ -218,9 +230,9 @@ enum CoordinatorMethods {
     /// must parse. True when it writes there (the policy is re-read before answering).
     private static func authorize(
         _ txn: (compares: [TxnCompare], success: [TreeOperation], failure: [TreeOperation]),
-        _ access: AccessControl, _ connection: RPCServerConnection, _ method: String
+        _ access: AccessControl, _ context: RPCCallContext, _ method: String
     ) throws(RPCError) -> Bool {
-        let (principal, grant) = try access.authenticated(connection, method)
+        let (principal, grant) = try access.authenticated(context, method)
         func check(_ permission: AccessPermission, _ path: TreePath) throws(RPCError) {
             let decision = AccessPolicy.decide(grant, permission, path)
             if decision != .allowed { try access.check(decision, path, principal: principal, method: method) }
@@ -255,7 +267,7 @@ enum CoordinatorMethods {
             var touchesAuth = false
             do throws(RPCError) {
                 txn = try parse(values)
-                if let access { touchesAuth = try authorize(txn, access, context.connection, method) }
+                if let access { touchesAuth = try authorize(txn, access, context, method) }
             } catch {
                 reply(.failure(error))
                 return
