@@ -56,6 +56,53 @@ struct EtcdFaultTests {
         }
     }
 
+    @Test("auth over etcd: fronts share roles and tokens; a second front started without the flag stays locked; a token revoked through one front stops on the other's open connection")
+    func authAcrossFronts() async throws {
+        let etcd = try await EtcdCluster.start(size: 1)
+        defer { etcd.stop() }
+        let tokenFile = temporaryPath("etcd-root") + ".token"
+        defer { try? FileManager.default.removeItem(atPath: tokenFile) }
+        let first = try await offPool { try SkynetdProcess.front(etcd: etcd.clientAddresses, extra: ["--auth-bootstrap", tokenFile]) }
+        defer { first.stop() }
+        let second = try await offPool { try SkynetdProcess.front(etcd: etcd.clientAddresses) }
+        defer { second.stop() }
+        let root = try String(contentsOfFile: tokenFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+        func sky(_ arguments: [String]) async throws -> (status: Int32, out: String, err: String) {
+            try await runSky(arguments + ["--coordinators", first.address, "--token", root])
+        }
+        #expect(try await sky(["auth", "role", "add", "app", "read,write:/skynet/config/app/**"]).status == 0)
+        let created = try await sky(["auth", "token", "create", "-name", "app", "-role", "app"])
+        let token = created.out.trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(created.status == 0 && !token.isEmpty, "\(created.err)")
+
+        let anonymous = CoordinatorClient(configuration: .init(addresses: [second.address], callTimeout: testCoordinatorTimeout), logger: quietLogger())
+        await #expect(throws: RPCError.self, "the second front found the records and locked itself") { _ = try await anonymous.get("/skynet/config/app/a") }
+        // The token was written through the first front; the second reads it within its refresh.
+        let app = try await eventually {
+            let client = CoordinatorClient(configuration: .init(addresses: [second.address], callTimeout: testCoordinatorTimeout, token: token), logger: quietLogger())
+            do {
+                _ = try await client.set("/skynet/config/app/a", "1")
+                return client
+            } catch {
+                await client.close()
+                throw error
+            }
+        }
+        let elsewhere = await #expect(throws: RPCError.self) { _ = try await app.get("/skynet/config/other") }
+        #expect(elsewhere?.code == .forbidden, "\(String(describing: elsewhere))")
+        #expect(try await sky(["auth", "token", "revoke", "app"]).status == 0)
+        let revoked = try await eventually { () async throws -> RPCError in
+            do {
+                _ = try await app.get("/skynet/config/app/a")
+                throw RPCError(.internal, "still served")
+            } catch let error as RPCError where error.code == .unauthorized {
+                return error
+            }
+        }
+        #expect(revoked.message.contains("revoked"), "\(revoked.message)")
+        for client in [anonymous, app] { await client.close() }
+    }
+
     @Test("kill -9 of the etcd leader under writes through two fronts: writes resume by themselves, every acknowledged one is there")
     func leaderKilled() async throws {
         let etcd = try await EtcdCluster.start()
