@@ -46,8 +46,9 @@ class Client:
         load_ceiling: float | None = None,
         rng: random.Random | None = None,
         tls: TLS | None = None,
+        token: str | None = None,
     ) -> None:
-        self.coordinator = Coordinator(coordinators, timeout=timeout, rng=rng, tls=tls)
+        self.coordinator = Coordinator(coordinators, timeout=timeout, rng=rng, tls=tls, token=token)
         self.tls = self.coordinator.tls
         self.region = region if region is not None else os.environ.get("SKYNET_REGION")
         self.host = host if host is not None else os.environ.get("SKYNET_HOST")

@@ -1,6 +1,6 @@
 """A Python service's command line, read the way Swift services read theirs: the seed's
 Go-style flags (``-name -version -region -host -l -admin -coordinators``; ``-f=v``, ``-f v``,
-``--f v``; the TLS flags ``-tls-cert -tls-key -tls-ca -tls-client-auth`` and ``-insecure``)
+``--f v``; the TLS flags ``-tls-cert -tls-key -tls-ca -tls-client-auth``, ``-insecure`` and ``-token``)
 over ``SKYNET_*`` variables over the code's defaults; ``help``, ``-h``, ``-help``,
 ``--help`` print the usage and exit 0; a usage error is one line on stderr and exit 2."""
 
@@ -25,6 +25,7 @@ FLAGS = [
     ("tls-ca", "SKYNET_TLS_CA", "FILE", "the CA (PEM) peers' certificates must chain to; given, calls go over TLS"),
     ("tls-client-auth", "SKYNET_TLS_CLIENT_AUTH", "", "serve only callers whose certificate -tls-ca signed (mutual TLS)"),
     ("insecure", "SKYNET_INSECURE", "", "serve without TLS on an address other machines reach"),
+    ("token", "SKYNET_TOKEN", "TOKEN|@FILE", "the token presented to a coordinator with auth on (`sky auth token create` makes one)"),
 ]
 
 #: flags that take no value: alone they mean true

@@ -9,7 +9,7 @@ import logging
 import os
 import random
 from dataclasses import dataclass
-from typing import Any, AsyncIterator, Sequence
+from typing import Any, AsyncIterator, Mapping, Sequence
 
 from .errors import BadRequest, DeadlineExceeded, SessionNotFound, SkynetError, SlowConsumer, Unavailable, from_wire
 from .rpc import Connection
@@ -150,6 +150,17 @@ def addresses_from(addresses: str | Sequence[str] | None) -> list[str]:
     return found
 
 
+def token_from(token: str | None, environ: Mapping[str, str] | None = None) -> str | None:
+    """The token given, else ``SKYNET_TOKEN``; ``@FILE`` reads it from a file. None: anonymous."""
+    text = token if token is not None else (os.environ if environ is None else environ).get("SKYNET_TOKEN") or None
+    if text is not None and text.startswith("@"):
+        with open(text[1:], encoding="utf-8") as handle:
+            text = handle.read().strip()
+    if text is not None and (not text or any(c.isspace() for c in text)):
+        raise ValueError("a token is one word without spaces")
+    return text
+
+
 class Coordinator:
     """A client of the coordinator: one connection at a time to one of ``addresses``,
     reconnecting round-robin with backoff.
@@ -167,9 +178,13 @@ class Coordinator:
         max_buffered_updates: int = 1024,
         rng: random.Random | None = None,
         tls: TLS | None = None,
+        token: str | None = None,
     ) -> None:
         self.addresses = addresses_from(addresses)
         self.tls = TLS.from_environment() if tls is None else tls
+        #: The token presented (``auth``) on every connection, for a coordinator with auth on;
+        #: from ``SKYNET_TOKEN`` (``@FILE`` reads a file) when not given.
+        self.token = token_from(token)
         self.timeout = timeout
         self.max_buffered_updates = max_buffered_updates
         self._rng = rng or random.Random()
@@ -212,6 +227,12 @@ class Coordinator:
             self._next_address += 1
             try:
                 connection = await Connection.open(address, self.timeout, self._notification, self._lost, tls=self.tls)
+                if self.token is not None:
+                    try:
+                        await connection.call("auth", [self.token], timeout=self.timeout)
+                    except Exception:
+                        await connection.close()
+                        raise  # Unauthorized: another address or try will not help
             except Unavailable as error:
                 self._last_error = error.message
                 if self._next_address % len(self.addresses) == 0:

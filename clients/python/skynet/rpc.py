@@ -9,6 +9,7 @@ one connection run concurrently and are answered as they finish).
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import heapq
 import inspect
 import logging
@@ -427,6 +428,25 @@ class Router:
         return register
 
 
+#: The connection of the call being handled: handlers that need to know who calls (the admin
+#: methods under auth) read it; everything else takes params only.
+current_connection: contextvars.ContextVar[_ServerConnection | None] = contextvars.ContextVar("skynet_connection", default=None)
+
+
+def _certificate_name(writer: asyncio.StreamWriter) -> str | None:
+    """The common name of the peer's certificate when TLS verified one (the server requires
+    client certificates), else None."""
+    ssl_object = writer.get_extra_info("ssl_object")
+    if ssl_object is None or ssl_object.context.verify_mode != ssl.CERT_REQUIRED:
+        return None
+    certificate = ssl_object.getpeercert()
+    for entry in (certificate or {}).get("subject", ()):
+        for key, value in entry:
+            if key == "commonName":
+                return str(value)
+    return None
+
+
 def _peek_msgid(head: bytes) -> int | None:
     """The msgid of a request whose first bytes are ``head`` (``[0, msgid, ...`` as a
     4-element array), so a malformed request can still be answered."""
@@ -445,6 +465,10 @@ def _peek_msgid(head: bytes) -> int | None:
 class _ServerConnection:
     def __init__(self, server: RPCServer, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.server = server
+        #: The token the caller presented with ``auth`` (admin ports), if any.
+        self.token: str | None = None
+        #: The common name of the client certificate, on a port that requires and verified one.
+        self.certificate_name: str | None = _certificate_name(writer)
         self.reader = reader
         self.writer = writer
         peer = writer.get_extra_info("peername")
@@ -642,6 +666,14 @@ class RPCServer:
             return
         loop = asyncio.get_running_loop()
         started = loop.time()
+        bound = current_connection.set(connection)
+        try:
+            self._invoke(connection, msgid, name, method, params, timeout, loop, started)
+        finally:
+            current_connection.reset(bound)
+
+    def _invoke(self, connection: _ServerConnection, msgid: int, name: str, method: Method, params: list[Any],
+                timeout: float | None, loop: asyncio.AbstractEventLoop, started: float) -> None:
         if not method.is_async:
             # A plain function answers at once, with no task.
             connection.in_flight += 1

@@ -17,10 +17,10 @@ from datetime import datetime, timezone
 from typing import Any, Callable, Sequence
 
 from . import command_line
-from .coordinator import Backoff, Coordinator, Session
-from .errors import BadRequest, DeadlineExceeded, SkynetError, Unavailable
+from .coordinator import Backoff, Coordinator, Session, token_from
+from .errors import BadRequest, DeadlineExceeded, Forbidden, SkynetError, Unauthorized, Unavailable
 from .registry import ServiceInfo, validate_segment
-from .rpc import Handler, Router, RPCServer, split_address
+from .rpc import Handler, Router, RPCServer, current_connection, split_address
 from .tls import TLS
 
 log = logging.getLogger("skynet.service")
@@ -107,6 +107,7 @@ class Service:
         environ: dict[str, str] | None = None,
         tls: TLS | None = None,
         insecure: bool = False,
+        token: str | None = None,
     ) -> None:
         env = os.environ if environ is None else environ
         self.name = validate_segment(env.get("SKYNET_NAME") or name, "name")
@@ -119,11 +120,13 @@ class Service:
         self.coordinators = coordinators if env.get("SKYNET_COORDINATORS") is None else env["SKYNET_COORDINATORS"]
         self.tls = TLS.from_environment(env) if tls is None else tls
         self.insecure = insecure or (env.get("SKYNET_INSECURE") or "").lower() in ("true", "1", "yes")
+        self.token = token_from(token, env)
         for (address_host, _, _), what in ((self.listen, "calls"), (self.admin, "admin calls")):
-            if self.tls is None and not self.insecure and not is_loopback(address_host):
+            if self.tls is None and self.token is None and not self.insecure and not is_loopback(address_host):
                 raise ValueError(
-                    f"refusing to serve {what} on {address_host} in plain TCP, where anyone who reaches it can use it: give it TLS "
-                    "(SKYNET_TLS_CERT and SKYNET_TLS_KEY; `sky tls` makes a CA and certificates), or insecure=True (SKYNET_INSECURE=true)")
+                    f"refusing to serve {what} on {address_host} with neither TLS nor auth, where anyone who reaches it can use it: give it TLS "
+                    "(SKYNET_TLS_CERT and SKYNET_TLS_KEY; `sky tls` makes a CA and certificates) or auth (SKYNET_TOKEN), "
+                    "or insecure=True (SKYNET_INSECURE=true)")
         if self.tls is not None and not self.tls.can_serve:
             raise ValueError("serving TLS needs a certificate and its key (SKYNET_TLS_CERT and SKYNET_TLS_KEY)")
         self.metadata = {"language": "python", **(metadata or {})}
@@ -143,6 +146,7 @@ class Service:
         self._subscribers: set[Any] = set()
         self._server = RPCServer(self.router, on_call=self._stats.record, on_notification=self._notification,
                                  on_disconnect=self._subscribers.discard, logger=log)
+        self._authority = AdminAuthority(self)
         self._admin = RPCServer(self._admin_router(), logger=log)
         self._wanted, self._wanted_detail = True, ""
         self._health_error: str | None = None
@@ -199,7 +203,7 @@ class Service:
         service_address = await self._listen(self._server, self.listen, "service address", self.tls)
         admin_address = await self._listen(self._admin, self.admin, "admin address", self.tls)
         host = self.host or service_address.rpartition(":")[0]
-        self.coordinator = Coordinator(self.coordinators, tls=self.tls)
+        self.coordinator = Coordinator(self.coordinators, tls=self.tls, token=self.token)
         self.info = ServiceInfo(
             str(uuid.uuid4()), self.name, self.version, self.region, host, service_address, admin_address,
             os.getpid(), self._started_at, True, None, dict(self.metadata),
@@ -420,18 +424,28 @@ class Service:
         router = Router()
 
         async def register() -> bool:
+            await self._authority.require("register")
             await self.register()
             return True
 
         async def unregister() -> bool:
+            await self._authority.require("unregister")
             await self.unregister()
             return True
 
-        def stop() -> bool:
+        async def stop() -> bool:
+            await self._authority.require("stop")
             asyncio.get_running_loop().call_soon(lambda: asyncio.ensure_future(self.stop()))  # answer first
             return True
 
-        def log_level(level: str | None = None) -> str:
+        def auth(token: str) -> bool:
+            connection = current_connection.get()
+            if connection is not None:
+                connection.token = token
+            return True
+
+        async def log_level(level: str | None = None) -> str:
+            await self._authority.require("logLevel")
             if level is not None:
                 if level not in LOG_LEVELS:
                     raise BadRequest(f"logLevel: expected one of {', '.join(LOG_LEVELS)}, found {level!r}")
@@ -451,6 +465,7 @@ class Service:
         router.add("logLevel", log_level)
         router.add("stats", self.stats)
         router.add("info", info)
+        router.add("auth", auth)
         return router
 
     @staticmethod
@@ -464,6 +479,46 @@ class Service:
                 last = error
         raise OSError(f"{what}: no free port in {host}:{low}-{high} ({last})")
 
+
+
+class AdminAuthority:
+    """Who may make this instance's state-changing admin calls when its coordinator has auth
+    on: a caller whose token (``auth`` on the admin connection) — or verified client
+    certificate — holds ``admin`` on the instance's path, as the coordinator says
+    (``checkAccess``, answers remembered for two seconds). Without auth, everyone."""
+
+    cache_for = 2.0
+
+    def __init__(self, service: Service) -> None:
+        self.service = service
+        self._answers: dict[tuple[str, str, str], tuple[bool, str, float]] = {}
+
+    async def require(self, method: str) -> None:
+        service = self.service
+        if service.coordinator is None or service.info is None:
+            raise Unavailable("service not started")
+        connection = current_connection.get()
+        token = connection.token if connection is not None else None
+        certificate = connection.certificate_name if connection is not None and token is None else None
+        path = service.info.path
+        key = (token or "", certificate or "", path)
+        now = time.monotonic()
+        answer = self._answers.get(key)
+        if answer is None or answer[2] <= now:
+            params: list[Any] = [token or "", path, "admin"] + ([certificate] if certificate is not None else [])
+            try:
+                result = await service.coordinator.call("checkAccess", *params, idempotent=True)
+                answer = (not result.get("enabled") or bool(result.get("allowed")), str(result.get("reason") or ""), now + self.cache_for)
+            except Unauthorized:
+                answer = (False, "", now + self.cache_for)
+            self._answers = {k: v for k, v in self._answers.items() if v[2] > now}
+            self._answers[key] = answer
+        allowed, reason, _ = answer
+        if allowed:
+            return
+        if (token is None and certificate is None) or not reason:
+            raise Unauthorized(f"{method}: this instance obeys admin calls only from a token with admin on {path}: call auth with one first (sky --token)")
+        raise Forbidden(f"{method}: {reason}")
 
 
 def is_loopback(host: str) -> bool:

@@ -78,6 +78,6 @@ def test_bad_tls_settings_and_plain_exposure_are_refused(tmp_path: object) -> No
         TLS(cert="/nonexistent/cert.pem")
     with pytest.raises(TLSError, match="needs the CA"):
         TLS(client_auth=True)
-    with pytest.raises(ValueError, match="refusing to serve calls on 10.1.2.3 in plain TCP"):
+    with pytest.raises(ValueError, match="refusing to serve calls on 10.1.2.3 with neither TLS nor auth"):
         Service("echo", listen="10.1.2.3:9000", environ={})
     assert Service("echo", listen="10.1.2.3:9000", environ={"SKYNET_INSECURE": "true"}).insecure
