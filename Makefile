@@ -59,6 +59,7 @@ bench: deps
 	$(SWIFT) build -c release
 	$$($(SWIFT) build -c release --show-bin-path)/sky-bench rpc --tls
 	$$($(SWIFT) build -c release --show-bin-path)/sky-bench coordinator
+	$$($(SWIFT) build -c release --show-bin-path)/sky-bench coordinator --auth
 	$$($(SWIFT) build -c release --show-bin-path)/sky-bench vs-etcd
 	$$($(SWIFT) build -c release --show-bin-path)/sky-bench service
 	$$($(SWIFT) build -c release --show-bin-path)/sky-bench topology

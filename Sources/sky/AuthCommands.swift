@@ -276,7 +276,7 @@ struct AuthCertList: AsyncParsableCommand {
 /// name is not a path segment.
 enum AuthNames {
     static func path(_ kind: AuthPaths.Kind, _ name: String) throws -> TreePath {
-        let what = switch kind { case .roles: "role"; case .tokens: "token"; case .certs: "certificate" }
+        let what = switch kind { case .roles: "role"; case .tokens: "token"; case .certs: "certificate"; case .sessions: "session" }
         do { return try AuthPaths.path(kind, name) } catch { throw ValidationError("\(what) name \"\(name)\": \(error)") }
     }
 }

@@ -128,6 +128,16 @@ struct AccessPolicyTests {
         #expect(throws: TreeError.self) { try AuthPaths.path(.roles, "a/b") }
     }
 
+    @Test("principals round-trip through the keys session records store; other text is refused")
+    func principalKeys() throws {
+        for principal in [AccessPrincipal.token(id: "0123456789abcdef"), .certificate(name: "deploy-bot"), .local] {
+            #expect(AccessPrincipal(key: principal.key) == principal)
+            #expect(try AccessRecords.session(from: AccessRecords.encode(AccessSessionRecord(owner: principal))) == principal)
+        }
+        for text in ["", "token:", "user:x", "token", "locals"] { #expect(AccessPrincipal(key: text) == nil, "\(text)") }
+        #expect(throws: AccessRecordError.self) { try AccessRecords.validate(Array(#"{"owner": "nobody"}"#.utf8), at: try AuthPaths.path(.sessions, "7")) }
+    }
+
     @Test("generated tokens: 256 random bits, distinct, and the id is the digest's prefix")
     func tokens() {
         let a = AccessToken.generate(), b = AccessToken.generate()

@@ -140,6 +140,28 @@ struct AuthLiveTests {
         #expect(anonymous?.0 == .unauthorized, "no token, no stop: \(String(describing: anonymous))")
         await direct.close()
 
+        // Nor can it end the instance's registration by closing or reusing its session.
+        let readerClient = Self.client(daemon, token: tokens["reader"])
+        let instance = try #require(try await readerClient.walk("/skynet/services/echo/**").first)
+        let session = try #require(instance.stat.session)
+        await readerClient.close()
+        let raw = try await RPCConnection.connect(host: "127.0.0.1", port: daemon.port, logger: quietLogger())
+        _ = try await raw.call("auth", [.string(tokens["reader"]!)])
+        let closing = await Self.code { _ = try await raw.call("closeSession", [.uint(session)]) }
+        #expect(closing?.0 == .forbidden && closing?.1.contains("opened by another caller") == true, "\(String(describing: closing))")
+        let keeping = await Self.code { _ = try await raw.call("keepAlive", [.uint(session)]) }
+        #expect(keeping?.0 == .forbidden, "\(String(describing: keeping))")
+        await raw.close()
+        let other = try await Self.sky(daemon, ["auth", "token", "create", "-name", "other-echo", "-role", "echo-service"], token: root)
+        let squatter = Self.client(daemon, token: other.out.trimmingCharacters(in: .whitespacesAndNewlines))
+        let bound = await Self.code { _ = try await squatter.set("/skynet/services/echo/squat", "x", session: session) }
+        #expect(bound?.0 == .forbidden, "a file bound to another token's session, even where the token may write: \(String(describing: bound))")
+        let own = try await squatter.openSession(ttl: .seconds(5))
+        _ = try await squatter.set("/skynet/services/echo/mine", "x", session: own.id)
+        try await own.close()
+        #expect(try await squatter.get("/skynet/services/echo/mine") == nil, "its own session's file went with the session")
+        await squatter.close()
+
         var config = ClientConfig(coordinators: [daemon.address])
         config.coordinatorTimeout = testCoordinatorTimeout
         config.token = tokens["reader"]

@@ -31,6 +31,9 @@ package final class AccessControl: Sendable {
     }
 
     private let state: Mutex<State>
+    /// Owners of sessions seen through this coordinator (opened here, or read from their
+    /// records), so keepalives need no read of the store.
+    private let sessionOwners = Mutex<[UInt64: AccessPrincipal]>([:])
     /// The secret the coordinator's own in-process clients (its timer service, its
     /// dashboard) present; it lives only in this process's memory.
     package let localToken: String
@@ -76,17 +79,21 @@ package final class AccessControl: Sendable {
         return result.succeeded
     }
 
-    /// The records under the reserved prefix, read from the store.
+    /// The role, token and certificate records, read from the store (session records,
+    /// one per open session, are read one at a time when needed).
     private static func read(from store: any CoordinatorStore) async throws -> AccessPolicy {
         var files: [TreeFile] = []
-        var after: TreePath?
         var revision: Int64 = 0
-        while true {
-            let page = try await store.walk(AuthPaths.all, after: after, maxBytes: 1 << 20)
-            if revision == 0 { revision = page.revision }
-            files += page.files
-            guard page.more, let last = page.files.last else { break }
-            after = last.path
+        for kind in [AuthPaths.Kind.roles, .tokens, .certs] {
+            let glob = try TreeGlob("\(AuthPaths.prefix)/\(kind.rawValue)/*")
+            var after: TreePath?
+            while true {
+                let page = try await store.walk(glob, after: after, maxBytes: 1 << 20)
+                if revision == 0 { revision = page.revision }
+                files += page.files
+                guard page.more, let last = page.files.last else { break }
+                after = last.path
+            }
         }
         return AccessPolicy(files: files, revision: revision)
     }
@@ -195,6 +202,40 @@ package final class AccessControl: Sendable {
         case .unknownPrincipal:
             throw RPCError(.unauthorized, "\(method): \(principal) is no longer valid (revoked); authenticate with another token")
         }
+    }
+
+    // MARK: Sessions
+
+    /// Records that the caller of `context` opened `session`: a file bound to the session
+    /// itself, so it goes when the session does, on any store and for every front.
+    package func recordOwner(of session: UInt64, _ context: RPCCallContext, store: any CoordinatorStore) async throws {
+        let (principal, _) = try authenticated(context, "openSession")
+        let path = try AuthPaths.path(.sessions, String(session))
+        _ = try await store.txn(compares: [], success: [.set(path: path, value: AccessRecords.encode(AccessSessionRecord(owner: principal)), ifRev: -1, session: session)], failure: [])
+        sessionOwners.withLock { owners in
+            if owners.count >= 100_000 { owners.removeAll() }   // a cache: records are the truth
+            owners[session] = principal
+        }
+    }
+
+    /// Throws unless the caller of `context` opened `session` (or holds `admin` on its
+    /// record): a token that may read the registry cannot end another's registrations by
+    /// closing their session.
+    package func requireOwner(of session: UInt64, _ context: RPCCallContext, store: any CoordinatorStore, method: String) async throws {
+        let (principal, grant) = try authenticated(context, method)
+        var owner = sessionOwners.withLock { $0[session] }
+        let path = try AuthPaths.path(.sessions, String(session))
+        if owner == nil, let file = try await store.get(path, atRev: nil).file {
+            owner = try? AccessRecords.session(from: file.value)
+            if let owner { sessionOwners.withLock { $0[session] = owner } }
+        }
+        if owner == principal || principal == .local || grant.allows(.admin, path) { return }
+        throw RPCError(.forbidden, "\(method): session \(session) was opened by another caller; \(policy.describe(principal)) may only use its own sessions")
+    }
+
+    /// Forgets a closed session's owner.
+    package func forget(session: UInt64) {
+        sessionOwners.withLock { _ = $0.removeValue(forKey: session) }
     }
 
     /// What the connection may read, asked per path when events are delivered (a

@@ -128,20 +128,31 @@ enum CoordinatorMethods {
                 throw RPCError(.badRequest, "openSession: params[0] (ttlMs) must be between \(range.lowerBound) and \(range.upperBound), found \(ttl) ms")
             }
             let (id, granted) = try await store.openSession(ttl: .milliseconds(ttl))
+            if let access {
+                do {
+                    try await access.recordOwner(of: id, context, store: store)
+                } catch {
+                    _ = try? await store.closeSession(id)   // a session nobody may use is no use
+                    throw error
+                }
+            }
             return .map(["session": .uint(id), "ttlMs": .int(milliseconds(granted))])
         }
 
         router.registerRaw("keepAlive") { values, context in
-            if let access { _ = try access.authenticated(context, "keepAlive") }
             let params = try CoordinatorParams("keepAlive", values, names: ["session"], limits: limits)
-            let ttl = try await store.keepAlive(try params.uint(0, "session"))
+            let session = try params.uint(0, "session")
+            if let access { try await access.requireOwner(of: session, context, store: store, method: "keepAlive") }
+            let ttl = try await store.keepAlive(session)
             return .map(["ttlMs": .int(milliseconds(ttl))])
         }
 
         router.registerRaw("closeSession") { values, context in
-            if let access { _ = try access.authenticated(context, "closeSession") }
             let params = try CoordinatorParams("closeSession", values, names: ["session"], limits: limits)
-            let (rev, deleted) = try await store.closeSession(try params.uint(0, "session"))
+            let session = try params.uint(0, "session")
+            if let access { try await access.requireOwner(of: session, context, store: store, method: "closeSession") }
+            let (rev, deleted) = try await store.closeSession(session)
+            access?.forget(session: session)
             return .map(["rev": .int(rev), "deleted": .int(Int64(deleted))])
         }
 
@@ -227,19 +238,22 @@ enum CoordinatorMethods {
 
     /// Throws unless the caller may run the transaction: `read` on what it compares and
     /// gets, `write` on what it sets and deletes; records written under the reserved prefix
-    /// must parse. True when it writes there (the policy is re-read before answering).
+    /// must parse. Says whether it writes there (the policy is re-read before answering)
+    /// and which sessions it binds files to (the caller must own them).
     private static func authorize(
         _ txn: (compares: [TxnCompare], success: [TreeOperation], failure: [TreeOperation]),
         _ access: AccessControl, _ context: RPCCallContext, _ method: String
-    ) throws(RPCError) -> Bool {
+    ) throws(RPCError) -> (touchesAuth: Bool, sessions: Set<UInt64>) {
         let (principal, grant) = try access.authenticated(context, method)
         func check(_ permission: AccessPermission, _ path: TreePath) throws(RPCError) {
             let decision = AccessPolicy.decide(grant, permission, path)
             if decision != .allowed { try access.check(decision, path, principal: principal, method: method) }
         }
         var touchesAuth = false
+        var sessions: Set<UInt64> = []
         func check(_ operation: TreeOperation) throws(RPCError) {
             try check(operation.isWrite ? .write : .read, operation.path)
+            if case let .set(_, _, _, session?) = operation { sessions.insert(session) }
             guard operation.isWrite, AuthPaths.isReserved(operation.path) else { return }
             touchesAuth = true
             if case let .set(path, value, _, _) = operation {
@@ -251,7 +265,7 @@ enum CoordinatorMethods {
         for compare in txn.compares { try check(.read, compare.path) }
         for operation in txn.success { try check(operation) }
         for operation in txn.failure { try check(operation) }
-        return touchesAuth
+        return (touchesAuth, sessions)
     }
 
     /// Registers a write method: `parse` turns its params into a transaction, `answer` the
@@ -264,23 +278,29 @@ enum CoordinatorMethods {
     ) {
         router.registerReplying(method) { values, context, reply in
             let txn: (compares: [TxnCompare], success: [TreeOperation], failure: [TreeOperation])
-            var touchesAuth = false
+            var checked = (touchesAuth: false, sessions: Set<UInt64>())
             do throws(RPCError) {
                 txn = try parse(values)
-                if let access { touchesAuth = try authorize(txn, access, context, method) }
+                if let access { checked = try authorize(txn, access, context, method) }
             } catch {
                 reply(.failure(error))
                 return
             }
-            guard touchesAuth, let access else {
+            guard let access, checked.touchesAuth || !checked.sessions.isEmpty else {
                 store.txn(compares: txn.compares, success: txn.success, failure: txn.failure) { result in reply(result.map(answer)) }
                 return
             }
-            // A change to roles or tokens is in force on this coordinator once acknowledged.
-            store.txn(compares: txn.compares, success: txn.success, failure: txn.failure) { result in
-                Task {
-                    await access.refresh(from: store)
-                    reply(result.map(answer))
+            // Rare writes (records under /skynet/auth, files bound to a session) take a task:
+            // the session's owner may need reading, and a change to roles or tokens is in
+            // force on this coordinator once acknowledged.
+            Task {
+                do {
+                    for session in checked.sessions { try await access.requireOwner(of: session, context, store: store, method: method) }
+                    let result = try await store.txn(compares: txn.compares, success: txn.success, failure: txn.failure)
+                    if checked.touchesAuth { await access.refresh(from: store) }
+                    reply(.success(answer(result)))
+                } catch {
+                    reply(.failure(error as? RPCError ?? RPCError(.internal, "\(error)")))
                 }
             }
         }

@@ -34,6 +34,7 @@ public struct AccessPolicy: Sendable {
                 case .roles: roles[name] = try AccessRecords.role(from: file.value)
                 case .tokens: tokens[name] = try AccessRecords.token(from: file.value)
                 case .certs: certificates[name] = try AccessRecords.certificate(from: file.value)
+                case .sessions: continue   // ownership, checked per call by the coordinator
                 }
             } catch {
                 problems.append("\(file.path): \(error.message)")

@@ -42,6 +42,18 @@ public struct AccessCertificateRecord: Hashable, Sendable, Codable {
     }
 }
 
+/// Who opened a session, stored at `/skynet/auth/sessions/<id>` as `{"owner": key}`
+/// (`AccessPrincipal.key`).
+public struct AccessSessionRecord: Hashable, Sendable, Codable {
+    /// The owner's `AccessPrincipal.key`.
+    public var owner: String
+
+    /// Creates a record.
+    public init(owner: AccessPrincipal) {
+        self.owner = owner.key
+    }
+}
+
 /// Encoding and checking the JSON of the records under `AuthPaths.prefix`.
 public enum AccessRecords {
     /// The JSON of a role.
@@ -71,6 +83,13 @@ public enum AccessRecords {
         return record
     }
 
+    /// Reads a session record, naming what is wrong with it.
+    public static func session(from bytes: [UInt8]) throws(AccessRecordError) -> AccessPrincipal {
+        let record: AccessSessionRecord = try decode(bytes, "{\"owner\": \"token:<id>\"}")
+        guard let owner = AccessPrincipal(key: record.owner) else { throw AccessRecordError("session record: owner \"\(record.owner)\" is not token:<id>, certificate:<name> or local") }
+        return owner
+    }
+
     /// Reads a certificate record, naming what is wrong with it.
     public static func certificate(from bytes: [UInt8]) throws(AccessRecordError) -> AccessCertificateRecord {
         try decode(bytes, "{\"roles\": [...]}")
@@ -80,12 +99,13 @@ public enum AccessRecords {
     /// the kind its path names, well formed. Anything else there is refused.
     public static func validate(_ value: [UInt8], at path: TreePath) throws(AccessRecordError) {
         guard let (kind, _) = AuthPaths.record(at: path) else {
-            throw AccessRecordError("\(path): under \(AuthPaths.prefix) only roles/<name>, tokens/<id> and certs/<name> may be written")
+            throw AccessRecordError("\(path): under \(AuthPaths.prefix) only roles/<name>, tokens/<id>, certs/<name> and sessions/<id> may be written")
         }
         switch kind {
         case .roles: _ = try role(from: value)
         case .tokens: _ = try token(from: value)
         case .certs: _ = try certificate(from: value)
+        case .sessions: _ = try session(from: value)
         }
     }
 

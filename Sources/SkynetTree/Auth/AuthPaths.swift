@@ -6,6 +6,9 @@
 ///   the token (the first 16 hex digits of its SHA-256), the token itself is never stored.
 /// - `/skynet/auth/certs/<name>`: the roles of a client certificate whose common name is
 ///   `<name>` (mutual TLS), as JSON `{"roles": [...]}`.
+/// - `/skynet/auth/sessions/<id>`: who opened session `<id>`, as JSON `{"owner": key}`,
+///   written by the coordinator bound to that session (it goes when the session does):
+///   only its owner (or `admin`) may keep it alive, close it or bind files to it.
 public enum AuthPaths {
     /// The reserved prefix.
     public static let prefix = "/skynet/auth"
@@ -15,8 +18,8 @@ public enum AuthPaths {
     public static let rootRole = "root"
 
     /// Kinds of records under the prefix.
-    public enum Kind: String, Sendable {
-        case roles, tokens, certs
+    public enum Kind: String, Sendable, CaseIterable {
+        case roles, tokens, certs, sessions
     }
 
     /// The path of record `name` of `kind`.
