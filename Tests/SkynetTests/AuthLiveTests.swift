@@ -151,6 +151,8 @@ struct AuthLiveTests {
         #expect(closing?.0 == .forbidden && closing?.1.contains("opened by another caller") == true, "\(String(describing: closing))")
         let keeping = await Self.code { _ = try await raw.call("keepAlive", [.uint(session)]) }
         #expect(keeping?.0 == .forbidden, "\(String(describing: keeping))")
+        let gone = await Self.code { _ = try await raw.call("keepAlive", [.uint(session + 1_000)]) }
+        #expect(gone?.0 == .sessionNotFound, "a session that does not exist reads as such: \(String(describing: gone))")
         await raw.close()
         let other = try await Self.sky(daemon, ["auth", "token", "create", "-name", "other-echo", "-role", "echo-service"], token: root)
         let squatter = Self.client(daemon, token: other.out.trimmingCharacters(in: .whitespacesAndNewlines))

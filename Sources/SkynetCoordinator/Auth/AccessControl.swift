@@ -220,17 +220,24 @@ package final class AccessControl: Sendable {
 
     /// Throws unless the caller of `context` opened `session` (or holds `admin` on its
     /// record): a token that may read the registry cannot end another's registrations by
-    /// closing their session.
+    /// closing their session. A session without an owner record (gone, or never opened
+    /// under auth) is `SessionNotFound` to all but `admin`, as a closed one is to anyone,
+    /// so an owner whose session expired learns it the usual way on any front.
     package func requireOwner(of session: UInt64, _ context: RPCCallContext, store: any CoordinatorStore, method: String) async throws {
         let (principal, grant) = try authenticated(context, method)
-        var owner = sessionOwners.withLock { $0[session] }
         let path = try AuthPaths.path(.sessions, String(session))
+        if principal == .local || grant.allows(.admin, path) { return }
+        var owner = sessionOwners.withLock { $0[session] }
         if owner == nil, let file = try await store.get(path, atRev: nil).file {
             owner = try? AccessRecords.session(from: file.value)
             if let owner { sessionOwners.withLock { $0[session] = owner } }
         }
-        if owner == principal || principal == .local || grant.allows(.admin, path) { return }
-        throw RPCError(.forbidden, "\(method): session \(session) was opened by another caller; \(policy.describe(principal)) may only use its own sessions")
+        guard let owner else {
+            throw RPCError(.sessionNotFound, "\(method): session \(session) does not exist (it expired, was closed, or was never opened)", data: .map(["session": .uint(session)]))
+        }
+        guard owner == principal else {
+            throw RPCError(.forbidden, "\(method): session \(session) was opened by another caller; \(policy.describe(principal)) may only use its own sessions")
+        }
     }
 
     /// Forgets a closed session's owner.
