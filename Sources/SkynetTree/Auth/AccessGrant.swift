@@ -40,9 +40,9 @@ public struct AccessGrant: Sendable {
     public func allows(_ permission: AccessPermission, _ path: TreePath) -> Bool {
         let wanted = Self.bit(permission)
         let text = path.string
-        for rule in rules where rule.allows & wanted != 0 {
-            guard Self.isAtOrBelow(text, rule.literal) else { continue }
-            if rule.isSubtree || rule.glob.matches(path) { return true }
+        for index in rules.indices where rules[index].allows & wanted != 0 {
+            guard AuthPaths.isAtOrBelow(text, rules[index].literal) else { continue }
+            if rules[index].isSubtree || rules[index].glob.matches(path) { return true }
         }
         return false
     }
@@ -53,12 +53,5 @@ public struct AccessGrant: Sendable {
         return rules.contains { rule in
             rule.allows & wanted != 0 && (rule.glob.matches(path) || rule.glob.mayMatchBelow(path))
         }
-    }
-
-    /// True when `path` is `directory` or below it.
-    private static func isAtOrBelow(_ path: String, _ directory: String) -> Bool {
-        if directory == "/" { return true }
-        guard path.hasPrefix(directory) else { return false }
-        return path.utf8.count == directory.utf8.count || path.utf8[path.utf8.index(path.utf8.startIndex, offsetBy: directory.utf8.count)] == UInt8(ascii: "/")
     }
 }

@@ -1,3 +1,9 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// Where a coordinator keeps its roles, tokens and certificate bindings: a reserved
 /// prefix of the tree that only `admin` may read or write.
 ///
@@ -28,9 +34,22 @@ public enum AuthPaths {
         return try TreePath("\(prefix)/\(kind.rawValue)/\(name)")
     }
 
-    /// True for paths in the reserved prefix (the prefix itself included).
+    /// True for paths in the reserved prefix (the prefix itself included). Asked on every
+    /// call under auth, so it compares bytes and allocates nothing.
     public static func isReserved(_ path: TreePath) -> Bool {
-        path.string == prefix || path.string.hasPrefix(prefix + "/")
+        isAtOrBelow(path.string, prefix)
+    }
+
+    /// True when `path` is `directory` or below it, comparing UTF-8 bytes (paths are ASCII).
+    static func isAtOrBelow(_ path: String, _ directory: String) -> Bool {
+        var path = path, directory = directory
+        return path.withUTF8 { path in
+            directory.withUTF8 { directory in
+                if directory.count == 1 { return true }   // "/"
+                guard path.count >= directory.count, memcmp(path.baseAddress!, directory.baseAddress!, directory.count) == 0 else { return false }
+                return path.count == directory.count || path[directory.count] == UInt8(ascii: "/")
+            }
+        }
     }
 
     /// The kind and name of a record path, nil for anything else.
