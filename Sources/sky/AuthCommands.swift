@@ -101,11 +101,7 @@ struct AuthRoleRemove: AsyncParsableCommand {
     func validate() throws { _ = try AuthNames.path(.roles, name) }
 
     func run() async throws {
-        let coordinator = try global.client()
-        let path = try AuthNames.path(.roles, name).string
-        guard try await coordinator.stat(path) != nil else { throw SkyFailure("no role \(name)") }
-        let rev = try await coordinator.del(path)
-        if global.json { try Output.json(["rev": rev]) } else { print("role \(name) removed (rev \(rev))") }
+        try await AuthNames.remove(.roles, name, global)
     }
 }
 
@@ -246,11 +242,7 @@ struct AuthCertRemove: AsyncParsableCommand {
     func validate() throws { _ = try AuthNames.path(.certs, name) }
 
     func run() async throws {
-        let coordinator = try global.client()
-        let path = try AuthNames.path(.certs, name).string
-        guard try await coordinator.stat(path) != nil else { throw SkyFailure("no certificate \(name) on record") }
-        let rev = try await coordinator.del(path)
-        if global.json { try Output.json(["rev": rev]) } else { print("certificate \(name) removed (rev \(rev))") }
+        try await AuthNames.remove(.certs, name, global)
     }
 }
 
@@ -276,7 +268,24 @@ struct AuthCertList: AsyncParsableCommand {
 /// name is not a path segment.
 enum AuthNames {
     static func path(_ kind: AuthPaths.Kind, _ name: String) throws -> TreePath {
-        let what = switch kind { case .roles: "role"; case .tokens: "token"; case .certs: "certificate"; case .sessions: "session" }
-        do { return try AuthPaths.path(kind, name) } catch { throw ValidationError("\(what) name \"\(name)\": \(error)") }
+        do { return try AuthPaths.path(kind, name) } catch { throw ValidationError("\(noun(kind)) name \"\(name)\": \(error)") }
+    }
+
+    static func noun(_ kind: AuthPaths.Kind) -> String {
+        switch kind {
+        case .roles: "role"
+        case .tokens: "token"
+        case .certs: "certificate"
+        case .sessions: "session"
+        }
+    }
+
+    /// Deletes record `name` of `kind`, saying so; fails when there is none.
+    static func remove(_ kind: AuthPaths.Kind, _ name: String, _ global: GlobalOptions) async throws {
+        let coordinator = try global.client()
+        let path = try path(kind, name).string
+        guard try await coordinator.stat(path) != nil else { throw SkyFailure("no \(noun(kind)) \(name) on record") }
+        let rev = try await coordinator.del(path)
+        if global.json { try Output.json(["rev": rev]) } else { print("\(noun(kind)) \(name) removed (rev \(rev))") }
     }
 }

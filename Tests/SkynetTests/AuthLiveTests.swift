@@ -46,6 +46,12 @@ struct AuthLiveTests {
             let added = try await Self.sky(daemon, ["auth", "role", "add", name, rule], token: root)
             #expect(added.status == 0, "\(added.err)")
         }
+        #expect(try await Self.sky(daemon, ["auth", "role", "add", "temp", "read:/x/**"], token: root).status == 0)
+        #expect(try await Self.sky(daemon, ["auth", "role", "rm", "temp"], token: root).status == 0)
+        let roles = try await Self.sky(daemon, ["auth", "role", "list"], token: root)
+        #expect(roles.out.contains("read,write:/skynet/config/app/**") && !roles.out.contains("temp"), "\(roles.out)")
+        let removedTwice = try await Self.sky(daemon, ["auth", "role", "rm", "temp"], token: root)
+        #expect(removedTwice.status == 1 && removedTwice.err.contains("no role temp on record"), "\(removedTwice.err)")
         let badRule = try await Self.sky(daemon, ["auth", "role", "add", "bad", "fly:/x"], token: root)
         #expect(badRule.status == 2 && badRule.err.contains("unknown permission"), "\(badRule.err)")
         let reader = try await Self.sky(daemon, ["auth", "token", "create", "-name", "reader", "-role", "reader"], token: root)
