@@ -20,6 +20,23 @@ package final class AccessControl: Sendable {
         /// than it are looked up again.
         var generation: UInt64 = 0
         var connections: [ObjectIdentifier: Caller] = [:]
+
+        /// The caller of a connection with its grant brought up to the policy in force.
+        mutating func caller(_ id: ObjectIdentifier) -> Caller? {
+            guard var caller = connections[id] else { return nil }
+            if caller.generation != generation {
+                caller.grant = policy.grant(for: caller.principal)
+                caller.generation = generation
+                connections[id] = caller
+            }
+            return caller
+        }
+
+        /// Makes `principal` who connection `id` speaks for; true when it had no principal yet.
+        mutating func bind(_ principal: AccessPrincipal, to id: ObjectIdentifier) -> Bool {
+            defer { connections[id] = Caller(principal: principal, grant: policy.grant(for: principal), generation: generation) }
+            return connections[id] == nil
+        }
     }
 
     /// An authenticated connection: its principal and that principal's grant as of
@@ -125,14 +142,13 @@ package final class AccessControl: Sendable {
 
     /// Makes `principal` who `connection` speaks for from now on.
     private func bind(_ principal: AccessPrincipal, to connection: RPCServerConnection) {
-        let first = state.withLock { state in
-            defer { state.connections[connection.id] = Caller(principal: principal, grant: state.policy.grant(for: principal), generation: state.generation) }
-            return state.connections[connection.id] == nil
-        }
-        if first {
-            let id = connection.id
-            connection.onClose { [weak self] in self?.state.withLock { _ = $0.connections.removeValue(forKey: id) } }
-        }
+        if state.withLock({ $0.bind(principal, to: connection.id) }) { forgetOnClose(connection) }
+    }
+
+    /// Drops the connection's principal once it closes (registered on its first binding).
+    private func forgetOnClose(_ connection: RPCServerConnection) {
+        let id = connection.id
+        connection.onClose { [weak self] in self?.state.withLock { _ = $0.connections.removeValue(forKey: id) } }
     }
 
     /// The principal a token speaks for, without binding it to a connection.
@@ -148,23 +164,19 @@ package final class AccessControl: Sendable {
     /// Throws `Unauthorized` unless the connection authenticated with a principal still on
     /// record; returns the principal and its grant. Costs one lock and one table lookup:
     /// the grant is cached per connection until the policy changes.
+    ///
     /// A connection that presented a verified client certificate (mutual TLS) whose name
     /// is on record (`/skynet/auth/certs/<name>`) speaks for it without `auth`.
     package func authenticated(_ context: RPCCallContext, _ method: String) throws(RPCError) -> (AccessPrincipal, AccessGrant) {
         let connection = context.connection
-        if let name = context.peerCertificateName, state.withLock({ $0.connections[connection.id] == nil }),
-           let principal = policy.principal(certificate: name) {
-            bind(principal, to: connection)
+        let (caller, boundNow) = state.withLock { state -> (Caller?, Bool) in
+            if let caller = state.caller(connection.id) { return (caller, false) }
+            // First call of a connection with a verified certificate on record: one lookup, then bound.
+            guard let name = context.peerCertificateName, let principal = state.policy.principal(certificate: name) else { return (nil, false) }
+            _ = state.bind(principal, to: connection.id)
+            return (state.caller(connection.id), true)
         }
-        let caller = state.withLock { state -> Caller? in
-            guard var caller = state.connections[connection.id] else { return nil }
-            if caller.generation != state.generation {
-                caller.grant = state.policy.grant(for: caller.principal)
-                caller.generation = state.generation
-                state.connections[connection.id] = caller
-            }
-            return caller
-        }
+        if boundNow { forgetOnClose(connection) }
         guard let caller else {
             if let name = context.peerCertificateName {
                 throw RPCError(.unauthorized, "\(method): this coordinator requires authentication, and certificate \"\(name)\" has no roles (sky auth cert add \(name) -role=...); or call auth with a token")
@@ -206,10 +218,9 @@ package final class AccessControl: Sendable {
 
     // MARK: Sessions
 
-    /// Records that the caller of `context` opened `session`: a file bound to the session
+    /// Records that `principal` opened `session`: a file bound to the session
     /// itself, so it goes when the session does, on any store and for every front.
-    package func recordOwner(of session: UInt64, _ context: RPCCallContext, store: any CoordinatorStore) async throws {
-        let (principal, _) = try authenticated(context, "openSession")
+    package func recordOwner(of session: UInt64, _ principal: AccessPrincipal, store: any CoordinatorStore) async throws {
         let path = try AuthPaths.path(.sessions, String(session))
         _ = try await store.txn(compares: [], success: [.set(path: path, value: AccessRecords.encode(AccessSessionRecord(owner: principal)), ifRev: -1, session: session)], failure: [])
         sessionOwners.withLock { owners in
@@ -252,8 +263,8 @@ package final class AccessControl: Sendable {
         return { [weak self] path in
             guard let self else { return false }
             return state.withLock { state in
-                guard let caller = state.connections[id] else { return false }
-                return state.policy.decide(caller.principal, .read, path) == .allowed
+                guard let grant = state.caller(id)?.grant else { return false }
+                return AccessPolicy.decide(grant, .read, path) == .allowed
             }
         }
     }

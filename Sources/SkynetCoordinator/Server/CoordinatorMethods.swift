@@ -120,7 +120,7 @@ enum CoordinatorMethods {
         }
 
         router.registerRaw("openSession") { values, context in
-            if let access { _ = try access.authenticated(context, "openSession") }
+            let opener = try access?.authenticated(context, "openSession").0
             let params = try CoordinatorParams("openSession", values, names: ["ttlMs"], limits: limits)
             let ttl = try params.int(0, "ttlMs", default: 5_000)
             let range = store.sessionTTLRange
@@ -128,9 +128,9 @@ enum CoordinatorMethods {
                 throw RPCError(.badRequest, "openSession: params[0] (ttlMs) must be between \(range.lowerBound) and \(range.upperBound), found \(ttl) ms")
             }
             let (id, granted) = try await store.openSession(ttl: .milliseconds(ttl))
-            if let access {
+            if let access, let opener {
                 do {
-                    try await access.recordOwner(of: id, context, store: store)
+                    try await access.recordOwner(of: id, opener, store: store)
                 } catch {
                     _ = try? await store.closeSession(id)   // a session nobody may use is no use
                     throw error
