@@ -38,6 +38,12 @@ public final class EtcdStore: CoordinatorStore {
     let progressInterval: Duration
     let logger: Logger
     private let feed = Mutex<Task<Void, Never>?>(nil)
+    /// Writes, each sharing an etcd `Txn` with those that arrive while the store's calls
+    /// are busy.
+    private let writes: EtcdBatchedCalls<Etcdserverpb_TxnRequest, Etcdserverpb_TxnResponse>
+    /// Linearizable reads of the current revision, batched the same way (apart from writes:
+    /// a read-only `Txn` is served by etcd's read index, not through the log).
+    private let reads: EtcdBatchedCalls<Etcdserverpb_RangeRequest, Etcdserverpb_RangeResponse>
 
     /// A store over the cluster `client` talks to. Reads etcd's current revision (so it
     /// throws `Unavailable` when the cluster cannot answer) and starts following it.
@@ -54,6 +60,26 @@ public final class EtcdStore: CoordinatorStore {
         self.sessionTTLRange = sessionTTLRange
         self.progressInterval = progressInterval
         self.logger = logger
+        writes = EtcdBatchedCalls("txn", alone: { request in
+            try await client.call("txn") { try await client.kv.txn(request, options: client.options) }
+        }, together: { requests in
+            var outer = Etcdserverpb_TxnRequest()
+            outer.success = requests.map { request in .with { $0.requestTxn = request } }
+            let response = try await client.kv.txn(outer, options: client.options)
+            return requests.indices.map { EtcdTxnPlan.answer(at: $0, of: response) }
+        })
+        reads = EtcdBatchedCalls("get", alone: { request in
+            try await client.kv.range(request, options: client.options)
+        }, together: { requests in
+            var outer = Etcdserverpb_TxnRequest()
+            outer.success = requests.map { request in .with { $0.requestRange = request } }
+            let response = try await client.kv.txn(outer, options: client.options)
+            return requests.indices.map { index in
+                guard index < response.responses.count, case .responseRange(var own) = response.responses[index].response else { return nil }
+                own.header = response.header
+                return own
+            }
+        })
         let revision = try await client.call("read the current revision") {
             try await client.kv.range(.with { $0.key = keys.key(.root); $0.countOnly = true }, options: client.options).header.revision
         }
@@ -77,7 +103,8 @@ public final class EtcdStore: CoordinatorStore {
 
     public func get(_ path: TreePath, atRev: Int64?) async throws -> (revision: Int64, file: TreeFile?) {
         do {
-            let response = try await client.kv.range(.with { $0.key = keys.key(path); $0.revision = atRev ?? 0 }, options: client.options)
+            let request = Etcdserverpb_RangeRequest.with { $0.key = keys.key(path); $0.revision = atRev ?? 0 }
+            let response = try await atRev == nil ? reads.send(request) : client.kv.range(request, options: client.options)
             return (response.header.revision, response.kvs.first.map { TreeFile(path: path, etcd: $0) })
         } catch let error as GRPCCore.RPCError where atRev != nil && error.message.contains("compacted") {
             let oldest = try await oldestRevision()
@@ -178,7 +205,8 @@ public final class EtcdStore: CoordinatorStore {
         // A branch whose rules fail is read back to say why; when they hold by then (the
         // files changed in between), the transaction is tried again.
         for _ in 0..<8 {
-            let response = try await client.call("txn") { try await client.kv.txn(plan.request, options: client.options) }
+            let request = plan.request
+            let response = try await writes.send(request, paths: plan.paths, weight: EtcdTxnPlan.weight(request), bytes: plan.bytes)
             if let result = plan.result(response) { return result }
             let operations = plan.operations(response)
             let answer = try await client.call("txn") { try await client.kv.txn(plan.diagnosis(operations), options: client.options) }

@@ -134,6 +134,39 @@ struct EtcdTxnPlan {
         }
     }
 
+    // MARK: Sharing a batch
+
+    /// The paths the transaction compares, reads or writes (`EtcdBatcher` keeps
+    /// related transactions out of one batch by them).
+    var paths: [TreePath] {
+        compares.map(\.path) + success.map(\.path) + failure.map(\.path)
+    }
+
+    /// The value bytes it writes.
+    var bytes: Int {
+        (success + failure).reduce(0) { total, operation in
+            if case let .set(_, value, _, _) = operation { return total + value.count }
+            return total
+        }
+    }
+
+    /// Compares and operations anywhere in `request`, nested ones included: what it takes
+    /// of etcd's per-`Txn` operation budget.
+    static func weight(_ txn: Etcdserverpb_TxnRequest) -> Int {
+        txn.compare.count + (txn.success + txn.failure).reduce(0) { total, op in
+            if case .requestTxn(let nested) = op.request { return total + 1 + weight(nested) }
+            return total + 1
+        }
+    }
+
+    /// The transaction's own answer inside `response`, the answer to a batch whose `index`th
+    /// operation it was: its nested `Txn`'s answer under the batch's header (its revision).
+    static func answer(at index: Int, of response: Etcdserverpb_TxnResponse) -> Etcdserverpb_TxnResponse? {
+        guard index < response.responses.count, case .responseTxn(var own) = response.responses[index].response else { return nil }
+        own.header = response.header
+        return own
+    }
+
     // MARK: The response
 
     /// The operations of the branch `response` ran.

@@ -185,6 +185,45 @@ struct CoordinatorConformanceTests {
         }
     }
 
+    @Test("writes sent together each get their own answer: distinct files, one create race, a write under a file, a dead session", arguments: StoreKind.allCases)
+    func concurrentWrites(kind: StoreKind) async throws {
+        try await withStore(kind) { _, client in
+            try await client.set("/c/file", "f")
+            enum Outcome: Equatable { case written(Int64), refused(RPCErrorCode) }
+            // Sent at once over one connection: on etcd, most share etcd Txns (a front batches
+            // the writes that arrive while its etcd calls are busy).
+            let outcomes = try await withThrowingTaskGroup(of: (String, Outcome).self) { group in
+                func add(_ name: String, _ write: @escaping @Sendable () async throws -> Int64) {
+                    group.addTask {
+                        do { return (name, .written(try await write())) } catch let error as RPCError { return (name, .refused(error.code)) }
+                    }
+                }
+                for i in 0..<100 { add("k\(i)") { try await client.set("/c/k\(i)", "v\(i)") } }
+                for i in 0..<10 { add("race\(i)") { try await client.set("/c/race", "r\(i)", ifRev: 0) } }
+                add("under") { try await client.set("/c/file/below", "x") }
+                add("dead") { try await client.set("/c/eph", "x", session: 424_242) }
+                var outcomes: [String: Outcome] = [:]
+                for try await (name, outcome) in group { outcomes[name] = outcome }
+                return outcomes
+            }
+            for i in 0..<100 {
+                let file = try #require(try await client.get("/c/k\(i)"))
+                #expect(file.value.text == "v\(i)")
+                #expect(outcomes["k\(i)"] == .written(file.stat.modRev), "k\(i) was acknowledged at the revision it holds")
+            }
+            let winners = (0..<10).filter { if case .written = outcomes["race\($0)"] { true } else { false } }
+            #expect(winners.count == 1, "exactly one create-if-absent wins: \(winners)")
+            #expect((0..<10).filter { outcomes["race\($0)"] == .refused(.revMismatch) }.count == 9)
+            if let winner = winners.first {
+                #expect(try await client.get("/c/race")?.value.text == "r\(winner)")
+            }
+            #expect(outcomes["under"] == .refused(.badPath))
+            #expect(outcomes["dead"] == .refused(.sessionNotFound))
+            #expect(try await client.get("/c/eph") == nil)
+            #expect(try await client.get("/c/file")?.value.text == "f")
+        }
+    }
+
     @Test("a session's files go together when it is closed or expires; keepAlive renews; a lost session is reported once", arguments: StoreKind.allCases)
     func sessions(kind: StoreKind) async throws {
         try await withStore(kind) { server, client in

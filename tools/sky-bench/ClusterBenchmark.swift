@@ -96,6 +96,7 @@ struct ClusterBenchmark {
 
     /// Runs one phase; its failure names it.
     private func phase<T>(_ name: String, _ body: () async throws -> T) async throws -> T {
+        FileHandle.standardError.write(Data("sky-bench: \(name)\n".utf8))
         do { return try await body() } catch { throw BenchError("\(name): \(error)") }
     }
 
