@@ -47,11 +47,14 @@ public final class EtcdStore: CoordinatorStore {
 
     /// A store over the cluster `client` talks to. Reads etcd's current revision (so it
     /// throws `Unavailable` when the cluster cannot answer) and starts following it.
+    ///
+    /// Writes go to etcd at most `maxCallsInFlight` calls at a time, and so do linearizable
+    /// reads: what arrives while those are out shares the next call (`EtcdBatcher`).
     public init(
         client: EtcdClient, name: String, keys: EtcdKeys = EtcdKeys(), limits: TreeLimits = .default,
         sessionTTLRange: ClosedRange<Duration> = .seconds(1)...Duration.seconds(300),
         watchLimits: WatchHubLimits = .init(), maxWatchesPerConnection: Int = 10_000,
-        progressInterval: Duration = .seconds(1), logger: Logger
+        progressInterval: Duration = .seconds(1), maxCallsInFlight: Int = 8, logger: Logger
     ) async throws {
         self.client = client
         self.name = name
@@ -60,7 +63,8 @@ public final class EtcdStore: CoordinatorStore {
         self.sessionTTLRange = sessionTTLRange
         self.progressInterval = progressInterval
         self.logger = logger
-        writes = EtcdBatchedCalls("txn", alone: { request in
+        let batching = EtcdBatcher.Limits(maxInFlight: maxCallsInFlight)
+        writes = EtcdBatchedCalls("txn", limits: batching, alone: { request in
             try await client.call("txn") { try await client.kv.txn(request, options: client.options) }
         }, together: { requests in
             var outer = Etcdserverpb_TxnRequest()
@@ -68,7 +72,7 @@ public final class EtcdStore: CoordinatorStore {
             let response = try await client.kv.txn(outer, options: client.options)
             return requests.indices.map { EtcdTxnPlan.answer(at: $0, of: response) }
         })
-        reads = EtcdBatchedCalls("get", alone: { request in
+        reads = EtcdBatchedCalls("get", limits: batching, alone: { request in
             try await client.kv.range(request, options: client.options)
         }, together: { requests in
             var outer = Etcdserverpb_TxnRequest()

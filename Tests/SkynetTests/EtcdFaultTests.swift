@@ -219,14 +219,44 @@ extension EtcdFaultTests {
         }
         _ = try await eventually { try await clients[0].set("/lin/ready", "1") }
         let leader = try await Self.leader(clients[0])
+        let history = try await Self.recordHistory(clients, perClient: 150, seed: seed) { progress in
+            // A third of the way in, the etcd leader dies; two thirds in, the first front.
+            let total = clients.count * 150
+            try await eventually(.seconds(120)) { if progress.count < total / 3 { throw NotYet() } }
+            etcd.kill(leader)
+            try await eventually(.seconds(120)) { if progress.count < 2 * total / 3 { throw NotYet() } }
+            first.stop(signal: SIGKILL)
+        }
+        await Self.expectLinearizable(history, seed: seed, label: "etcd-linearizability")
+        for client in clients { await client.close() }
+    }
+
+    @Test("calls batched by a front (one etcd call out at a time, so nearly every call shares a Txn) are linearizable", arguments: [20_261_203] as [UInt64])
+    func batchedLinearizable(seed: UInt64) async throws {
+        try await withStore(.etcd, etcdCallsInFlight: 1) { server, _ in
+            let address = "127.0.0.1:\(server.localAddress!.port!)"
+            let clients = (0..<8).map { _ in CoordinatorClient(configuration: .init(addresses: [address], callTimeout: .seconds(30)), logger: quietLogger()) }
+            let history = try await Self.recordHistory(clients, perClient: 80, seed: seed)
+            #expect(!history.contains { $0.output == .unknown }, "without faults every call is answered")
+            await Self.expectLinearizable(history, seed: seed, label: "etcd-batched-linearizability")
+            for client in clients { await client.close() }
+        }
+    }
+
+    /// Concurrent get, set and compare-and-set on five keys from `clients`, each a seeded
+    /// sequence of `perClient` operations, recorded for the linearizability checker, while
+    /// `faults` runs beside them (watching `progress`).
+    static func recordHistory(
+        _ clients: [CoordinatorClient], perClient: Int, seed: UInt64,
+        faults: @escaping @Sendable (Progress) async throws -> Void = { _ in }
+    ) async throws -> [LinearizabilityChecker.Operation] {
         let origin = ContinuousClock.now
-        func now() -> Int64 { let (s, a) = (ContinuousClock.now - origin).components; return s * 1_000_000_000 + a / 1_000_000_000 }
+        @Sendable func now() -> Int64 { let (s, a) = (ContinuousClock.now - origin).components; return s * 1_000_000_000 + a / 1_000_000_000 }
         // Five keys: linearizability is checked key by key, and fewer operations per key keep
         // the search short.
         let keys = ["/lin/a", "/lin/b", "/lin/c", "/lin/d", "/lin/e"]
-        let perClient = 150
         let progress = Progress()
-        let history = try await withThrowingTaskGroup(of: [LinearizabilityChecker.Operation].self) { group in
+        return try await withThrowingTaskGroup(of: [LinearizabilityChecker.Operation].self) { group in
             for (c, client) in clients.enumerated() {
                 group.addTask {
                     var random = SeededGenerator(seed: seed &+ UInt64(c))
@@ -274,25 +304,24 @@ extension EtcdFaultTests {
                 }
             }
             group.addTask {
-                // A third of the way in, the etcd leader dies; two thirds in, the first front.
-                let total = clients.count * perClient
-                try await eventually(.seconds(120)) { if progress.count < total / 3 { throw NotYet() } }
-                etcd.kill(leader)
-                try await eventually(.seconds(120)) { if progress.count < 2 * total / 3 { throw NotYet() } }
-                first.stop(signal: SIGKILL)
+                try await faults(progress)
                 return []
             }
             return try await group.reduce(into: []) { $0 += $1 }
         }
+    }
+
+    /// Checks `history`: some compare-and-sets took effect, most calls were answered, and
+    /// no key's history is non-linearizable (else the history is saved and its file named).
+    static func expectLinearizable(_ history: [LinearizabilityChecker.Operation], seed: UInt64, label: String) async {
         let answered = history.filter { $0.output != .unknown }.count
         let swapped = history.filter { $0.output == .swapped(true) }.count
         #expect(swapped > 0, "some compare-and-sets took effect")
         #expect(answered >= history.count / 2, "most operations were answered: \(answered) of \(history.count)")
         if let key = await LinearizabilityChecker.violationOffPool(in: history) {
-            let file = LinearizabilityChecker.save(history, label: "etcd-linearizability")
+            let file = LinearizabilityChecker.save(history, label: label)
             Issue.record("not linearizable on \(key) (seed \(seed)); history in \(file)")
         }
-        for client in clients { await client.close() }
     }
 }
 

@@ -58,13 +58,17 @@ enum StoreKind: String, CaseIterable, CustomTestStringConvertible, Sendable {
 
 /// Starts a coordinator on 127.0.0.1 (a free port) over a fresh store of `kind` (the
 /// embedded node in a fresh directory, or a front over a fresh one-member etcd), runs
-/// `body` with a client of it, and always stops everything.
-func withStore<T>(_ kind: StoreKind, _ body: (CoordinatorServer, CoordinatorClient) async throws -> T) async throws -> T {
+/// `body` with a client of it, and always stops everything. `etcdCallsInFlight` bounds the
+/// etcd front's calls out at once (the rest wait to share one).
+func withStore<T>(
+    _ kind: StoreKind, etcdCallsInFlight: Int = 8, _ body: (CoordinatorServer, CoordinatorClient) async throws -> T
+) async throws -> T {
     guard kind == .etcd else { return try await withCoordinator({ _ in }, body) }
     let cluster = try await EtcdCluster.start(size: 1)
     defer { cluster.stop() }
     let etcd = try EtcdClient(endpoints: EtcdEndpoint.list(cluster.clientAddresses)!, logger: quietLogger())
-    let store = try await eventually { try await EtcdStore(client: etcd, name: "test", progressInterval: .milliseconds(200), logger: quietLogger()) }
+    let store = try await eventually { try await EtcdStore(
+        client: etcd, name: "test", progressInterval: .milliseconds(200), maxCallsInFlight: etcdCallsInFlight, logger: quietLogger()) }
     let server = CoordinatorServer(store: store, host: "127.0.0.1", port: 0, logger: quietLogger())
     return try await serving(server, cleanup: { await etcd.close() }, body)
 }
