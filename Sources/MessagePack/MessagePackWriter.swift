@@ -1,22 +1,51 @@
 import CMsgPack
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 /// Packs values into bytes with libmsgpack-c's `msgpack_pack_*` functions.
 ///
-/// A writer owns a growable byte buffer; reuse one (after `reset()`) to avoid an
-/// allocation per message. Integers and timestamps are written in their smallest form.
-/// Not thread-safe: one writer per task or event loop.
+/// A writer owns a growable byte buffer on the C side (`msgpack_sbuffer`), so libmsgpack-c
+/// appends each piece with its own C write function instead of calling back into Swift
+/// per integer and string. Reuse one (after `reset()`) to avoid an allocation per message.
+/// Integers and timestamps are written in their smallest form. Not thread-safe: one writer
+/// per task or event loop.
 public final class MessagePackWriter {
-    /// The bytes packed so far.
-    public private(set) var bytes: [UInt8]
+    /// Never moves while the writer lives: the packer points at it.
+    private let buffer: UnsafeMutablePointer<msgpack_sbuffer>
 
     /// Creates a writer whose buffer starts with room for `capacity` bytes.
     public init(capacity: Int = 256) {
-        bytes = []
-        bytes.reserveCapacity(capacity)
+        buffer = .allocate(capacity: 1)
+        buffer.initialize(to: msgpack_sbuffer(size: 0, data: nil, alloc: 0))
+        let capacity = max(capacity, 16)
+        if let data = malloc(capacity) {
+            buffer.pointee.data = data.assumingMemoryBound(to: CChar.self)
+            buffer.pointee.alloc = capacity
+        }
+    }
+
+    deinit {
+        free(buffer.pointee.data)
+        buffer.deallocate()
+    }
+
+    /// The bytes packed so far (a copy).
+    public var bytes: [UInt8] { withUnsafeBytes { Array($0) } }
+
+    /// How many bytes are packed.
+    public var count: Int { buffer.pointee.size }
+
+    /// Calls `body` with the bytes packed so far, without copying them; the pointer is valid
+    /// only inside `body`, and only until the writer packs again.
+    public func withUnsafeBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
+        try body(UnsafeRawBufferPointer(start: buffer.pointee.data, count: buffer.pointee.size))
     }
 
     /// Empties the buffer, keeping its capacity.
-    public func reset() { bytes.removeAll(keepingCapacity: true) }
+    public func reset() { buffer.pointee.size = 0 }
 
     /// Packs `value` and everything inside it.
     public func pack(_ value: MessagePackValue) {
@@ -53,15 +82,19 @@ public final class MessagePackWriter {
     public func packNil() { withPacker { _ = msgpack_pack_nil($0) } }
 
     /// Appends bytes that already hold complete packed values.
-    public func appendPacked(_ packed: some Sequence<UInt8>) { bytes.append(contentsOf: packed) }
-
-    private func withPacker(_ body: (UnsafeMutablePointer<msgpack_packer>) -> Void) {
-        var packer = msgpack_packer(data: Unmanaged.passUnretained(self).toOpaque(), callback: writeCallback)
-        withUnsafeMutablePointer(to: &packer, body)
+    public func appendPacked(_ packed: some Sequence<UInt8>) {
+        let appended = packed.withContiguousStorageIfAvailable { append(UnsafeRawBufferPointer($0)) }
+        if appended == nil { Array(packed).withUnsafeBytes { append($0) } }
     }
 
-    fileprivate func append(_ pointer: UnsafePointer<CChar>, _ count: Int) {
-        bytes.append(contentsOf: UnsafeRawBufferPointer(start: pointer, count: count))
+    private func append(_ raw: UnsafeRawBufferPointer) {
+        guard let base = raw.baseAddress, !raw.isEmpty else { return }
+        _ = msgpack_sbuffer_write(buffer, base.assumingMemoryBound(to: CChar.self), raw.count)
+    }
+
+    private func withPacker(_ body: (UnsafeMutablePointer<msgpack_packer>) -> Void) {
+        var packer = msgpack_packer(data: buffer, callback: msgpack_sbuffer_write)
+        withUnsafeMutablePointer(to: &packer, body)
     }
 
     private static func pack(_ value: MessagePackValue, into pk: UnsafeMutablePointer<msgpack_packer>) {
@@ -101,13 +134,6 @@ public final class MessagePackWriter {
             _ = msgpack_pack_str_body(pk, utf8.baseAddress, utf8.count)
         }
     }
-}
-
-/// libmsgpack-c's write callback: appends to the `MessagePackWriter` passed as `data`.
-private let writeCallback: msgpack_packer_write = { data, buffer, count in
-    guard let data, let buffer else { return count == 0 ? 0 : -1 }
-    Unmanaged<MessagePackWriter>.fromOpaque(data).takeUnretainedValue().append(buffer, count)
-    return 0
 }
 
 extension MessagePackValue {

@@ -24,7 +24,7 @@ extension RPCMessage {
             writer.packString(method)
             writer.pack(.array(params))
         }
-        buffer.writeBytes(writer.bytes)
+        writer.withUnsafeBytes { _ = buffer.writeBytes($0) }
     }
 
     /// This message packed into a new buffer from `allocator`.
