@@ -55,6 +55,22 @@ struct MessagePackValueTests {
         #expect(MessagePackValue.string(text) != .binary(Array(text.utf8)))
     }
 
+    @Test("a reused writer: its bytes, in place and copied, grow past its first capacity and start over after reset (seeded)", arguments: [1, 2, 3] as [UInt64])
+    func reusedWriter(seed: UInt64) throws {
+        var rng = SeededGenerator(seed: seed)
+        let writer = MessagePackWriter(capacity: 16)
+        for _ in 0..<20 {
+            writer.reset()
+            let value = RandomValues.value(depth: 3, using: &rng)
+            writer.pack(value)
+            writer.appendPacked(MessagePackValue.string("tail").packed())
+            let copied = writer.bytes
+            #expect(writer.count == copied.count)
+            #expect(writer.withUnsafeBytes { Array($0) } == copied)
+            #expect(copied == value.packed() + MessagePackValue.string("tail").packed(), "seed \(seed)")
+        }
+    }
+
     @Test("unicode strings survive")
     func unicode() throws {
         let text = "héllo wörld — 日本語 🙂"
