@@ -63,6 +63,13 @@ public final class EtcdCluster: Sendable {
         let deadline = ContinuousClock.now + timeout
         for member in members {
             while !Self.accepts(port: member.clientPort) {
+                // A member that exited (its port taken meanwhile, say) will never listen.
+                if processes.withLock({ $0[member.name]?.isRunning == false }) {
+                    let log = (try? String(contentsOfFile: root + "/\(member.name).log", encoding: .utf8)) ?? ""
+                    let last = log.split(separator: "\n").last.map(String.init) ?? "no output"
+                    stop()
+                    throw StartError(description: "etcd member \(member.name) exited before listening on \(member.clientAddress): \(last)")
+                }
                 guard ContinuousClock.now < deadline else {
                     stop()
                     throw StartError(description: "etcd member \(member.name) did not listen on \(member.clientAddress) within \(timeout)")
@@ -74,9 +81,23 @@ public final class EtcdCluster: Sendable {
 
     /// Starts a cluster as `init` does, waiting on a thread of its own: tests run on a
     /// cooperative pool of one thread per core, which a blocking wait would starve.
+    /// A start that fails is tried again with fresh ports and directories, up to three
+    /// times: a port picked free can be taken (by any connection's local port) before etcd
+    /// binds it.
     public static func start(size: Int = 3, elections: Elections = .fast, tls: TestCertificates.Pair? = nil, clientCA: String? = nil) async throws -> EtcdCluster {
         try await withCheckedThrowingContinuation { continuation in
-            Thread { continuation.resume(with: Result { try EtcdCluster(size: size, elections: elections, tls: tls, clientCA: clientCA) }) }.start()
+            Thread {
+                continuation.resume(with: Result {
+                    for attempt in 1... {
+                        do {
+                            return try EtcdCluster(size: size, elections: elections, tls: tls, clientCA: clientCA)
+                        } catch let error as StartError where attempt < 3 {
+                            FileHandle.standardError.write(Data("EtcdCluster: \(error); starting again with fresh ports\n".utf8))
+                        }
+                    }
+                    fatalError("unreachable")
+                })
+            }.start()
         }
     }
 
