@@ -27,6 +27,8 @@ final class EtcdBatchedCalls<Request: Sendable, Response: Sendable>: Sendable {
     }
 
     private let state: Mutex<State>
+    /// The batcher's limits, read without its lock.
+    private let limits: EtcdBatcher.Limits
     private let what: String
     private let alone: @Sendable (Request) async throws -> Response
     private let together: @Sendable ([Request]) async throws -> [Response?]
@@ -38,6 +40,7 @@ final class EtcdBatchedCalls<Request: Sendable, Response: Sendable>: Sendable {
         together: @escaping @Sendable ([Request]) async throws -> [Response?]
     ) {
         state = Mutex(State(batcher: EtcdBatcher(limits: limits)))
+        self.limits = limits
         self.what = what
         self.alone = alone
         self.together = together
@@ -46,7 +49,7 @@ final class EtcdBatchedCalls<Request: Sendable, Response: Sendable>: Sendable {
     /// Sends `request` (touching `paths`, holding `weight` etcd operations and `bytes` of
     /// values) in the next batch with a free slot, or alone when it may not share one.
     func send(_ request: Request, paths: [TreePath] = [], weight: Int = 1, bytes: Int = 0) async throws -> Response {
-        guard state.withLock({ $0.batcher.admits(weight: weight, bytes: bytes) }) else { return try await alone(request) }
+        guard limits.admit(weight: weight, bytes: bytes) else { return try await alone(request) }
         return try await withCheckedThrowingContinuation { continuation in
             let batch = state.withLock { state -> [Waiting]? in
                 let id = state.nextID

@@ -30,6 +30,12 @@ struct EtcdBatcher {
         var maxWeight = 32
         /// Value bytes in one batch (one call with more goes alone).
         var maxBytes = 256 << 10
+
+        /// Whether a call of this size may share a batch; one that may not is sent on its
+        /// own, outside the batcher.
+        func admit(weight: Int, bytes: Int) -> Bool {
+            weight <= maxWeight && bytes <= maxBytes
+        }
     }
 
     /// One call waiting: its id, the paths it writes or compares (none for a read), its size
@@ -53,11 +59,6 @@ struct EtcdBatcher {
     /// Calls waiting for a slot.
     var waiting: Int { queue.count }
 
-    /// Whether a call of this size may share a batch; one that may not is sent on its own,
-    /// outside the batcher.
-    func admits(weight: Int, bytes: Int) -> Bool {
-        weight <= limits.maxWeight && bytes <= limits.maxBytes
-    }
 
     /// A call arrives: the batch to send now (with it, and whatever waited), or nil when
     /// every slot is busy and it waits.

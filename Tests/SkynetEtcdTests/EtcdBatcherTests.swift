@@ -57,9 +57,9 @@ struct EtcdBatcherTests {
     @Test("batches stop at their entry and byte limits; big or heavy writes are not admitted")
     func limits() {
         var batcher = EtcdBatcher(limits: .init(maxInFlight: 1, maxEntries: 3, maxWeight: 10, maxBytes: 100))
-        #expect(batcher.admits(weight: 10, bytes: 100))
-        #expect(!batcher.admits(weight: 11, bytes: 1))
-        #expect(!batcher.admits(weight: 1, bytes: 101))
+        #expect(batcher.limits.admit(weight: 10, bytes: 100))
+        #expect(!batcher.limits.admit(weight: 11, bytes: 1))
+        #expect(!batcher.limits.admit(weight: 1, bytes: 101))
         #expect(batcher.submit(Self.entry(0, "/busy")) == [0])
         for id in 1...5 as ClosedRange<UInt64> { #expect(batcher.submit(Self.entry(id, "/k\(id)", bytes: id == 3 ? 90 : 10)) == nil) }
         #expect(batcher.finished() == [1, 2], "3's 90 bytes would pass 100")
