@@ -41,6 +41,7 @@ public final class RPCConnection: Sendable {
     private let configuration: Configuration
     private let nextMsgid = Atomic<UInt32>(0)
     private let closing: RPCClosingFlag
+    private let outbox = RPCOutbox()
     /// Where the connection goes.
     public let peer: String
     /// Notifications pushed by the server, in arrival order; finishes when the connection closes.
@@ -135,11 +136,16 @@ public final class RPCConnection: Sendable {
         let timeout = timeout ?? configuration.defaultTimeout
         let promise = channel.eventLoop.makePromise(of: MessagePackValue.self)
         let call = RPCOutboundCall(msgid: msgid, bytes: buffer, promise: promise, deadline: timeout.map { .now() + TimeAmount($0) })
-        let peer = self.peer
-        let closing = self.closing
-        channel.writeAndFlush(RPCOutbound.call(call)).whenFailure { error in
-            // A connection that failed says why (a TLS refusal), not only that it is closed.
-            promise.fail(closing.lostReason ?? RPCError.notSent("cannot send to \(peer): \(error)"))
+        if outbox.add(call) {
+            let (channel, outbox, closing, peer) = (self.channel, self.outbox, self.closing, self.peer)
+            channel.eventLoop.execute {
+                let batch = outbox.take()
+                channel.writeAndFlush(RPCOutbound.calls(batch)).whenFailure { error in
+                    // A connection that failed says why (a TLS refusal), not only that it is closed.
+                    let reason = closing.lostReason ?? RPCError.notSent("cannot send to \(peer): \(error)")
+                    for call in batch { call.promise.fail(reason) }
+                }
+            }
         }
         return try await withTaskCancellationHandler {
             try await promise.futureResult.get()

@@ -12,9 +12,9 @@ struct RPCOutboundCall {
     let deadline: NIODeadline?
 }
 
-/// What a connection writes: a call awaiting its answer, or a notification.
+/// What a connection writes: calls awaiting their answers (oldest first), or a notification.
 enum RPCOutbound {
-    case call(RPCOutboundCall)
+    case calls([RPCOutboundCall])
     case notification(ByteBuffer)
 }
 
@@ -80,17 +80,20 @@ final class RPCConnectionHandler: ChannelDuplexHandler {
         switch unwrapOutboundIn(data) {
         case .notification(let bytes):
             context.write(wrapOutboundOut(bytes), promise: promise)
-        case .call(let call):
-            do {
-                if let deadline = try calls.add(call.msgid, call.promise, deadline: call.deadline?.uptimeNanoseconds) {
-                    arm(at: deadline)
+        case .calls(let batch):
+            for (index, call) in batch.enumerated() {
+                do {
+                    if let deadline = try calls.add(call.msgid, call.promise, deadline: call.deadline?.uptimeNanoseconds) {
+                        arm(at: deadline)
+                    }
+                } catch {
+                    // The connection closed before these calls were written: they never left.
+                    let failure = RPCError.notSent(error.message)
+                    for unsent in batch[index...] { unsent.promise.fail(failure) }
+                    promise?.fail(failure)
+                    return
                 }
-                context.write(wrapOutboundOut(call.bytes), promise: promise)
-            } catch {
-                // The connection closed before this call was written: it never left.
-                let failure = RPCError.notSent(error.message)
-                call.promise.fail(failure)
-                promise?.fail(failure)
+                context.write(wrapOutboundOut(call.bytes), promise: index == batch.count - 1 ? promise : nil)
             }
         }
     }

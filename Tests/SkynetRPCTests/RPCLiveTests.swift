@@ -161,6 +161,36 @@ struct RPCLiveTests {
         await gate.open()
     }
 
+    @Test("calls racing a lost connection each end: answered, or failed with Unavailable; none is left waiting")
+    func callsRacingLoss() async throws {
+        let gate = Gate()
+        let (server, port) = try await startServer(router: testRouter(gate: gate))
+        let connection = try await RPCConnection.connect(host: "127.0.0.1", port: port)
+        // A call lost between the outbox and the wire would end only at its deadline
+        // (DeadlineExceeded), which this counts as a failure.
+        let outcomes = await withTaskGroup(of: String.self) { group in
+            for i in 0..<400 {
+                group.addTask {
+                    do {
+                        return try await connection.call("echo", "\(i)", returning: String.self) == "\(i)" ? "answered" : "wrong answer"
+                    } catch let error as RPCError {
+                        return error.code == .unavailable ? "unavailable" : "\(error.code)"
+                    } catch {
+                        return "\(error)"
+                    }
+                }
+            }
+            group.addTask {
+                await server.shutdown(gracePeriod: .zero)
+                return "shutdown"
+            }
+            return await group.reduce(into: [String: Int]()) { $0[$1, default: 0] += 1 }
+        }
+        #expect(outcomes["shutdown"] == 1)
+        #expect((outcomes["answered"] ?? 0) + (outcomes["unavailable"] ?? 0) == 400, "\(outcomes)")
+        await gate.open()
+    }
+
     @Test("graceful shutdown: new calls get Unavailable, in-flight calls finish, then connections close")
     func gracefulShutdown() async throws {
         let gate = Gate()
