@@ -15,14 +15,23 @@ enum CoordinatorMethods {
         let limits = store.limits
         var router = RPCRouter()
 
-        router.registerRaw("get") { values, context in
-            let params = try CoordinatorParams("get", values, names: ["path", "atRev", "serializable"], limits: limits)
-            let path = try params.path(0)
-            try access?.require(.read, path, context, "get")
-            let atRev = try params.int(1, "atRev", default: 0)
-            guard atRev >= 0 else { throw RPCError(.badRequest, "get: params[1] (atRev) must be 0 (now) or a revision, found \(atRev)") }
-            let (rev, file) = try await store.get(path, atRev: atRev == 0 ? nil : atRev)
-            return .map(["rev": .int(rev), "file": file?.wireValue ?? .nil])
+        // The busiest read: answered from the store's completion, with no task per call
+        // when the store reads without waiting (the embedded one).
+        router.registerReplying("get") { values, context, reply in
+            let path: TreePath, atRev: Int64
+            do throws(RPCError) {
+                let params = try CoordinatorParams("get", values, names: ["path", "atRev", "serializable"], limits: limits)
+                path = try params.path(0)
+                try access?.require(.read, path, context, "get")
+                atRev = try params.int(1, "atRev", default: 0)
+                guard atRev >= 0 else { throw RPCError(.badRequest, "get: params[1] (atRev) must be 0 (now) or a revision, found \(atRev)") }
+            } catch {
+                reply(.failure(error))
+                return
+            }
+            store.get(path, atRev: atRev == 0 ? nil : atRev) { result in
+                reply(result.map { .map(["rev": .int($0.revision), "file": $0.file?.wireValue ?? .nil]) })
+            }
         }
 
         registerWrite("set", &router, store, access) { (values) throws(RPCError) in

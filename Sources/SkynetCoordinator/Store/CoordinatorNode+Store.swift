@@ -14,6 +14,10 @@ extension CoordinatorNode: CoordinatorStore {
         } catch let error as TreeError { throw error.rpcError }
     }
 
+    public func get(_ path: TreePath, atRev: Int64?, completion: @escaping @Sendable (Result<(revision: Int64, file: TreeFile?), RPCError>) -> Void) {
+        completion(Result { try get(path, atRev: atRev) }.mapError { error in error as? RPCError ?? RPCError(.internal, "\(error)") })
+    }
+
     public func getdir(_ path: TreePath) throws -> (revision: Int64, names: [String]) {
         do {
             return try read { machine in (machine.tree.revision, try machine.tree.getdir(path)) }

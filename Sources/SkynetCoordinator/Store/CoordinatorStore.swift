@@ -27,6 +27,11 @@ public protocol CoordinatorStore: Sendable {
     /// The file at `path` now, or as of revision `atRev`, and the revision read at.
     func get(_ path: TreePath, atRev: Int64?) async throws -> (revision: Int64, file: TreeFile?)
 
+    /// Reads as `get` does and tells `completion` the result, from any thread: the server
+    /// answers reads this way without a task each. The default runs `get` in a task; a
+    /// store that reads without waiting answers before returning.
+    func get(_ path: TreePath, atRev: Int64?, completion: @escaping @Sendable (Result<(revision: Int64, file: TreeFile?), RPCError>) -> Void)
+
     /// The names in directory `path`, sorted; `NotFound` when it is not a directory.
     func getdir(_ path: TreePath) async throws -> (revision: Int64, names: [String])
 
@@ -72,6 +77,16 @@ public protocol CoordinatorStore: Sendable {
 }
 
 extension CoordinatorStore {
+    public func get(_ path: TreePath, atRev: Int64?, completion: @escaping @Sendable (Result<(revision: Int64, file: TreeFile?), RPCError>) -> Void) {
+        Task {
+            do {
+                completion(.success(try await get(path, atRev: atRev)))
+            } catch {
+                completion(.failure(error as? RPCError ?? RPCError(.internal, "\(error)")))
+            }
+        }
+    }
+
     public func txn(compares: [TxnCompare], success: [TreeOperation], failure: [TreeOperation], completion: @escaping @Sendable (Result<TxnResult, RPCError>) -> Void) {
         Task {
             do {
