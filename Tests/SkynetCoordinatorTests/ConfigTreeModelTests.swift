@@ -1,6 +1,6 @@
 import SkynetTree
 import Testing
-import SkynetCoordinator
+@testable import SkynetCoordinator
 import SkynetTestSupport
 
 @Suite("Config tree against a dictionary model")
@@ -110,6 +110,13 @@ struct ConfigTreeModelTests {
             }
             // After every step: same revision, same files with the same stats, same walks.
             #expect(tree.revision == model.revision, "\(context): revision")
+            // Nothing kept that no read can see: at most one version at or before the oldest
+            // readable revision, and no tombstone alone there.
+            for (path, versions) in tree.files {
+                let hidden = versions.filter { $0.modRev <= tree.oldestRevision }
+                #expect(hidden.count <= 1, "\(context): \(path) keeps \(hidden.count) versions at or before \(tree.oldestRevision)")
+                #expect(!(versions.count == 1 && versions[0].value == nil && versions[0].modRev <= tree.oldestRevision), "\(context): \(path) keeps a compacted tombstone")
+            }
             #expect(tree.fileCount == model.files.count, "\(context): file count")
             for path in paths {
                 let file = try tree.get(path)

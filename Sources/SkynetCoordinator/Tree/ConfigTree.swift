@@ -39,9 +39,12 @@ public struct ConfigTree: Sendable {
     var sessionFiles: TreeDictionary<UInt64, TreeSet<TreePath>> = [:]
     /// Number of files that exist now.
     public internal(set) var fileCount = 0
-    /// Paths with versions that a later compaction may drop (older versions or a
-    /// tombstone), so compaction visits only those and not every file.
-    var trimmable: TreeSet<TreePath> = []
+    /// Paths a compaction may trim, by the revision of the write that left them with
+    /// versions to drop (older versions or a tombstone): once compaction passes that
+    /// revision, the write's path can lose what it replaced. A compaction visits only the
+    /// paths written in the revisions it passes (as many as there were writes), not every
+    /// file that has history.
+    var trimDue: TreeDictionary<Int64, [TreePath]> = [:]
 
     /// Creates an empty tree.
     public init(limits: TreeLimits = .default) {
@@ -120,8 +123,12 @@ public struct ConfigTree: Sendable {
     public mutating func compact(keepingFrom rev: Int64) {
         let rev = min(rev, revision)
         guard rev > oldestRevision else { return }
+        let passed = oldestRevision + 1 ... rev
         oldestRevision = rev
-        for path in Array(trimmable) { trim(path) }
+        for due in passed {
+            guard let paths = trimDue.removeValue(forKey: due) else { continue }
+            for path in paths { trim(path) }
+        }
     }
 
     // MARK: Reads
@@ -251,7 +258,7 @@ public struct ConfigTree: Sendable {
     /// What the one visit of `write` to a file's entry found and did.
     private enum Overwrite {
         /// The file was overwritten in place.
-        case written(previous: Version, version: Version, wasTrimmable: Bool, trimmable: Bool)
+        case written(previous: Version, version: Version, trimmable: Bool)
         /// The file exists at another revision than `ifRev` asked for.
         case mismatch(current: Int64)
         /// No file is there (never was, or a tombstone): a creation, checked against the
@@ -267,16 +274,13 @@ public struct ConfigTree: Sendable {
             guard let existing = versions.last, existing.value != nil else { return .absent }
             guard ifRev == -1 || ifRev == existing.modRev else { return .mismatch(current: existing.modRev) }
             let version = Version(value: value, createRev: existing.createRev, modRev: rev, version: existing.version + 1, session: session)
-            let wasTrimmable = versions.count > 1
             if existing.modRev == rev { versions.removeLast() }
             versions.append(version)
-            return .written(previous: existing, version: version, wasTrimmable: wasTrimmable, trimmable: Self.trim(&versions, oldest: oldest).trimmable)
+            return .written(previous: existing, version: version, trimmable: Self.trim(&versions, oldest: oldest).trimmable)
         }
         switch outcome {
-        case let .written(previous, version, wasTrimmable, trimmable):
-            if trimmable != wasTrimmable {
-                if trimmable { self.trimmable.insert(path) } else { self.trimmable.remove(path) }
-            }
+        case let .written(previous, version, trimmable):
+            if trimmable { trimDue[rev, default: []].append(path) }
             reindex(path, from: previous, to: version)
         case .mismatch(let current):
             throw .revMismatch(path: path.string, expected: ifRev, current: current)
@@ -314,26 +318,21 @@ public struct ConfigTree: Sendable {
     /// up again.
     private mutating func replaceCurrent(_ path: TreePath, with version: Version, previous: Version?) {
         let oldest = oldestRevision
-        let (remains, trimmable, wasTrimmable) = files.updateValue(forKey: path, default: []) { versions in
-            // Files with older versions or a tombstone are in `trimmable` already.
-            let wasTrimmable = versions.count > 1 || versions.last.map { $0.value == nil } ?? false
+        let (remains, trimmable) = files.updateValue(forKey: path, default: []) { versions in
             if let last = versions.last, last.modRev == version.modRev { versions.removeLast() }
             versions.append(version)
-            let (remains, trimmable) = Self.trim(&versions, oldest: oldest)
-            return (remains, trimmable, wasTrimmable)
+            return Self.trim(&versions, oldest: oldest)
         }
         if !remains { files[path] = nil }
-        if trimmable != wasTrimmable {
-            if trimmable { self.trimmable.insert(path) } else { self.trimmable.remove(path) }
-        }
+        if trimmable { trimDue[version.modRev, default: []].append(path) }
         reindex(path, from: previous, to: version.value == nil ? nil : version)
     }
 
     /// Puts back the versions a failed transaction replaced.
     private mutating func restore(_ path: TreePath, _ versions: [Version]?) {
         let now = current(path)
+        // What these versions may lose later is still due from the writes that made them.
         files[path] = versions
-        if let versions, versions.count > 1 || versions.last?.value == nil { trimmable.insert(path) } else { trimmable.remove(path) }
         let before = versions?.last.flatMap { $0.value == nil ? nil : $0 }
         reindex(path, from: now, to: before)
     }
@@ -368,13 +367,13 @@ public struct ConfigTree: Sendable {
     /// Drops versions no read at or after `oldestRevision` can see.
     private mutating func trim(_ path: TreePath) {
         let oldest = oldestRevision
-        // In place, in the entry's slot (every path in `trimmable` has an entry).
-        let outcome = files.updateValue(forKey: path, default: []) { versions -> (remains: Bool, trimmable: Bool) in
-            versions.isEmpty ? (false, false) : Self.trim(&versions, oldest: oldest)
+        // In place, in the entry's slot (a path written since may be gone: then the visit
+        // leaves an empty entry, removed at once). What stays trimmable is due again from
+        // its later writes.
+        let remains = files.updateValue(forKey: path, default: []) { versions -> Bool in
+            versions.isEmpty ? false : Self.trim(&versions, oldest: oldest).remains
         }
-        if !outcome.remains { files[path] = nil }
-        // Compaction visits only paths in `trimmable`: one that stays trimmable stays in it.
-        if !outcome.trimmable { trimmable.remove(path) }
+        if !remains { files[path] = nil }
     }
 
     /// Drops from one file's versions those no read at or after `oldest` can see: the
