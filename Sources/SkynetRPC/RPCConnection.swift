@@ -140,6 +140,9 @@ public final class RPCConnection: Sendable {
             let (channel, outbox, closing, peer) = (self.channel, self.outbox, self.closing, self.peer)
             channel.eventLoop.execute {
                 let batch = outbox.take()
+                // Never empty (a take is scheduled only by the call that found the outbox
+                // empty); checked because an empty write would leave its promise pending.
+                guard !batch.isEmpty else { return }
                 channel.writeAndFlush(RPCOutbound.calls(batch)).whenFailure { error in
                     // A connection that failed says why (a TLS refusal), not only that it is closed.
                     let reason = closing.lostReason ?? RPCError.notSent("cannot send to \(peer): \(error)")
