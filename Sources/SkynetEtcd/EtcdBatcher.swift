@@ -59,7 +59,6 @@ struct EtcdBatcher {
     /// Calls waiting for a slot.
     var waiting: Int { queue.count }
 
-
     /// A call arrives: the batch to send now (with it, and whatever waited), or nil when
     /// every slot is busy and it waits.
     mutating func submit(_ entry: Entry) -> [UInt64]? {

@@ -88,14 +88,15 @@ public final class EtcdCluster: Sendable {
         try await withCheckedThrowingContinuation { continuation in
             Thread {
                 continuation.resume(with: Result {
-                    for attempt in 1... {
+                    var attempt = 1
+                    while true {
                         do {
                             return try EtcdCluster(size: size, elections: elections, tls: tls, clientCA: clientCA)
                         } catch let error as StartError where attempt < 3 {
                             FileHandle.standardError.write(Data("EtcdCluster: \(error); starting again with fresh ports\n".utf8))
+                            attempt += 1
                         }
                     }
-                    fatalError("unreachable")
                 })
             }.start()
         }

@@ -78,23 +78,21 @@ public protocol CoordinatorStore: Sendable {
 
 extension CoordinatorStore {
     public func get(_ path: TreePath, atRev: Int64?, completion: @escaping @Sendable (Result<(revision: Int64, file: TreeFile?), RPCError>) -> Void) {
-        Task {
-            do {
-                completion(.success(try await get(path, atRev: atRev)))
-            } catch {
-                completion(.failure(error as? RPCError ?? RPCError(.internal, "\(error)")))
-            }
-        }
+        Self.complete(completion) { try await get(path, atRev: atRev) }
     }
 
     public func txn(compares: [TxnCompare], success: [TreeOperation], failure: [TreeOperation], completion: @escaping @Sendable (Result<TxnResult, RPCError>) -> Void) {
+        Self.complete(completion) { try await txn(compares: compares, success: success, failure: failure) }
+    }
+
+    /// Runs `body` in a task and tells `completion` its result; an error that is not an
+    /// `RPCError` becomes `Internal`.
+    private static func complete<T: Sendable>(_ completion: @escaping @Sendable (Result<T, RPCError>) -> Void, _ body: @escaping @Sendable () async throws -> T) {
         Task {
             do {
-                completion(.success(try await txn(compares: compares, success: success, failure: failure)))
-            } catch let error as RPCError {
-                completion(.failure(error))
+                completion(.success(try await body()))
             } catch {
-                completion(.failure(RPCError(.internal, "\(error)")))
+                completion(.failure(error as? RPCError ?? RPCError(.internal, "\(error)")))
             }
         }
     }
