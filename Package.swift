@@ -123,6 +123,7 @@ let package = Package(
                 "SkynetTree",
                 "SkynetRPC",
                 "MessagePack",
+                .product(name: "DequeModule", package: "swift-collections"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

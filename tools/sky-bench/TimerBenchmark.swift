@@ -64,11 +64,19 @@ struct TimerBenchmark: AsyncParsableCommand {
         for coordinator in coordinators { await coordinator.close() }
 
         note("RPC creates")
+        // CPU over the phase, per create, by process: where a create's cost goes.
+        let createCPUBefore = (timer.cpuSeconds(), daemon.cpuSeconds(), ChildProcess.cpuSeconds(pid: getpid()))
+        let createsStart = ContinuousClock.now
         let rpcCreates = try await rate { _ in
             let id = UUID()
             _ = try await pool.sendRaw("create", [Self.spec(timeout: 3_600_000, hook: hook), .string(id.lowercasedText)],
                                        key: TimerShards.key(TimerShards.shard(of: id)), timeout: nil, idempotent: false, retries: true)
         }
+
+        let created = rpcCreates * (ContinuousClock.now - createsStart).seconds
+        let perCreate = { (after: Double, before: Double) in rounded((after - before) / max(created, 1) * 1e6, 1) }
+        let cpuPerCreate = (perCreate(timer.cpuSeconds(), createCPUBefore.0), perCreate(daemon.cpuSeconds(), createCPUBefore.1),
+                            perCreate(ChildProcess.cpuSeconds(pid: getpid()), createCPUBefore.2))
 
         note("HTTP creates")
         var httpConfig = HTTPClient.Configuration()
@@ -135,6 +143,9 @@ struct TimerBenchmark: AsyncParsableCommand {
             ("rpc_creates_per_s", Int(rpcCreates)),
             ("http_creates_per_s", Int(httpCreates)),
             ("rpc_creates_vs_puts", rounded(rpcRatio, 2)),
+            ("timer_cpu_us_per_rpc_create", cpuPerCreate.0),
+            ("coordinator_cpu_us_per_rpc_create", cpuPerCreate.1),
+            ("caller_cpu_us_per_rpc_create", cpuPerCreate.2),
             ("timers", timers),
             ("spread_s", spread),
             ("fired", arrived),

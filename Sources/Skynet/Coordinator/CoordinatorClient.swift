@@ -40,7 +40,7 @@ public final class CoordinatorClient: Sendable {
             return waiters.removeValue(forKey: id)
         }
         var nextWaiter: UInt64 = 0
-        var watches = CoordinatorWatchTable<AsyncThrowingStream<WatchUpdate, any Error>.Continuation>(maxBuffered: CoordinatorClient.maxBufferedUpdates)
+        var watches = CoordinatorWatchTable<WatchMailbox>(maxBuffered: CoordinatorClient.maxBufferedUpdates)
         var cursor = 0
         var lastError = ""
         var closed = false
@@ -195,18 +195,19 @@ public final class CoordinatorClient: Sendable {
     /// longer reaches back). It ends with an error when the glob is bad and when the client
     /// is closed; stop iterating to cancel the watch.
     public func watch(_ glob: String, fromRev: Int64 = 0) -> CoordinatorWatch {
-        let (stream, continuation) = AsyncThrowingStream.makeStream(of: WatchUpdate.self)
+        let mailbox = WatchMailbox()
+        let consumer = WatchConsumer(mailbox)
         let id = state.withLock { state -> UInt64? in
             guard !state.closed else { return nil }
-            return state.watches.add(glob: glob, fromRev: fromRev, sink: continuation)
+            return state.watches.add(glob: glob, fromRev: fromRev, sink: mailbox)
         }
         guard let id else {
-            continuation.finish(throwing: RPCError(.unavailable, "the coordinator client is closed"))
-            return CoordinatorWatch(stream: stream, client: self, id: 0)
+            mailbox.finish(throwing: RPCError(.unavailable, "the coordinator client is closed"))
+            return CoordinatorWatch(consumer: consumer, client: self, id: 0)
         }
-        continuation.onTermination = { [weak self] _ in self?.dropWatch(id) }
+        mailbox.onConsumerLeft { [weak self] in self?.dropWatch(id) }
         Task { await self.subscribe(id) }
-        return CoordinatorWatch(stream: stream, client: self, id: id)
+        return CoordinatorWatch(consumer: consumer, client: self, id: id)
     }
 
     /// The consumer of watch `id` took an update; a paused watch resumes once half its buffer drained.
@@ -497,23 +498,23 @@ public final class CoordinatorClient: Sendable {
 public struct CoordinatorWatch: AsyncSequence, Sendable {
     public typealias Element = WatchUpdate
 
-    let stream: AsyncThrowingStream<WatchUpdate, any Error>
+    let consumer: WatchConsumer
     let client: CoordinatorClient
     let id: UInt64
 
     public struct AsyncIterator: AsyncIteratorProtocol {
-        var base: AsyncThrowingStream<WatchUpdate, any Error>.AsyncIterator
+        let consumer: WatchConsumer
         let client: CoordinatorClient
         let id: UInt64
 
         public mutating func next() async throws -> WatchUpdate? {
-            let update = try await base.next()
+            let update = try await consumer.mailbox.next()
             if update != nil { client.watchConsumed(id) }
             return update
         }
     }
 
     public func makeAsyncIterator() -> AsyncIterator {
-        AsyncIterator(base: stream.makeAsyncIterator(), client: client, id: id)
+        AsyncIterator(consumer: consumer, client: client, id: id)
     }
 }

@@ -109,27 +109,29 @@ struct CoordinatorWatchTable<Sink: Sendable>: Sendable {
     mutating func events(_ events: [TreeEvent], for wires: [UInt64]) -> (updates: [(Sink, WatchUpdate)], paused: [UInt64]) {
         var updates: [(Sink, WatchUpdate)] = []
         var paused: [UInt64] = []
+        updates.reserveCapacity(wires.count)
         for wire in wires {
-            guard let id = routes[wire], var entry = entries[id], !entry.paused else { continue }
+            // Changed in place: a notification may serve hundreds of watches.
+            guard let id = routes[wire], let index = entries.index(forKey: id), !entries.values[index].paused else { continue }
+            let nextRev = entries.values[index].nextRev
             // After a reconnect the old connection may still hand over events the new
-            // subscription repeats; keep only what is new.
-            let fresh = events.filter { $0.rev >= entry.nextRev }
+            // subscription repeats; keep only what is new (events come in revision order,
+            // so when the first is new, all are, and the array is shared, not copied).
+            let fresh = events.first.map { $0.rev >= nextRev } == true ? events : events.filter { $0.rev >= nextRev }
             guard let last = fresh.last else { continue }
-            if entry.buffered >= maxBuffered {
+            if entries.values[index].buffered >= maxBuffered {
                 // The consumer is behind: drop this subscription; resume from `nextRev`
                 // (these events included) once it has caught up.
-                entry.paused = true
-                entry.subscribedOn = nil
-                entry.wireID = nil
+                entries.values[index].paused = true
+                entries.values[index].subscribedOn = nil
+                entries.values[index].wireID = nil
                 routes[wire] = nil
-                entries[id] = entry
                 paused.append(wire)
                 continue
             }
-            entry.nextRev = last.rev + 1
-            entry.buffered += 1
-            entries[id] = entry
-            updates.append((entry.sink, WatchUpdate(revision: last.rev, events: fresh)))
+            entries.values[index].nextRev = last.rev + 1
+            entries.values[index].buffered += 1
+            updates.append((entries.values[index].sink, WatchUpdate(revision: last.rev, events: fresh)))
         }
         return (updates, paused)
     }
@@ -164,11 +166,10 @@ struct CoordinatorWatchTable<Sink: Sendable>: Sendable {
     /// The consumer of watch `id` took an update. True when the watch was paused and has
     /// now drained half its buffer: subscribe it again.
     mutating func consumed(_ id: UInt64) -> Bool {
-        guard var entry = entries[id] else { return false }
-        entry.buffered = max(0, entry.buffered - 1)
-        let resume = entry.paused && entry.buffered <= maxBuffered / 2
-        if resume { entry.paused = false }
-        entries[id] = entry
+        guard let index = entries.index(forKey: id) else { return false }
+        entries.values[index].buffered = max(0, entries.values[index].buffered - 1)
+        let resume = entries.values[index].paused && entries.values[index].buffered <= maxBuffered / 2
+        if resume { entries.values[index].paused = false }
         return resume
     }
 
