@@ -78,11 +78,14 @@ struct CoordinatorBenchmark: AsyncParsableCommand {
 
         // Concurrent puts.
         let fsyncsBefore = try await probe.status()["fsyncs"]?.int64Value ?? 0
-        var cpu = cpuSeconds(daemon)
+        // The daemon's CPU, then this process's (the load generator): on two cores what the
+        // generator takes the server cannot have.
+        let processes = [daemon.child.process.processIdentifier, getpid()]
+        var cpu = CPUMeter(processes)
         let (putRate, putLatency, putElapsed) = try await concurrent(pool) { client, n in
             try await client.set("/b/" + Self.key(n % keys), Self.value)
         }
-        let putCPU = cpuMicroseconds(since: cpu, daemon, ops: putRate * putElapsed)
+        let putCPU = cpu.microseconds(per: putRate * putElapsed)
         let fsyncsAfter = try await probe.status()["fsyncs"]?.int64Value ?? 0
 
         // Linearizable gets; first make sure every key of the key space exists.
@@ -90,11 +93,11 @@ struct CoordinatorBenchmark: AsyncParsableCommand {
             let ops = (start..<min(keys, start + 500)).map { TreeOperation.set(path: try! TreePath("/b/" + Self.key($0)), value: Self.value, ifRev: -1, session: nil) }
             _ = try await probe.txn(compares: [], success: ops)
         }
-        cpu = cpuSeconds(daemon)
+        cpu = CPUMeter(processes)
         let (getRate, _, getElapsed) = try await concurrent(pool) { client, n in
             guard try await client.get("/b/" + Self.key(n % keys)) != nil else { throw BenchError("key \(n % keys) missing") }
         }
-        let getCPU = cpuMicroseconds(since: cpu, daemon, ops: getRate * getElapsed)
+        let getCPU = cpu.microseconds(per: getRate * getElapsed)
 
         let watchLatency = try await watchPhase(daemon: daemon)
         for client in pool { await client.close() }
@@ -111,10 +114,10 @@ struct CoordinatorBenchmark: AsyncParsableCommand {
             ("put_p50_ms", rounded(putLatency.percentileMicroseconds(0.5) / 1000, 2)),
             ("put_serial_p50_ms", rounded(serial.percentileMicroseconds(0.5) / 1000, 2)),
             ("gets_per_s", Int(getRate)),
-            ("server_cpu_us_per_put", putCPU.server),
-            ("client_cpu_us_per_put", putCPU.client),
-            ("server_cpu_us_per_get", getCPU.server),
-            ("client_cpu_us_per_get", getCPU.client),
+            ("server_cpu_us_per_put", putCPU[0]),
+            ("client_cpu_us_per_put", putCPU[1]),
+            ("server_cpu_us_per_get", getCPU[0]),
+            ("client_cpu_us_per_get", getCPU[1]),
             ("watch_p99_ms", rounded(watchLatency.percentileMicroseconds(0.99) / 1000, 2)),
             ("watch_p50_ms", rounded(watchLatency.percentileMicroseconds(0.5) / 1000, 2)),
             ("fsyncs_per_s", Int(fsyncsPerSecond)),
@@ -131,18 +134,6 @@ struct CoordinatorBenchmark: AsyncParsableCommand {
             ("cores", ProcessInfo.processInfo.activeProcessorCount),
         ]
         print(JSONReport.render(report))
-    }
-
-    /// CPU seconds used so far by the daemon and by this process (the load generator).
-    private func cpuSeconds(_ daemon: DaemonProcess) -> (server: Double, client: Double) {
-        (daemon.cpuSeconds(), ChildProcess.cpuSeconds(pid: getpid()))
-    }
-
-    /// CPU per operation (µs) of the daemon and of this process since `before`: on two
-    /// cores the load generator's share is what the server could not have.
-    private func cpuMicroseconds(since before: (server: Double, client: Double), _ daemon: DaemonProcess, ops: Double) -> (server: Double, client: Double) {
-        let now = cpuSeconds(daemon)
-        return (rounded((now.server - before.server) / max(ops, 1) * 1e6, 1), rounded((now.client - before.client) / max(ops, 1) * 1e6, 1))
     }
 
     /// Runs `clients` callers spread over `pool` for `seconds`; returns calls/s, latencies, elapsed seconds.

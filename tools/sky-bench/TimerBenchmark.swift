@@ -60,30 +60,28 @@ struct TimerBenchmark: AsyncParsableCommand {
         note("coordinator puts")
         let coordinators = (0..<16).map { _ in CoordinatorClient(configuration: .init(addresses: ["127.0.0.1:\(daemon.port)"]), logger: logger) }
         let value = Array(repeating: UInt8(ascii: "v"), count: 160)
-        let puts = try await rate { n in _ = try await coordinators[n % 16].set("/bench/puts/\(n % 10_000)", value) }
+        let (puts, _) = try await rate { n in _ = try await coordinators[n % 16].set("/bench/puts/\(n % 10_000)", value) }
         for coordinator in coordinators { await coordinator.close() }
 
         note("RPC creates")
-        // CPU over the phase, per create, by process: where a create's cost goes.
-        let createCPUBefore = (timer.cpuSeconds(), daemon.cpuSeconds(), ChildProcess.cpuSeconds(pid: getpid()))
-        let createsStart = ContinuousClock.now
-        let rpcCreates = try await rate { _ in
+        // CPU over the phase, per create, by process (timer, coordinator, this caller):
+        // where a create's cost goes.
+        let processes = [timer.process.processIdentifier, daemon.child.process.processIdentifier, getpid()]
+        let createCPU = CPUMeter(processes)
+        let (rpcCreates, created) = try await rate { _ in
             let id = UUID()
             _ = try await pool.sendRaw("create", [Self.spec(timeout: 3_600_000, hook: hook), .string(id.lowercasedText)],
                                        key: TimerShards.key(TimerShards.shard(of: id)), timeout: nil, idempotent: false, retries: true)
         }
 
-        let created = rpcCreates * (ContinuousClock.now - createsStart).seconds
-        let perCreate = { (after: Double, before: Double) in rounded((after - before) / max(created, 1) * 1e6, 1) }
-        let cpuPerCreate = (perCreate(timer.cpuSeconds(), createCPUBefore.0), perCreate(daemon.cpuSeconds(), createCPUBefore.1),
-                            perCreate(ChildProcess.cpuSeconds(pid: getpid()), createCPUBefore.2))
+        let cpuPerCreate = createCPU.microseconds(per: Double(created))
 
         note("HTTP creates")
         var httpConfig = HTTPClient.Configuration()
         httpConfig.connectionPool = .init(idleTimeout: .seconds(30), concurrentHTTP1ConnectionsPerHostSoftLimit: 64)
         let http = HTTPClient(eventLoopGroupProvider: .singleton, configuration: httpConfig)
         let body = #"{"timeout": 3600000, "callback": {"transport": "http", "uri": "\#(hook)"}}"#
-        let httpCreates = try await rate { _ in
+        let (httpCreates, _) = try await rate { _ in
             var request = HTTPClientRequest(url: "http://127.0.0.1:\(httpPort)/timer")
             request.method = .POST
             request.body = .bytes(ByteBuffer(string: body))
@@ -130,11 +128,9 @@ struct TimerBenchmark: AsyncParsableCommand {
         note("waiting for the callbacks")
         // CPU over the firing phase, per callback: where a firing's cost goes (this process
         // is idle then but for the receiver).
-        let cpuBefore = (timer.cpuSeconds(), daemon.cpuSeconds(), ChildProcess.cpuSeconds(pid: getpid()))
+        let fireCPU = CPUMeter(processes)
         let arrived = await receiver.wait(for: timers, until: base + spreadMs + 60_000)
-        let perFire = { (after: Double, before: Double) in rounded((after - before) / Double(max(arrived, 1)) * 1e6, 1) }
-        let cpuPerFire = (perFire(timer.cpuSeconds(), cpuBefore.0), perFire(daemon.cpuSeconds(), cpuBefore.1),
-                          perFire(ChildProcess.cpuSeconds(pid: getpid()), cpuBefore.2))
+        let cpuPerFire = fireCPU.microseconds(per: Double(arrived))
         let lateness = receiver.lateness()
         let rpcRatio = rpcCreates / max(puts, 1)
         let report: [(String, Any)] = [
@@ -143,9 +139,9 @@ struct TimerBenchmark: AsyncParsableCommand {
             ("rpc_creates_per_s", Int(rpcCreates)),
             ("http_creates_per_s", Int(httpCreates)),
             ("rpc_creates_vs_puts", rounded(rpcRatio, 2)),
-            ("timer_cpu_us_per_rpc_create", cpuPerCreate.0),
-            ("coordinator_cpu_us_per_rpc_create", cpuPerCreate.1),
-            ("caller_cpu_us_per_rpc_create", cpuPerCreate.2),
+            ("timer_cpu_us_per_rpc_create", cpuPerCreate[0]),
+            ("coordinator_cpu_us_per_rpc_create", cpuPerCreate[1]),
+            ("caller_cpu_us_per_rpc_create", cpuPerCreate[2]),
             ("timers", timers),
             ("spread_s", spread),
             ("fired", arrived),
@@ -153,9 +149,9 @@ struct TimerBenchmark: AsyncParsableCommand {
             ("fire_lateness_p50_ms", rounded(lateness.percentileMicroseconds(0.5) / 1000, 2)),
             ("fire_lateness_p99_ms", rounded(lateness.percentileMicroseconds(0.99) / 1000, 2)),
             ("fire_lateness_max_ms", rounded(lateness.percentileMicroseconds(1) / 1000, 2)),
-            ("timer_cpu_us_per_fire", cpuPerFire.0),
-            ("coordinator_cpu_us_per_fire", cpuPerFire.1),
-            ("receiver_cpu_us_per_fire", cpuPerFire.2),
+            ("timer_cpu_us_per_fire", cpuPerFire[0]),
+            ("coordinator_cpu_us_per_fire", cpuPerFire[1]),
+            ("receiver_cpu_us_per_fire", cpuPerFire[2]),
             ("bytes_per_pending_timer", Int(bytesPerTimer)),
             ("coordinator_bytes_per_pending_timer", Int(daemonBytesPerTimer)),
             ("timer_rss_mb_pending", rounded(timerPending, 0)),
@@ -168,8 +164,8 @@ struct TimerBenchmark: AsyncParsableCommand {
         print(JSONReport.render(report))
     }
 
-    /// Runs `callers` loops of `call` for `seconds`; calls per second.
-    private func rate(_ call: @escaping @Sendable (Int) async throws -> Void) async throws -> Double {
+    /// Runs `callers` loops of `call` for `seconds`; calls per second and calls made.
+    private func rate(_ call: @escaping @Sendable (Int) async throws -> Void) async throws -> (perSecond: Double, calls: Int) {
         let clock = ContinuousClock()
         let start = clock.now
         let end = start + .milliseconds(Int(seconds * 1000))
@@ -188,7 +184,7 @@ struct TimerBenchmark: AsyncParsableCommand {
             }
             return try await group.reduce(0, +)
         }
-        return Double(count) / (clock.now - start).seconds
+        return (Double(count) / (clock.now - start).seconds, count)
     }
 
     static func spec(timeout: Int64, hook: String) -> MessagePackValue {
