@@ -92,6 +92,20 @@ struct LoadAwarePickTests {
         #expect(pool.pick(now: .seconds(16), using: &rng) == "a:1", "reports older than 5 s count for nothing: fewer calls in flight wins")
     }
 
+    @Test("a report without latency (no calls answered lately) is unknown, not instant: utilization decides")
+    func unknownLatency() {
+        var rng = SeededGenerator(seed: 14)
+        var pool = Self.ready([Self.descriptor("busy:1"), Self.descriptor("idle:1")])
+        pool.loadReported("busy:1", Self.report(utilization: 0.95, latency: 0), now: .zero)
+        pool.loadReported("idle:1", Self.report(utilization: 0.05, latency: 5), now: .zero)
+        #expect((0..<50).allSatisfy { _ in pool.pick(now: .seconds(1), using: &rng) == "idle:1" }, "0 ms read as instant would make busy:1 win")
+        pool.loadReported("idle:1", Self.report(utilization: 0.05, latency: 0), now: .zero)
+        #expect((0..<50).allSatisfy { _ in pool.pick(now: .seconds(1), using: &rng) == "idle:1" }, "neither knows: utilization alone")
+        pool.loadReported("busy:1", Self.report(utilization: 0.95, latency: 0.1), now: .zero)
+        pool.loadReported("idle:1", Self.report(utilization: 0.05, latency: 5), now: .zero)
+        #expect((0..<50).allSatisfy { _ in pool.pick(now: .seconds(1), using: &rng) == "busy:1" }, "both measured: 0.2 ÷ 0.05 beats 5.1 ÷ 0.95")
+    }
+
     @Test("instances over the client's ceiling are left out while others can take the call, and used when none can")
     func ceiling() {
         var rng = SeededGenerator(seed: 12)

@@ -10,7 +10,8 @@
 /// caller's host first, then its region, then anywhere (the Go seed's chooser); within that
 /// tier, power of two choices. The two are compared by cost: when both sent a fresh load
 /// report (`loadReported`), outstanding calls × reported latency ÷ (1 − utilization) (the
-/// queueing delay of a busy server grows like 1 ÷ (1 − ρ)); otherwise outstanding calls.
+/// queueing delay of a busy server grows like 1 ÷ (1 − ρ)), a report without latency taking
+/// the other's; otherwise outstanding calls.
 /// Instances reporting a utilization over `loadCeiling` are left out while others can take
 /// the call; instances out of rotation for load (`standby`) are called only when no
 /// registered instance can, so a fleet overloaded everywhere still serves. A lost connection takes an instance
@@ -227,10 +228,15 @@ public struct InstancePool: Sendable {
         guard let ra = a.report, let rb = b.report, a.reportedAt >= fresh, b.reportedAt >= fresh else {
             return b.outstanding < a.outstanding
         }
-        func cost(_ instance: Instance, _ report: LoadReport) -> Double {
-            Double(instance.outstanding + 1) * (max(0, report.meanLatencyMs) + 0.1) / max(0.05, 1 - min(max(0, report.utilization), 0.95))
+        // A report without latency (no calls answered in its window) borrows the other's:
+        // read as 0 ms, an instance the pool stopped calling would look faster than any
+        // instance it calls, and win every pick whatever its utilization.
+        let latencyA = ra.meanLatencyMs > 0 ? ra.meanLatencyMs : max(0, rb.meanLatencyMs)
+        let latencyB = rb.meanLatencyMs > 0 ? rb.meanLatencyMs : latencyA
+        func cost(_ instance: Instance, _ latency: Double, _ report: LoadReport) -> Double {
+            Double(instance.outstanding + 1) * (latency + 0.1) / max(0.05, 1 - min(max(0, report.utilization), 0.95))
         }
-        return cost(b, rb) < cost(a, ra)
+        return cost(b, latencyB, rb) < cost(a, latencyA, ra)
     }
 
     /// An instance's last load report (with when it came), or nil when it sent none.

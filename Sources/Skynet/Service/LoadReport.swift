@@ -12,7 +12,8 @@ public struct LoadReport: Codable, Hashable, Sendable {
     public var inFlight: Int
     /// Calls answered per second, over the last second.
     public var callsPerSecond: Double
-    /// Mean latency of the last calls, in milliseconds.
+    /// Mean latency of the calls answered since the previous report, in milliseconds; 0 when
+    /// it answered none, which pools read as unknown rather than instant.
     public var meanLatencyMs: Double
     /// 99th percentile latency of the last calls, in milliseconds.
     public var p99LatencyMs: Double

@@ -456,12 +456,13 @@ public final class Service: ServiceLifecycle.Service, Sendable {
     /// One load sample: the report pushed to subscribed clients, and the governor's verdict.
     private func sampleLoad() async {
         let figures = stats.figures()
+        let meanLatencyMs = stats.takeWindowMeanLatencyMs()
         let now = ContinuousClock.now - stats.origin
         var report = state.withLock { state in
             let (cpu, rate) = state.window.sample(cpuSeconds: ServiceStats.cpuSeconds(), requests: figures.requests, at: now)
             return LoadReport(
                 utilization: 0, cpu: cpu, inFlight: figures.inFlight, callsPerSecond: rate,
-                meanLatencyMs: figures.meanLatencyMs, p99LatencyMs: figures.p99LatencyMs)
+                meanLatencyMs: meanLatencyMs, p99LatencyMs: figures.p99LatencyMs)
         }
         report.utilization = delegate.load(report)
         let change = state.withLock { state in

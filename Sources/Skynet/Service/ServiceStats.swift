@@ -32,13 +32,16 @@ public struct ServiceStatsSnapshot: Codable, Hashable, Sendable {
     public var outOfRotation: OutOfRotation?
 }
 
-/// Counts calls and keeps the latencies of the last 1,024 of them.
+/// Counts calls and keeps the latencies of the last 1,024 of them, and their sum since the
+/// last load report.
 final class ServiceStats: Sendable {
     private struct State {
         var requests = 0
         var errors = 0
         var inFlight = 0
         var latencies = RecentSamples()
+        var windowLatencyMs = 0.0
+        var windowCalls = 0
     }
 
     /// The counters a snapshot or a load report is made from.
@@ -63,6 +66,19 @@ final class ServiceStats: Sendable {
             state.requests += 1
             if failed { state.errors += 1 }
             state.latencies.add(seconds * 1000)
+            state.windowLatencyMs += seconds * 1000
+            state.windowCalls += 1
+        }
+    }
+
+    /// The mean latency of the calls answered since the last time this was asked, and starts
+    /// a new window; 0 when none were. A load report carries this rather than the last 1,024
+    /// calls' mean: an instance that stopped getting calls must not keep advertising what
+    /// it measured before (pools read 0 as "unknown", not as "instant").
+    func takeWindowMeanLatencyMs() -> Double {
+        state.withLock { state in
+            defer { (state.windowLatencyMs, state.windowCalls) = (0, 0) }
+            return state.windowCalls == 0 ? 0 : state.windowLatencyMs / Double(state.windowCalls)
         }
     }
 

@@ -117,12 +117,17 @@ class InstancePool:
             return instance.report
         return None
 
-    def _cost(self, instance: Instance, now: float, both_reported: bool) -> float:
-        if both_reported:
-            report = instance.report or {}
-            utilization = min(float(report.get("utilization", 0.0)), 0.99)
-            return (instance.outstanding + 1) * (float(report.get("meanLatencyMs", 0.0)) + 0.1) / (1 - utilization)
-        return float(instance.outstanding)
+    @staticmethod
+    def _latency(instance: Instance) -> float:
+        return max(float((instance.report or {}).get("meanLatencyMs", 0.0)), 0.0)
+
+    def _cost(self, instance: Instance, latency: float | None) -> float:
+        """Outstanding calls × latency ÷ (1 − utilization) when both picks have a fresh report
+        (``latency`` given), else outstanding calls."""
+        if latency is None:
+            return float(instance.outstanding)
+        utilization = min(float((instance.report or {}).get("utilization", 0.0)), 0.99)
+        return (instance.outstanding + 1) * (latency + 0.1) / (1 - utilization)
 
     def _eligible(self, now: float, avoiding: set[str], ceiling: bool) -> list[Instance]:
         found = []
@@ -193,8 +198,15 @@ class InstancePool:
         first_index = int(self.rng.random() * count)
         second_index = int(self.rng.random() * (count - 1))
         first, second = tier[first_index], tier[second_index + (second_index >= first_index)]
-        both = self._fresh_report(first, now) is not None and self._fresh_report(second, now) is not None
-        return first if self._cost(first, now, both) <= self._cost(second, now, both) else second
+        if self._fresh_report(first, now) is not None and self._fresh_report(second, now) is not None:
+            # A report without latency (no calls answered in its window) borrows the other's:
+            # read as 0 ms, an instance no longer called would win every pick.
+            latency_first = self._latency(first) or self._latency(second)
+            latency_second = self._latency(second) or latency_first
+            cost_first, cost_second = self._cost(first, latency_first), self._cost(second, latency_second)
+        else:
+            cost_first, cost_second = self._cost(first, None), self._cost(second, None)
+        return first if cost_first <= cost_second else second
 
     def succeeded(self, instance: Instance) -> None:
         """A call on ``instance`` got an answer (any answer: the instance is alive)."""

@@ -49,18 +49,30 @@ def parse_range(value: str, what: str) -> tuple[str, int, int]:
 
 
 class _Stats:
-    """Calls answered, failed and running, and the latencies of the last 1,024."""
+    """Calls answered, failed and running, the latencies of the last 1,024, and their sum
+    since the last load report."""
 
     def __init__(self) -> None:
         self.requests = 0
         self.errors = 0
         self.latencies: collections.deque[float] = collections.deque(maxlen=1024)
+        self._window = (0.0, 0)
 
     def record(self, _method: str, seconds: float, error: SkynetError | None) -> None:
         self.requests += 1
         if error is not None:
             self.errors += 1
         self.latencies.append(seconds * 1000)
+        total, calls = self._window
+        self._window = (total + seconds * 1000, calls + 1)
+
+    def take_window_mean(self) -> float:
+        """The mean latency since the last call of this, 0.0 when no call was answered: what a
+        load report carries, so an instance no longer called stops advertising old figures
+        (pools read 0 as unknown, not instant)."""
+        total, calls = self._window
+        self._window = (0.0, 0)
+        return total / calls if calls else 0.0
 
     def latency(self) -> tuple[float, float]:
         if not self.latencies:
@@ -369,7 +381,9 @@ class Service:
         self._cpu = min((cpu_now - cpu_before) / elapsed / (os.cpu_count() or 1), 1.0)
         self._calls_per_second = (self._stats.requests - requests_before) / elapsed
         self._last_sample = (now, cpu_now, self._stats.requests)
-        return self._report()
+        report = self._report()
+        report["meanLatencyMs"] = self._stats.take_window_mean()
+        return report
 
     def _report(self) -> dict[str, Any]:
         mean, p99 = self._stats.latency()

@@ -234,3 +234,23 @@ def test_a_plain_pick_follows_ejections_and_reconnections():
     assert {pool.pick(2.0).address for _ in range(50)} == {"a:1", "b:1"}  # back by itself
     pool.set_connected(pool.instances["b:1"], False)
     assert {pool.pick(2.0).address for _ in range(20)} == {"a:1"}
+
+
+def test_a_report_without_latency_is_unknown_not_instant():
+    pool = InstancePool(rng=random.Random(5))
+    pool.update([("busy:1", "us", "h1", True, False), ("idle:1", "us", "h1", True, False)])
+    busy, idle = pool.instances["busy:1"], pool.instances["idle:1"]
+    for instance in (busy, idle):
+        pool.set_connected(instance, True)
+
+    def report(utilization: float, latency: float) -> dict:
+        return {"utilization": utilization, "meanLatencyMs": latency, "inFlight": 0}
+
+    pool.reported(busy, report(0.95, 0.0), 0.0)
+    pool.reported(idle, report(0.05, 5.0), 0.0)
+    assert {pool.pick(1.0).address for _ in range(50)} == {"idle:1"}  # 0 ms read as instant would pick busy
+    pool.reported(idle, report(0.05, 0.0), 0.0)
+    assert {pool.pick(1.0).address for _ in range(50)} == {"idle:1"}  # neither knows: utilization alone
+    pool.reported(busy, report(0.95, 0.1), 0.0)
+    pool.reported(idle, report(0.05, 5.0), 0.0)
+    assert {pool.pick(1.0).address for _ in range(50)} == {"busy:1"}  # both measured: 0.2 ÷ 0.05 beats 5.1 ÷ 0.95
