@@ -1,6 +1,6 @@
 import CMsgPack
 
-/// Unpacks complete values with libmsgpack-c's `msgpack_unpack_next`.
+/// Unpacks complete values with libmsgpack-c's `msgpack_unpack`.
 ///
 /// Bytes are first checked by a `MessagePackScanner`, so limits hold before libmsgpack-c
 /// allocates anything. libmsgpack-c's C unpacker nests at most 32 containers (its
@@ -30,16 +30,21 @@ public enum MessagePackReader {
     }
 
     private static func unpackWithLibrary(_ bytes: UnsafeRawBufferPointer) throws(MessagePackError) -> MessagePackValue {
-        var unpacked = msgpack_unpacked()
-        msgpack_unpacked_init(&unpacked)
-        defer { msgpack_unpacked_destroy(&unpacked) }
+        // `msgpack_unpack_next` makes and frees a zone (a header and an 8 KiB chunk) per
+        // value; unpacking into this thread's own zone, cleared once the value is converted,
+        // costs no allocation for values that fit its first chunk.
+        let zone = ThreadZone.current
+        defer { msgpack_zone_clear(zone) }
+        var object = msgpack_object()
         var offset = 0
         let base = bytes.baseAddress?.assumingMemoryBound(to: CChar.self)
-        let status = msgpack_unpack_next(&unpacked, base, bytes.count, &offset)
-        guard status == MSGPACK_UNPACK_SUCCESS else {
-            throw .unpackFailed(reason: "msgpack_unpack_next returned \(status.rawValue)")
+        let status = msgpack_unpack(base, bytes.count, &offset, zone, &object)
+        // The scanner measured the frame: it is exactly one value, so bytes left over
+        // (`EXTRA_BYTES`) cannot happen and success is all there is to check for.
+        guard status == MSGPACK_UNPACK_SUCCESS || status == MSGPACK_UNPACK_EXTRA_BYTES else {
+            throw .unpackFailed(reason: "msgpack_unpack returned \(status.rawValue)")
         }
-        return convert(unpacked.data)
+        return convert(object)
     }
 
     /// Splits the outer container of a value deeper than libmsgpack-c can nest.
