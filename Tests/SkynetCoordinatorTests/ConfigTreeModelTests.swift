@@ -153,4 +153,32 @@ struct ConfigTreeModelTests {
             #expect(seen[outcome, default: 0] > 0, "seed \(seed): no \(outcome) in \(seen)")
         }
     }
+
+    @Test("compactions across many trim blocks, landing inside and on their edges, leave every kept revision readable and nothing hidden")
+    func compactionAcrossTrimBlocks() throws {
+        var tree = ConfigTree()
+        let paths = try ["/t/a", "/t/b", "/t/c"].map { try TreePath($0) }
+        var written: [Int64: (path: TreePath, value: [UInt8])] = [:]
+        let block = ConfigTree.trimBlock
+        for keep in [block / 2, block - 1, block, 3 * block + 7, 3 * block + 7, 5 * block] {
+            while tree.revision < keep + block / 3 {
+                let path = paths[Int(tree.revision) % paths.count], value = Array("\(tree.revision)".utf8)
+                let (rev, _) = try tree.set(path, value)
+                written[rev] = (path, value)
+            }
+            tree.compact(keepingFrom: keep)
+            #expect(tree.oldestRevision == keep)
+            // Each path's newest write at or before a kept revision is what a read there sees.
+            for rev in [keep, keep + 1, tree.revision] {
+                for path in paths {
+                    let newest = written.filter { $0.key <= rev && $0.value.path == path }.max { $0.key < $1.key }
+                    #expect(try tree.get(path, atRev: rev)?.value == newest?.value.value, "\(path) at \(rev) after compacting to \(keep)")
+                }
+            }
+            for (path, versions) in tree.files {
+                #expect(versions.filter { $0.modRev <= keep }.count <= 1, "\(path) keeps versions no read can see after compacting to \(keep)")
+            }
+            #expect(tree.trimDue.values.allSatisfy { $0.allSatisfy { $0.rev > keep } }, "nothing compacted is still due")
+        }
+    }
 }

@@ -39,12 +39,16 @@ public struct ConfigTree: Sendable {
     var sessionFiles: TreeDictionary<UInt64, TreeSet<TreePath>> = [:]
     /// Number of files that exist now.
     public internal(set) var fileCount = 0
-    /// Paths a compaction may trim, by the revision of the write that left them with
+    /// Paths a compaction may trim, with the revision of the write that left them with
     /// versions to drop (older versions or a tombstone): once compaction passes that
     /// revision, the write's path can lose what it replaced. A compaction visits only the
     /// paths written in the revisions it passes (as many as there were writes), not every
-    /// file that has history.
-    var trimDue: TreeDictionary<Int64, [TreePath]> = [:]
+    /// file that has history. Grouped by blocks of `trimBlock` revisions, so a write appends
+    /// to its block's array rather than adding a key and an array of its own.
+    var trimDue: TreeDictionary<Int64, [(rev: Int64, path: TreePath)]> = [:]
+    /// Revisions per `trimDue` block: compactions come every tenth of the watch history
+    /// (10,000 revisions by default), so a block rarely straddles one.
+    static let trimBlock: Int64 = 1_024
 
     /// Creates an empty tree.
     public init(limits: TreeLimits = .default) {
@@ -123,12 +127,22 @@ public struct ConfigTree: Sendable {
     public mutating func compact(keepingFrom rev: Int64) {
         let rev = min(rev, revision)
         guard rev > oldestRevision else { return }
-        let passed = oldestRevision + 1 ... rev
+        let blocks = (oldestRevision + 1) / Self.trimBlock ... rev / Self.trimBlock
         oldestRevision = rev
-        for due in passed {
-            guard let paths = trimDue.removeValue(forKey: due) else { continue }
-            for path in paths { trim(path) }
+        for block in blocks {
+            guard let due = trimDue.removeValue(forKey: block) else { continue }
+            // Only the last block can hold writes past `rev`: they stay due.
+            var later: [(rev: Int64, path: TreePath)] = []
+            for entry in due {
+                if entry.rev <= rev { trim(entry.path) } else { later.append(entry) }
+            }
+            if !later.isEmpty { trimDue[block] = later }
         }
+    }
+
+    /// Notes that `path`, written at `rev`, has versions a compaction past `rev` may drop.
+    private mutating func dueForTrim(_ path: TreePath, at rev: Int64) {
+        trimDue.updateValue(forKey: rev / Self.trimBlock, default: []) { $0.append((rev, path)) }
     }
 
     // MARK: Reads
@@ -280,7 +294,7 @@ public struct ConfigTree: Sendable {
         }
         switch outcome {
         case let .written(previous, version, trimmable):
-            if trimmable { trimDue[rev, default: []].append(path) }
+            if trimmable { dueForTrim(path, at: rev) }
             reindex(path, from: previous, to: version)
         case .mismatch(let current):
             throw .revMismatch(path: path.string, expected: ifRev, current: current)
@@ -324,7 +338,7 @@ public struct ConfigTree: Sendable {
             return Self.trim(&versions, oldest: oldest)
         }
         if !remains { files[path] = nil }
-        if trimmable { trimDue[version.modRev, default: []].append(path) }
+        if trimmable { dueForTrim(path, at: version.modRev) }
         reindex(path, from: previous, to: version.value == nil ? nil : version)
     }
 
