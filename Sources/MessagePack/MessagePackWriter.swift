@@ -38,6 +38,9 @@ public final class MessagePackWriter {
     /// How many bytes are packed.
     public var count: Int { buffer.pointee.size }
 
+    /// Bytes the buffer holds room for.
+    var capacity: Int { buffer.pointee.alloc }
+
     /// Calls `body` with the bytes packed so far, without copying them; the pointer is valid
     /// only inside `body`, and only until the writer packs again.
     public func withUnsafeBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
@@ -83,7 +86,7 @@ public final class MessagePackWriter {
 
     /// Appends bytes that already hold complete packed values.
     public func appendPacked(_ packed: some Sequence<UInt8>) {
-        let appended = packed.withContiguousStorageIfAvailable { append(UnsafeRawBufferPointer($0)) }
+        let appended: Void? = packed.withContiguousStorageIfAvailable { append(UnsafeRawBufferPointer($0)) }
         if appended == nil { Array(packed).withUnsafeBytes { append($0) } }
     }
 

@@ -40,8 +40,20 @@ public struct RPCReply: Sendable {
         let buffer = message.encoded(allocator: allocator)
         if mailbox.loop.inEventLoop {
             handler.value.finish(taskID: taskID, response: buffer)
+        } else if let batch = RPCReplyBatch.open {
+            batch.add(mailbox, .init(handler: handler, taskID: taskID, buffer: buffer))
         } else {
-            mailbox.post(handler, taskID, buffer)
+            mailbox.post(.init(handler: handler, taskID: taskID, buffer: buffer))
         }
+    }
+
+    /// Runs `body`, holding back the answers it gives off their event loops until it
+    /// returns, then handing each loop's answers to its mailbox at once.
+    ///
+    /// For a thread finishing many calls together (a durable batch of writes): one lock
+    /// and at most one wake-up per loop, not a lock per answer. Nested calls join the
+    /// outermost one.
+    public static func batching<R>(_ body: () throws -> R) rethrows -> R {
+        try RPCReplyBatch.collecting(body)
     }
 }

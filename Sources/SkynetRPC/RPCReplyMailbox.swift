@@ -8,16 +8,32 @@ import NIOConcurrencyHelpers
 /// worth) costs the loop one task and each connection one flush, not one of each per call.
 final class RPCReplyMailbox: Sendable {
     let loop: any EventLoop
-    private let waiting = NIOLockedValueBox([(handler: NIOLoopBound<RPCServerConnectionHandler>, taskID: UInt64, buffer: ByteBuffer)]())
+    private let waiting = NIOLockedValueBox([Answer]())
+
+    /// One encoded answer and the connection it goes to.
+    struct Answer {
+        let handler: NIOLoopBound<RPCServerConnectionHandler>
+        let taskID: UInt64
+        let buffer: ByteBuffer
+    }
 
     init(loop: any EventLoop) {
         self.loop = loop
     }
 
-    func post(_ handler: NIOLoopBound<RPCServerConnectionHandler>, _ taskID: UInt64, _ buffer: ByteBuffer) {
+    func post(_ answer: Answer) {
         let first = waiting.withLockedValue { waiting in
-            waiting.append((handler, taskID, buffer))
+            waiting.append(answer)
             return waiting.count == 1
+        }
+        if first { loop.execute { self.deliver() } }
+    }
+
+    func post(contentsOf answers: [Answer]) {
+        let first = waiting.withLockedValue { waiting in
+            let wasEmpty = waiting.isEmpty
+            waiting.append(contentsOf: answers)
+            return wasEmpty
         }
         if first { loop.execute { self.deliver() } }
     }

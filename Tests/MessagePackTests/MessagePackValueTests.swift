@@ -71,6 +71,32 @@ struct MessagePackValueTests {
         }
     }
 
+    @Test("the thread's scratch writer: empty each time, the same bytes as a fresh writer, another writer when nested, dropped after a large message (seeded)")
+    func scratchWriter() throws {
+        var rng = SeededGenerator(seed: 7)
+        for _ in 0..<20 {
+            let value = RandomValues.value(depth: 3, using: &rng)
+            #expect(MessagePackWriter.withScratch { writer in writer.pack(value); return writer.bytes } == value.packed())
+        }
+        let (outer, inner, innerBytes, outerBytes) = MessagePackWriter.withScratch { outer in
+            outer.pack("outer")
+            let (inner, bytes) = MessagePackWriter.withScratch { inner in
+                inner.pack("inner")
+                return (ObjectIdentifier(inner), inner.bytes)
+            }
+            return (ObjectIdentifier(outer), inner, bytes, outer.bytes)
+        }
+        #expect(outer != inner)
+        #expect(innerBytes == MessagePackValue.string("inner").packed())
+        #expect(outerBytes == MessagePackValue.string("outer").packed(), "the nested use packed into the outer writer")
+        // Kept between uses on a thread, until one grows it past 64 KiB.
+        #expect(MessagePackWriter.withScratch { ObjectIdentifier($0) } == outer)
+        MessagePackWriter.withScratch { $0.pack(.binary([UInt8](repeating: 1, count: 100_000))) }
+        let after = MessagePackWriter.withScratch { ObjectIdentifier($0) }
+        #expect(after != outer)
+        #expect(MessagePackWriter.withScratch { ObjectIdentifier($0) } == after)
+    }
+
     @Test("unicode strings survive")
     func unicode() throws {
         let text = "héllo wörld — 日本語 🙂"

@@ -92,6 +92,43 @@ struct RPCReplyTests {
         }
     }
 
+    @Test("answers given inside `batching` off the loop are held until the outermost one returns, then each reaches its caller")
+    func batching() async throws {
+        let parked = ParkedReplies()
+        try await withServer(router: Self.router(parked)) { _, port in
+            var connections: [RPCConnection] = []
+            for _ in 0..<3 { connections.append(try await RPCConnection.connect(host: "127.0.0.1", port: port)) }
+            let calls = 60
+            try await withThrowingTaskGroup(of: (Int, MessagePackValue).self) { group in
+                for i in 0..<calls {
+                    let connection = connections[i % connections.count]
+                    group.addTask { (i, try await connection.call("later", [.int(Int64(i))])) }
+                }
+                await parked.waitFor(calls)
+                let replies = parked.takeAll()
+                let held = Mutex<[Int]>([])
+                let thread = Thread {
+                    RPCReply.batching {
+                        for (reply, value) in replies.prefix(calls / 2) { reply(.success(value)) }
+                        RPCReply.batching {
+                            for (reply, value) in replies.dropFirst(calls / 2) { reply(.success(value)) }
+                        }
+                        // The inner batch returned: its answers wait for this one.
+                        held.withLock { $0.append(RPCReplyBatch.open?.heldCount ?? 0) }
+                    }
+                    held.withLock { $0.append(RPCReplyBatch.open?.heldCount ?? 0) }
+                }
+                thread.start()
+                var answers: [Int: MessagePackValue] = [:]
+                for try await (i, answer) in group { answers[i] = answer }
+                #expect(held.withLock { $0 } == [calls, 0])
+                #expect(answers.count == calls)
+                #expect(answers.allSatisfy { $0.value == .int(Int64($0.key)) })
+            }
+            for connection in connections { await connection.close() }
+        }
+    }
+
     @Test("when the caller's deadline passes first it gets DeadlineExceeded; the late answer is dropped")
     func deadline() async throws {
         let parked = ParkedReplies()

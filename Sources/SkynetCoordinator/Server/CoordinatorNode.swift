@@ -345,24 +345,30 @@ public final class CoordinatorNode: Sendable {
     // MARK: Applying
 
     private func applyCommitted(_ entries: [LogEntry]) {
-        var completions: [(Waiter, Result<CommandResult, CoordinatorError>)] = []
         let moment = now()
-        let pendings = proposals.withLock { proposals in entries.map { proposals.pending.removeValue(forKey: $0.index) } }
+        // One reading for the batch: its entries became durable together.
+        let committed = ContinuousClock.now
+        var pendings = proposals.withLock { proposals in entries.map { proposals.pending.removeValue(forKey: $0.index) } }
+        var completions: [(waiter: Waiter, result: Result<CommandResult, CoordinatorError>)] = []
+        completions.reserveCapacity(entries.count)
         let (routed, snapshot, alarm) = state.withLock { state -> ([Routed], (CoordinatorStateMachine, [TreeEvent], SnapshotSchedule.Started)?, (() -> Void)?) in
             var actions: [WatchAction] = []
-            for (entry, pending) in zip(entries, pendings) {
+            for i in entries.indices {
+                // Taken, not copied: a copy retains the command's arrays and the waiter's
+                // closure, objects the proposing thread made, once more for nothing.
+                let pending = pendings[i].take()
                 let command: CoordinatorCommand
                 if let pending {
                     command = pending.command
                 } else {
-                    do { command = try CoordinatorCommand(encoded: entry.data, limits: configuration.treeLimits) } catch {
-                        preconditionFailure("committed log entry \(entry.index) does not decode: \(error)")
+                    do { command = try CoordinatorCommand(encoded: entries[i].data, limits: configuration.treeLimits) } catch {
+                        preconditionFailure("committed log entry \(entries[i].index) does not decode: \(error)")
                     }
                 }
-                let (result, produced) = state.replica.apply(command, at: entry.index, now: moment)
+                let (result, produced) = state.replica.apply(command, at: entries[i].index, now: moment)
                 actions += produced
                 if let pending {
-                    let (seconds, attoseconds) = (ContinuousClock.now - pending.proposedAt).components
+                    let (seconds, attoseconds) = (committed - pending.proposedAt).components
                     metrics.commitLatency.recordNanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
                     if let waiter = pending.waiter { completions.append((waiter, result)) }
                 }
@@ -380,7 +386,9 @@ public final class CoordinatorNode: Sendable {
         // so does the expiry timer a new session needs.
         perform(routed)
         alarm?()
-        for (waiter, result) in completions { waiter.resume(result.mapError(\.rpcError)) }
+        RPCReply.batching {
+            for i in completions.indices { completions[i].waiter.resume(completions[i].result.mapError(\.rpcError)) }
+        }
         if let (machine, history, started) = snapshot { writeSnapshot(machine, history, started) }
     }
 

@@ -8,35 +8,26 @@ import MessagePack
 extension CoordinatorCommand {
     /// The bytes stored in a log entry.
     public var encoded: [UInt8] {
-        let writer = MessagePackWriter(capacity: estimatedSize)
-        switch self {
-        case let .txn(compares, success, failure):
-            // Streamed: every write is logged, so no value tree is built for it.
-            writer.packArrayHeader(4)
-            writer.packInt(1)
-            writer.packArrayHeader(compares.count)
-            for compare in compares { writer.pack(compare.wireValue) }
-            writer.packArrayHeader(success.count)
-            for operation in success { operation.pack(into: writer) }
-            writer.packArrayHeader(failure.count)
-            for operation in failure { operation.pack(into: writer) }
-        case .openSession(let ttl): writer.pack([2, .int(ttl)])
-        case .closeSession(let id): writer.pack([3, .uint(id)])
-        case .expireSession(let id): writer.pack([4, .uint(id)])
-        }
-        return writer.bytes
-    }
-
-    /// About the encoded size, so the writer's buffer is allocated once.
-    private var estimatedSize: Int {
-        guard case let .txn(compares, success, failure) = self else { return 32 }
-        func size(_ operation: TreeOperation) -> Int {
-            switch operation {
-            case let .set(path, value, _, _): path.string.utf8.count + value.count + 64
-            case let .del(path, _), let .get(path): path.string.utf8.count + 40
+        // Every write is encoded here on an event loop: this thread's scratch writer spares
+        // each put a writer's three allocations.
+        MessagePackWriter.withScratch { writer in
+            switch self {
+            case let .txn(compares, success, failure):
+                // Streamed: every write is logged, so no value tree is built for it.
+                writer.packArrayHeader(4)
+                writer.packInt(1)
+                writer.packArrayHeader(compares.count)
+                for compare in compares { writer.pack(compare.wireValue) }
+                writer.packArrayHeader(success.count)
+                for operation in success { operation.pack(into: writer) }
+                writer.packArrayHeader(failure.count)
+                for operation in failure { operation.pack(into: writer) }
+            case .openSession(let ttl): writer.pack([2, .int(ttl)])
+            case .closeSession(let id): writer.pack([3, .uint(id)])
+            case .expireSession(let id): writer.pack([4, .uint(id)])
             }
+            return writer.bytes
         }
-        return 16 + compares.count * 96 + success.reduce(0) { $0 + size($1) } + failure.reduce(0) { $0 + size($1) }
     }
 
     /// Reads a log entry's bytes. Limits are those of the tree the log was written for.
