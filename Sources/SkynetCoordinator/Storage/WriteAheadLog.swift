@@ -184,52 +184,64 @@ public final class WriteAheadLog: Sendable {
     }
 
     private func flushLoop() {
+        // The batch being written, swapped with the pending one under the lock: appends go
+        // on into arrays whose room the last batches made, and a batch of tens of kilobytes
+        // is neither allocated nor freed per fsync (a large free makes malloc consolidate
+        // every small chunk freed since, on the thread that is also applying).
+        var entries: [LogEntry] = []
+        var bytes: [UInt8] = []
         while true {
             lingerForMore()
-            let batch = state.withLock { state -> (entries: [LogEntry], bytes: [UInt8], rotate: Bool)? in
+            let rotate = state.withLock { state -> Bool? in
                 guard !state.pending.isEmpty else {
                     state.flushing = false
                     state.groupCommit.wentIdle()
                     return nil
                 }
-                defer {
-                    state.pending.removeAll(keepingCapacity: true)
-                    state.pendingBytes.removeAll(keepingCapacity: true)
-                    state.rotateRequested = false
-                }
+                defer { state.rotateRequested = false }
                 state.groupCommit.took(state.pending.count)
-                return (state.pending, state.pendingBytes, state.rotateRequested)
+                swap(&state.pending, &entries)
+                swap(&state.pendingBytes, &bytes)
+                return state.rotateRequested
             }
-            guard let batch else { return }
+            guard let rotate else { return }
             do {
                 try segment.withLock { (segment) throws(StorageError) in
-                    if batch.rotate || segment.size >= segmentLimit {
+                    if rotate || segment.size >= segmentLimit {
                         try segment.trimToRecords()
                         segment.file.close()
-                        let file = try PosixFile.openForWriting(directory.file(DataDirectory.segmentName(batch.entries[0].index)))
+                        let file = try PosixFile.openForWriting(directory.file(DataDirectory.segmentName(entries[0].index)))
                         try file.truncate(to: 0)
                         segment = Segment(file: file, size: 0)
                         try PosixFile.syncDirectory(directory.path)
                     }
-                    try segment.reserve(batch.bytes.count)
-                    try segment.file.write(batch.bytes, at: segment.size)
+                    try segment.reserve(bytes.count)
+                    try segment.file.write(bytes, at: segment.size)
                     let started = ContinuousClock.now
                     try segment.file.sync()
                     let took = (ContinuousClock.now - started).components
                     fsyncLatency.recordNanoseconds(took.seconds * 1_000_000_000 + took.attoseconds / 1_000_000_000)
-                    segment.size += batch.bytes.count
+                    segment.size += bytes.count
                 }
             } catch {
-                fail(batch.entries, error)
+                fail(entries, error)
                 return
             }
             state.withLock { state in
                 state.stats.syncs += 1
-                state.stats.entries += batch.entries.count
-                state.stats.bytes += batch.bytes.count
+                state.stats.entries += entries.count
+                state.stats.bytes += bytes.count
             }
-            handlers.withLock { $0 }?.durable(batch.entries)
+            handlers.withLock { $0 }?.durable(entries)
+            Self.empty(&entries)
+            Self.empty(&bytes)
         }
+    }
+
+    /// Empties a batch array for reuse, keeping its room unless a burst of large entries
+    /// made it bigger than batches usually are.
+    private static func empty<T>(_ array: inout [T]) {
+        if array.capacity * MemoryLayout<T>.stride > 4 << 20 { array = [] } else { array.removeAll(keepingCapacity: true) }
     }
 
     /// Waits up to `linger` for more appends when `GroupCommit` says so.
