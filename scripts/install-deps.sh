@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what building and testing Skynet needs, only when it is missing:
 #  - libmsgpack-c headers and library (Debian: libmsgpack-dev), for the CMsgPack target;
+#  - jemalloc (Debian: libjemalloc-dev), skynetd's allocator (linked in, see Package.swift);
 #  - Python's msgpack package, for the interop test that calls our server from Python;
 #  - curl, with which `make run` creates a timer through the HTTP API (as the README does);
 #  - etcd (Debian: etcd-server, 3.4), which the coordinator-cluster tests start on 127.0.0.1;
@@ -23,6 +24,17 @@ if ! have_msgpack; then
     echo "installing libmsgpack-dev (libmsgpack-c)..." >&2
     as_root apt-get update -qq
     as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libmsgpack-dev >/dev/null
+fi
+
+have_jemalloc() {
+    for lib in /usr/lib/*/libjemalloc.so /usr/lib/libjemalloc.so; do [ -f "$lib" ] && return 0; done
+    return 1
+}
+
+if ! have_jemalloc; then
+    echo "installing libjemalloc-dev (skynetd's allocator)..." >&2
+    as_root apt-get update -qq
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libjemalloc-dev >/dev/null
 fi
 
 if ! command -v curl >/dev/null 2>&1; then

@@ -127,6 +127,18 @@ struct SkynetdProcessTests {
         daemon.stop()
     }
 
+    #if os(Linux)
+    @Test("skynetd allocates with jemalloc, as Package.swift links it (the write path's figures rely on it)")
+    func allocator() async throws {
+        let dir = temporaryPath("skynetd-allocator")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let daemon = try await offPool { try SkynetdProcess(dataDir: dir) }
+        let maps = try String(contentsOfFile: "/proc/\(daemon.process.processIdentifier)/maps", encoding: .utf8)
+        #expect(maps.contains("libjemalloc"), "libjemalloc is not mapped into skynetd")
+        daemon.stop()
+    }
+    #endif
+
     @Test("bad flags and a locked data directory: clear errors, non-zero exit")
     func badFlagsAndLock() async throws {
         let dir = temporaryPath("skynetd-flags")
