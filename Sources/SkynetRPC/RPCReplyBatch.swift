@@ -34,7 +34,7 @@ final class RPCReplyBatch {
     private func deliver() {
         guard !mailboxes.isEmpty else { return }
         let held = mailboxes
-        mailboxes.removeAll(keepingCapacity: true)
+        mailboxes = [:]
         for (mailbox, answers) in held.values { mailbox.post(contentsOf: answers) }
     }
 }

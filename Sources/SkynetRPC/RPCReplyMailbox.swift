@@ -31,16 +31,20 @@ final class RPCReplyMailbox: Sendable {
 
     func post(contentsOf answers: [Answer]) {
         let first = waiting.withLockedValue { waiting in
-            let wasEmpty = waiting.isEmpty
-            waiting.append(contentsOf: answers)
-            return wasEmpty
+            guard waiting.isEmpty else {
+                waiting.append(contentsOf: answers)
+                return false
+            }
+            // Taken whole: no answer is copied (and retained) one by one.
+            waiting = answers
+            return true
         }
         if first { loop.execute { self.deliver() } }
     }
 
     private func deliver() {
         let batch = waiting.withLockedValue { waiting in
-            defer { waiting.removeAll(keepingCapacity: true) }
+            defer { waiting = [] }
             return waiting
         }
         var handlers: [ObjectIdentifier: RPCServerConnectionHandler] = [:]

@@ -7,7 +7,8 @@ struct CoordinatorMetrics: Sendable {
     let applied = Counter(label: "skynet_coordinator_applied_total")
     /// Applied commands that failed (compare-and-set mismatches, unknown sessions, ...).
     let failed = Counter(label: "skynet_coordinator_failed_total")
-    /// From proposal to durable (its batch fsynced, before applying), for writes this node proposed.
+    /// Per durable batch: from its oldest proposal to durable (the longest any of its writes
+    /// waited for the log), as etcd records commit time per batch.
     let commitLatency = Metrics.Timer(label: "skynet_coordinator_commit_seconds")
     /// Entries per durable batch: how much group commit is sharing each fsync.
     let batchSize = Recorder(label: "skynet_coordinator_batch_entries")

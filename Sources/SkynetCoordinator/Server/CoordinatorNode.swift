@@ -354,24 +354,26 @@ public final class CoordinatorNode: Sendable {
         let (routed, snapshot, alarm) = state.withLock { state -> ([Routed], (CoordinatorStateMachine, [TreeEvent], SnapshotSchedule.Started)?, (() -> Void)?) in
             var actions: [WatchAction] = []
             for i in entries.indices {
-                // Taken, not copied: a copy retains the command's arrays and the waiter's
-                // closure, objects the proposing thread made, once more for nothing.
-                let pending = pendings[i].take()
-                let command: CoordinatorCommand
-                if let pending {
-                    command = pending.command
+                // Taken and borrowed, not copied: a copy would retain the command's arrays
+                // and the waiter's closure (objects the proposing thread made, cold in this
+                // core's cache) once more, for nothing.
+                let result: Result<CommandResult, CoordinatorError>, produced: [WatchAction]
+                if var pending = pendings[i].take() {
+                    (result, produced) = state.replica.apply(pending.command, at: entries[i].index, now: moment)
+                    if let waiter = pending.waiter.take() { completions.append((waiter, result)) }
+                    if i == 0 {
+                        // The batch's oldest proposal waited longest: its wait is the batch's.
+                        let (seconds, attoseconds) = (committed - pending.proposedAt).components
+                        metrics.commitLatency.recordNanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
+                    }
                 } else {
+                    let command: CoordinatorCommand
                     do { command = try CoordinatorCommand(encoded: entries[i].data, limits: configuration.treeLimits) } catch {
                         preconditionFailure("committed log entry \(entries[i].index) does not decode: \(error)")
                     }
+                    (result, produced) = state.replica.apply(command, at: entries[i].index, now: moment)
                 }
-                let (result, produced) = state.replica.apply(command, at: entries[i].index, now: moment)
                 actions += produced
-                if let pending {
-                    let (seconds, attoseconds) = (committed - pending.proposedAt).components
-                    metrics.commitLatency.recordNanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
-                    if let waiter = pending.waiter { completions.append((waiter, result)) }
-                }
                 if case .failure = result { metrics.failed.increment() }
             }
             metrics.applied.increment(by: entries.count)
