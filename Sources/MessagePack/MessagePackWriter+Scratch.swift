@@ -7,7 +7,7 @@ extension MessagePackWriter {
     /// A nested call on the same thread gets a fresh writer, so the scratch one is never
     /// packed into twice at once; after a use that grew it past 64 KiB the thread drops it,
     /// so one large message does not pin its size for the thread's life.
-    public static func withScratch<R>(_ body: (MessagePackWriter) throws -> R) rethrows -> R {
+    package static func withScratch<R>(_ body: (MessagePackWriter) throws -> R) rethrows -> R {
         let slot = ScratchSlot.current
         guard !slot.busy else { return try body(MessagePackWriter()) }
         slot.busy = true

@@ -66,13 +66,14 @@ struct RPCReplyTests {
         }
     }
 
-    @Test("answers given together from another thread each reach their own caller, on every connection")
-    func batchFromAnotherThread() async throws {
+    /// Makes `calls` calls of `later` over `connectionCount` connections, hands the parked
+    /// replies to `answer` (which answers them however the test means to), then checks that
+    /// each caller got its own answer.
+    private func answerParked(connections connectionCount: Int, calls: Int, _ answer: @escaping ([(RPCReply, MessagePackValue)]) async -> Void) async throws {
         let parked = ParkedReplies()
         try await withServer(router: Self.router(parked)) { _, port in
             var connections: [RPCConnection] = []
-            for _ in 0..<4 { connections.append(try await RPCConnection.connect(host: "127.0.0.1", port: port)) }
-            let calls = 200
+            for _ in 0..<connectionCount { connections.append(try await RPCConnection.connect(host: "127.0.0.1", port: port)) }
             try await withThrowingTaskGroup(of: (Int, MessagePackValue).self) { group in
                 for i in 0..<calls {
                     let connection = connections[i % connections.count]
@@ -81,8 +82,7 @@ struct RPCReplyTests {
                 await parked.waitFor(calls)
                 let replies = parked.takeAll()
                 #expect(replies.count == calls)
-                // One batch, answered from a thread that is no event loop's.
-                Thread { for (reply, value) in replies { reply(.success(value)) } }.start()
+                await answer(replies)
                 var answers: [Int: MessagePackValue] = [:]
                 for try await (i, answer) in group { answers[i] = answer }
                 #expect(answers.count == calls)
@@ -92,40 +92,33 @@ struct RPCReplyTests {
         }
     }
 
+    @Test("answers given together from another thread each reach their own caller, on every connection")
+    func batchFromAnotherThread() async throws {
+        try await answerParked(connections: 4, calls: 200) { replies in
+            // One batch, answered from a thread that is no event loop's.
+            Thread { for (reply, value) in replies { reply(.success(value)) } }.start()
+        }
+    }
+
     @Test("answers given inside `batching` off the loop are held until the outermost one returns, then each reaches its caller")
     func batching() async throws {
-        let parked = ParkedReplies()
-        try await withServer(router: Self.router(parked)) { _, port in
-            var connections: [RPCConnection] = []
-            for _ in 0..<3 { connections.append(try await RPCConnection.connect(host: "127.0.0.1", port: port)) }
-            let calls = 60
-            try await withThrowingTaskGroup(of: (Int, MessagePackValue).self) { group in
-                for i in 0..<calls {
-                    let connection = connections[i % connections.count]
-                    group.addTask { (i, try await connection.call("later", [.int(Int64(i))])) }
-                }
-                await parked.waitFor(calls)
-                let replies = parked.takeAll()
-                let held = Mutex<[Int]>([])
-                let thread = Thread {
+        try await answerParked(connections: 3, calls: 60) { replies in
+            // Answers held on the thread: after the inner batch, then after the outer one.
+            let held: [Int] = await withCheckedContinuation { continuation in
+                Thread {
+                    var held: [Int] = []
                     RPCReply.batching {
-                        for (reply, value) in replies.prefix(calls / 2) { reply(.success(value)) }
+                        for (reply, value) in replies.prefix(30) { reply(.success(value)) }
                         RPCReply.batching {
-                            for (reply, value) in replies.dropFirst(calls / 2) { reply(.success(value)) }
+                            for (reply, value) in replies.dropFirst(30) { reply(.success(value)) }
                         }
-                        // The inner batch returned: its answers wait for this one.
-                        held.withLock { $0.append(RPCReplyBatch.open?.heldCount ?? 0) }
+                        held.append(RPCReplyBatch.open?.heldCount ?? 0)
                     }
-                    held.withLock { $0.append(RPCReplyBatch.open?.heldCount ?? 0) }
-                }
-                thread.start()
-                var answers: [Int: MessagePackValue] = [:]
-                for try await (i, answer) in group { answers[i] = answer }
-                #expect(held.withLock { $0 } == [calls, 0])
-                #expect(answers.count == calls)
-                #expect(answers.allSatisfy { $0.value == .int(Int64($0.key)) })
+                    held.append(RPCReplyBatch.open?.heldCount ?? 0)
+                    continuation.resume(returning: held)
+                }.start()
             }
-            for connection in connections { await connection.close() }
+            #expect(held == [60, 0])
         }
     }
 

@@ -185,9 +185,8 @@ public final class WriteAheadLog: Sendable {
 
     private func flushLoop() {
         // The batch being written, swapped with the pending one under the lock: appends go
-        // on into arrays whose room the last batches made, and a batch of tens of kilobytes
-        // is neither allocated nor freed per fsync (a large free makes malloc consolidate
-        // every small chunk freed since, on the thread that is also applying).
+        // on into arrays whose room the last batches made, so a batch of tens of kilobytes
+        // is not allocated and freed again per fsync.
         var entries: [LogEntry] = []
         var bytes: [UInt8] = []
         while true {
