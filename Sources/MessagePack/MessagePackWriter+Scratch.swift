@@ -8,7 +8,7 @@ extension MessagePackWriter {
     /// packed into twice at once; after a use that grew it past 64 KiB the thread drops it,
     /// so one large message does not pin its size for the thread's life.
     package static func withScratch<R>(_ body: (MessagePackWriter) throws -> R) rethrows -> R {
-        let slot = ScratchSlot.current
+        let slot = ScratchSlot.perThread.current
         guard !slot.busy else { return try body(MessagePackWriter()) }
         slot.busy = true
         defer {
@@ -24,8 +24,6 @@ extension MessagePackWriter {
 private final class ScratchSlot {
     static let keptCapacity = 64 << 10
     static let perThread = PerThread { ScratchSlot() }
-
-    static var current: ScratchSlot { perThread.current }
 
     var writer = MessagePackWriter()
     var busy = false
